@@ -1,0 +1,42 @@
+// What the host offers a plugin: its own config section, the database address, logging and metrics.
+// A plugin never sees "the server"; this narrow interface is the whole of the host it may use.
+#pragma once
+
+#include <boost/config.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+namespace prometheus {
+class Registry;
+}
+
+namespace flashsale::sdk {
+inline namespace v1 {
+
+/// Severity of a log line.
+enum class LogLevel { debug, info, warn, error };
+
+/// The host services handed to a plugin's factory. Lives as long as the plugin object.
+/// Every member is thread-safe.
+class BOOST_SYMBOL_VISIBLE HostContext {
+ public:
+  virtual ~HostContext() = default;
+
+  /// This plugin's configuration: the object at `plugin.<name>` in the config file
+  /// (environment overrides applied), or an empty object. The plugin validates it and
+  /// throws std::invalid_argument naming the bad key.
+  [[nodiscard]] virtual const nlohmann::json& config() const = 0;
+
+  /// libpq connection URL of the service database (the embedded cluster's when none is configured).
+  [[nodiscard]] virtual const std::string& database_url() const = 0;
+
+  /// Writes one log line, prefixed with the plugin's name.
+  virtual void log(LogLevel level, std::string_view message) = 0;
+
+  /// The process-wide Prometheus registry served at /metrics. Name metrics `flashsale_*`.
+  [[nodiscard]] virtual prometheus::Registry& metrics() = 0;
+};
+
+}  // namespace v1
+}  // namespace flashsale::sdk

@@ -1,0 +1,141 @@
+// See app.hpp. Start-up order: database (embedded if none configured), migrations, plugins,
+// listeners. Shutdown runs it backwards after the listeners drain.
+#include "app.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <csignal>
+#include <optional>
+#include <thread>
+
+#include "api/ops_routes.hpp"
+#include "embedded_postgres.hpp"
+#include "http/server.hpp"
+#include "log.hpp"
+#include "metrics.hpp"
+#include "migrations.hpp"
+#include "plugin_host.hpp"
+#include "version.hpp"
+#include "worker_pool.hpp"
+
+namespace flashsale {
+namespace net = boost::asio;
+namespace {
+
+// The database: the configured one, or the embedded cluster (kept running while it lives).
+struct Database {
+  std::optional<EmbeddedPostgres> embedded;
+  std::string url;
+
+  explicit Database(const Config& config) {
+    if (!config.database_url.empty()) {
+      url = config.database_url;
+      return;
+    }
+    embedded.emplace(EmbeddedPostgres::Options{config.embedded_dir, config.pg_bin_dir});
+    url = embedded->url();
+  }
+};
+
+void apply_migrations(const std::string& url) {
+  pg::Connection conn(url);
+  const auto report =
+      migrate(conn, bundled_migrations(), [](const std::string& step) { log::info(step); });
+  log::info("database schema is current (" + std::to_string(report.applied) + " applied now, " +
+            std::to_string(report.already_applied) + " before)");
+}
+
+// Waits until every listener has drained or the grace period is over, then stops the loop.
+void drain(net::io_context& io, std::shared_ptr<net::steady_timer> timer,
+           std::vector<http::Server*> servers, std::chrono::steady_clock::time_point deadline) {
+  std::size_t open = 0;
+  for (auto* s : servers) open += s->connections();
+  if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (open > 0)
+      log::warn("grace period over: closing " + std::to_string(open) + " connection(s)");
+    io.stop();
+    return;
+  }
+  timer->expires_after(std::chrono::milliseconds(20));
+  timer->async_wait([&io, timer, servers, deadline](boost::system::error_code) {
+    drain(io, timer, servers, deadline);
+  });
+}
+
+}  // namespace
+
+int serve(const Config& config) {
+  log::set_level(config.log_level);
+  log::info(std::string("flashsale ") + kVersion + " starting");
+  // Signals are caught from here on; they take effect once the loop runs.
+  net::io_context io(config.http_threads);
+  net::signal_set signals(io, SIGINT, SIGTERM);
+
+  Database db(config);
+  apply_migrations(db.url);
+
+  Metrics metrics;
+  PluginHost plugins(config, db.url, metrics);
+  plugins.load_all();
+  plugins.start_all();
+  WorkerPool workers(config.worker_threads, config.worker_queue_limit);
+
+  http::Router public_routes;
+  http::Router admin_routes;
+  for (auto* router : {&public_routes, &admin_routes}) {
+    api::add_ops_routes(*router, plugins, workers, metrics);
+  }
+  api::add_plugin_routes(admin_routes, plugins, workers);
+
+  http::Server public_server(
+      io, {"public", config.http_listen, config.max_connections, config.read_timeout},
+      public_routes, metrics);
+  http::Server admin_server(
+      io, {"admin", config.admin_listen, config.max_connections, config.read_timeout}, admin_routes,
+      metrics);
+  public_server.start();
+  admin_server.start();
+  log::info("listening: public http://" + config.http_listen.host + ":" +
+            std::to_string(public_server.port()) + ", admin http://" + config.admin_listen.host +
+            ":" + std::to_string(admin_server.port()));
+
+  bool shutting_down = false;
+  std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
+                                                                      int signo) {
+    if (ec) return;
+    if (shutting_down) {
+      log::warn("second signal: exiting now");
+      if (db.embedded) db.embedded->kill_now();
+      std::_Exit(kExitFailure);
+    }
+    shutting_down = true;
+    log::info(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
+              ": draining (a second signal exits at once)");
+    signals.async_wait(on_signal);
+    public_server.begin_shutdown();
+    admin_server.begin_shutdown();
+    drain(io, std::make_shared<net::steady_timer>(io), {&public_server, &admin_server},
+          std::chrono::steady_clock::now() + config.shutdown_grace);
+  };
+  signals.async_wait(on_signal);
+
+  std::vector<std::thread> threads;
+  for (int i = 1; i < config.http_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  io.run();
+  for (auto& t : threads) t.join();
+
+  log::info("listeners drained; stopping plugins");
+  workers.stop();
+  plugins.stop_all();
+  return kExitOk;
+}
+
+int migrate(const Config& config) {
+  log::set_level(config.log_level);
+  Database db(config);
+  apply_migrations(db.url);
+  return kExitOk;
+}
+
+}  // namespace flashsale

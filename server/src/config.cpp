@@ -1,0 +1,258 @@
+// Loading and validating the service configuration; see config.hpp.
+#include "config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace flashsale {
+namespace detail {
+extern const char* const kDefaultConfigText;  // generated from config/flashsale.json
+}
+
+namespace {
+
+using nlohmann::json;
+
+// Sections whose keys belong to plugins; each plugin validates its own.
+bool free_form(const std::string& path) { return path == "plugin"; }
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::boolean:
+      return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::array:
+      return "an array";
+    case json::value_t::object:
+      return "an object";
+    default:
+      return "null";
+  }
+}
+
+bool same_type(const json& expected, const json& value) {
+  if (expected.is_number_integer()) return value.is_number_integer();
+  if (expected.is_number()) return value.is_number();
+  return expected.type() == value.type();
+}
+
+std::string join(const std::string& path, const std::string& key) {
+  return path.empty() ? key : path + "." + key;
+}
+
+// Overlays `over` onto `base`, refusing keys the defaults do not have and values of another type.
+void overlay(json& base, const json& over, const std::string& path, const std::string& origin) {
+  if (free_form(path)) {
+    base.update(over, true);
+    return;
+  }
+  for (const auto& [key, value] : over.items()) {
+    const std::string p = join(path, key);
+    if (!base.contains(key)) throw ConfigError(origin + ": unknown key '" + p + "'");
+    json& target = base[key];
+    if (!same_type(target, value)) {
+      throw ConfigError(origin + ": '" + p + "' must be " + type_name(target) + ", not " +
+                        type_name(value));
+    }
+    if (target.is_object()) {
+      overlay(target, value, p, origin);
+    } else {
+      target = value;
+    }
+  }
+}
+
+std::string env_name(const std::string& path) {
+  std::string name = "FLASHSALE_";
+  for (char c : path) name += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+void env_names(const json& node, const std::string& path, std::map<std::string, std::string>& out) {
+  if (!path.empty()) out.emplace(env_name(path), path);
+  if (!node.is_object()) return;
+  for (const auto& [key, value] : node.items()) env_names(value, join(path, key), out);
+}
+
+json::json_pointer pointer(const std::string& path) {
+  std::string p;
+  std::stringstream in(path);
+  for (std::string part; std::getline(in, part, '.');) p += "/" + part;
+  return json::json_pointer(p);
+}
+
+void apply_environment(json& tree, const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> names;
+  env_names(tree, "", names);
+  // Parents first, so FLASHSALE_PLUGIN='{...}' lands before a FLASHSALE_PLUGIN_X_Y beneath it.
+  std::vector<std::pair<std::string, std::string>> ordered;
+  for (const auto& [var, text] : env) {
+    auto it = names.find(var);
+    if (it == names.end()) throw ConfigError("environment: " + var + " matches no config key");
+    ordered.emplace_back(it->second, text);
+  }
+  std::sort(ordered.begin(), ordered.end(),
+            [](const auto& a, const auto& b) { return a.first.size() < b.first.size(); });
+  for (const auto& [path, text] : ordered) {
+    const auto ptr = pointer(path);
+    json& target = tree.at(ptr);
+    const std::string origin = "environment " + env_name(path);
+    json value;
+    if (target.is_string()) {
+      value = text;
+    } else {
+      value = json::parse(text, nullptr, false);
+      if (value.is_discarded()) {
+        throw ConfigError(origin + ": '" + text + "' is not " + type_name(target));
+      }
+    }
+    const std::string parent = ptr.parent_pointer().empty() ? "" : path.substr(0, path.rfind('.'));
+    json wrapper = json::object({{ptr.back(), value}});
+    overlay(tree.at(ptr.parent_pointer()), wrapper, parent, origin);
+  }
+}
+
+ListenAddress parse_listen(const json& tree, const std::string& path) {
+  const std::string text = tree.at(pointer(path)).get<std::string>();
+  const auto colon = text.rfind(':');
+  ListenAddress addr;
+  if (colon != std::string::npos) {
+    addr.host = text.substr(0, colon);
+    if (addr.host.size() > 2 && addr.host.front() == '[' && addr.host.back() == ']') {
+      addr.host = addr.host.substr(1, addr.host.size() - 2);
+    }
+    const std::string port = text.substr(colon + 1);
+    const bool digits =
+        !port.empty() && port.size() <= 5 &&
+        std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(c); });
+    if (digits && std::stoi(port) <= 65535 && !addr.host.empty()) {
+      addr.port = static_cast<std::uint16_t>(std::stoi(port));
+      return addr;
+    }
+  }
+  throw ConfigError("'" + path + "' must be HOST:PORT (port 0-65535), not '" + text + "'");
+}
+
+long long integer(const json& tree, const std::string& path, long long min, long long max) {
+  const long long v = tree.at(pointer(path)).get<long long>();
+  if (v < min || v > max) {
+    throw ConfigError("'" + path + "' must be between " + std::to_string(min) + " and " +
+                      std::to_string(max) + ", not " + std::to_string(v));
+  }
+  return v;
+}
+
+std::string one_of(const json& tree, const std::string& path,
+                   const std::vector<std::string>& allowed) {
+  const std::string v = tree.at(pointer(path)).get<std::string>();
+  if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return v;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  throw ConfigError("'" + path + "' must be one of " + list + ", not '" + v + "'");
+}
+
+std::vector<PluginEntry> parse_plugins(const json& list) {
+  std::vector<PluginEntry> plugins;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string at = "'plugins.load[" + std::to_string(i) + "]'";
+    const json& e = list[i];
+    if (!e.is_object()) throw ConfigError(at + " must be an object {\"file\", \"required\"}");
+    PluginEntry entry;
+    for (const auto& [key, value] : e.items()) {
+      if (key == "file" && value.is_string() && !value.get<std::string>().empty()) {
+        entry.file = value.get<std::string>();
+      } else if (key == "required" && value.is_boolean()) {
+        entry.required = value.get<bool>();
+      } else if (key == "file" || key == "required") {
+        throw ConfigError(at + "." + key + " must be " +
+                          (key == "file" ? "a non-empty string" : "a boolean"));
+      } else {
+        throw ConfigError(at + ": unknown key '" + key + "'");
+      }
+    }
+    if (entry.file.empty()) throw ConfigError(at + " needs \"file\"");
+    plugins.push_back(entry);
+  }
+  return plugins;
+}
+
+}  // namespace
+
+const json& default_config() {
+  static const json defaults = json::parse(detail::kDefaultConfigText);
+  return defaults;
+}
+
+json Config::plugin_config(const std::string& name) const {
+  const json& section = tree.at("plugin");
+  return section.contains(name) ? section.at(name) : json::object();
+}
+
+Config load_config(const std::optional<std::filesystem::path>& file,
+                   const std::map<std::string, std::string>& env) {
+  json tree = default_config();
+  if (file) {
+    std::ifstream in(*file);
+    if (!in) throw ConfigError("config file " + file->string() + ": cannot be read");
+    json doc = json::parse(in, nullptr, false);
+    if (doc.is_discarded()) throw ConfigError("config file " + file->string() + ": not valid JSON");
+    if (!doc.is_object())
+      throw ConfigError("config file " + file->string() + ": must be an object");
+    overlay(tree, doc, "", "config file " + file->string());
+  }
+  apply_environment(tree, env);
+
+  Config c;
+  c.database_url = tree.at(pointer("database.url")).get<std::string>();
+  c.embedded_dir = tree.at(pointer("database.embedded.dir")).get<std::string>();
+  c.pg_bin_dir = tree.at(pointer("database.embedded.bin_dir")).get<std::string>();
+  if (c.database_url.empty() && c.embedded_dir.empty()) {
+    throw ConfigError("'database.embedded.dir' must be set when 'database.url' is empty");
+  }
+  c.http_listen = parse_listen(tree, "http.listen");
+  c.admin_listen = parse_listen(tree, "admin.listen");
+  c.http_threads = static_cast<int>(integer(tree, "http.threads", 1, 256));
+  c.max_connections = static_cast<std::size_t>(integer(tree, "http.max_connections", 1, 1000000));
+  c.read_timeout = std::chrono::milliseconds(integer(tree, "http.read_timeout_ms", 100, 3600000));
+  c.identity_header = tree.at(pointer("identity.header")).get<std::string>();
+  const bool token =
+      !c.identity_header.empty() &&
+      std::all_of(c.identity_header.begin(), c.identity_header.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_';
+      });
+  if (!token) throw ConfigError("'identity.header' must be a header name like X-User-Id");
+  c.webhook_secret = tree.at(pointer("payments.webhook_secret")).get<std::string>();
+  c.worker_threads = static_cast<int>(integer(tree, "workers.threads", 1, 256));
+  c.worker_queue_limit =
+      static_cast<std::size_t>(integer(tree, "workers.queue_limit", 1, 10000000));
+  c.shutdown_grace = std::chrono::milliseconds(integer(tree, "shutdown.grace_ms", 0, 3600000));
+  c.log_level = one_of(tree, "log.level", {"debug", "info", "warn", "error"});
+  c.plugins_dir = tree.at(pointer("plugins.dir")).get<std::string>();
+  c.plugins = parse_plugins(tree.at(pointer("plugins.load")));
+  c.tree = std::move(tree);
+  return c;
+}
+
+std::map<std::string, std::string> flashsale_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    const auto eq = entry.find('=');
+    if (entry.rfind("FLASHSALE_", 0) == 0 && eq != std::string::npos) {
+      env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+    }
+  }
+  return env;
+}
+
+}  // namespace flashsale

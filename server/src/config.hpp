@@ -1,0 +1,70 @@
+// Service configuration: built-in defaults (config/flashsale.json, compiled in), an optional
+// file merged over them, then FLASHSALE_* environment overrides; strictly validated.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace flashsale {
+
+/// A configuration that cannot be used; the message names the key or variable and the reason.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  [[nodiscard]] std::string to_string() const { return host + ":" + std::to_string(port); }
+};
+
+struct PluginEntry {
+  std::string file;  ///< a name resolved in plugins.dir (".so" added) or a path
+  bool required = true;
+};
+
+struct Config {
+  nlohmann::json tree;  ///< the merged, validated document
+
+  std::string database_url;  ///< empty: run the embedded cluster
+  std::filesystem::path embedded_dir;
+  std::filesystem::path pg_bin_dir;  ///< empty: find PostgreSQL's binaries
+  ListenAddress http_listen;
+  ListenAddress admin_listen;
+  int http_threads = 2;
+  std::size_t max_connections = 10000;
+  std::chrono::milliseconds read_timeout{15000};
+  std::string identity_header;
+  std::string webhook_secret;
+  int worker_threads = 4;
+  std::size_t worker_queue_limit = 10000;
+  std::chrono::milliseconds shutdown_grace{10000};
+  std::string log_level;
+  std::filesystem::path plugins_dir;  ///< empty: lib/flashsale next to the binary's folder
+  std::vector<PluginEntry> plugins;
+
+  /// The `plugin.<name>` section, or an empty object.
+  [[nodiscard]] nlohmann::json plugin_config(const std::string& name) const;
+};
+
+/// The compiled-in defaults (the text of config/flashsale.json).
+const nlohmann::json& default_config();
+
+/// Builds the configuration from the defaults, `file` (if given) and the FLASHSALE_* entries of
+/// `env`. Throws ConfigError for an unreadable file, malformed JSON, an unknown key or variable,
+/// a value of the wrong type or out of range.
+Config load_config(const std::optional<std::filesystem::path>& file,
+                   const std::map<std::string, std::string>& env);
+
+/// The FLASHSALE_* variables of this process's environment.
+std::map<std::string, std::string> flashsale_environment();
+
+}  // namespace flashsale

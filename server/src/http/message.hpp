@@ -1,0 +1,49 @@
+// HTTP requests and responses as route handlers see them: plain data, no Beast types, so
+// handler code compiles fast and is tested without sockets.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flashsale::http {
+
+/// Bodies above this answer 413 payload_too_large (SPEC §3).
+inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
+
+struct Request {
+  std::string method;  ///< "GET", "POST", ...
+  std::string path;    ///< target without the query string, still percent-encoded
+  std::map<std::string, std::string> query;    ///< decoded query parameters
+  std::map<std::string, std::string> params;   ///< route captures, e.g. {"id": "..."}
+  std::map<std::string, std::string> headers;  ///< names in lower case
+  std::string body;
+
+  /// A header's value, or empty; `name` is case-insensitive.
+  [[nodiscard]] std::string header(std::string name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;  ///< extra, e.g. Retry-After
+};
+
+/// Completes a request. Call exactly once, from any thread.
+using Reply = std::function<void(Response)>;
+/// Handles a request; may reply at once or later (after work on another thread).
+using Handler = std::function<void(Request&, Reply)>;
+
+/// A JSON response.
+Response json_response(int status, const nlohmann::json& body);
+/// The SPEC §3 error body {"error": code, "message": text}.
+Response error_response(int status, const std::string& code, const std::string& message);
+/// The body as a JSON object; otherwise nullopt, with `error` set to a 400 bad_request.
+std::optional<nlohmann::json> parse_json_object(const Request& req, Response& error);
+
+}  // namespace flashsale::http

@@ -1,0 +1,68 @@
+// See metrics.hpp.
+#include "metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+#include "version.hpp"
+
+namespace flashsale {
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      plugin_info_(prometheus::BuildGauge()
+                       .Name("flashsale_plugin_info")
+                       .Help("Loaded plugins (value 1), by name, kind and version")
+                       .Register(*registry_)),
+      requests_(prometheus::BuildCounter()
+                    .Name("flashsale_http_requests_total")
+                    .Help("HTTP requests answered, by listener, route, method and status code")
+                    .Register(*registry_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("flashsale_http_request_duration_seconds")
+                   .Help("Time from a request's last byte read to its answer, by route")
+                   .Register(*registry_)) {
+  prometheus::BuildGauge()
+      .Name("flashsale_build_info")
+      .Help("Build of the running service (value 1)")
+      .Register(*registry_)
+      .Add({{"version", kVersion}, {"sdk_abi", std::to_string(kSdkAbi)}})
+      .Set(1);
+}
+
+std::string Metrics::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+void Metrics::plugin_loaded(const std::string& name, const std::string& kind,
+                            const std::string& version) {
+  plugin_info_.Add({{"name", name}, {"kind", kind}, {"version", version}}).Set(1);
+}
+
+void Metrics::http_request(const std::string& listener, const std::string& route,
+                           const std::string& method, int status, double seconds) {
+  prometheus::Counter* counter = nullptr;
+  prometheus::Histogram* histogram = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto& c = counters_[{listener, route, method, status}];
+    if (c == nullptr) {
+      c = &requests_.Add({{"listener", listener},
+                          {"route", route},
+                          {"method", method},
+                          {"code", std::to_string(status)}});
+    }
+    auto& h = histograms_[{listener, route}];
+    if (h == nullptr) {
+      h = &latency_.Add(
+          {{"listener", listener}, {"route", route}},
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1, 0.25, 0.5, 1, 2.5});
+    }
+    counter = c;
+    histogram = h;
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
+}  // namespace flashsale

@@ -1,0 +1,41 @@
+// The process-wide Prometheus registry and the host's own metrics (build, plugins, HTTP).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+namespace flashsale {
+
+class Metrics {
+ public:
+  Metrics();
+  [[nodiscard]] prometheus::Registry& registry() { return *registry_; }
+  /// The text exposition format (version 0.0.4) of every registered metric.
+  [[nodiscard]] std::string serialize() const;
+
+  void plugin_loaded(const std::string& name, const std::string& kind, const std::string& version);
+  /// Counts one answered request; `route` is the route pattern (bounded set), never the raw path.
+  void http_request(const std::string& listener, const std::string& route,
+                    const std::string& method, int status, double seconds);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>& plugin_info_;
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& latency_;
+  std::mutex mutex_;
+  // Family::Add is slow; each label set is added once and its handle cached here.
+  std::map<std::tuple<std::string, std::string, std::string, int>, prometheus::Counter*> counters_;
+  std::map<std::pair<std::string, std::string>, prometheus::Histogram*> histograms_;
+};
+
+}  // namespace flashsale

@@ -1,0 +1,57 @@
+// libpq RAII helpers; see flashsale/pg.hpp.
+#include "flashsale/pg.hpp"
+
+#include <cstdlib>
+
+namespace flashsale::pg {
+namespace {
+
+std::string trimmed(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+Result checked(PGconn* conn, PGresult* raw) {
+  Result result(raw);
+  const auto status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_COPY_BOTH) {
+    return result;
+  }
+  const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
+  throw Error(trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn)), state ? state : "");
+}
+
+}  // namespace
+
+bool Result::is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+
+std::string_view Result::get(int row, int col) const {
+  return {PQgetvalue(result_.get(), row, col),
+          static_cast<size_t>(PQgetlength(result_.get(), row, col))};
+}
+
+long long Result::get_int(int row, int col) const {
+  return std::strtoll(PQgetvalue(result_.get(), row, col), nullptr, 10);
+}
+
+Connection::Connection(const std::string& url) : conn_(PQconnectdb(url.c_str()), &PQfinish) {
+  if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
+    throw Error("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_.get())), "08006");
+  }
+}
+
+Result Connection::exec(const std::string& sql) {
+  return checked(conn_.get(), PQexec(conn_.get(), sql.c_str()));
+}
+
+Result Connection::exec(const std::string& sql, const std::vector<Param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return checked(conn_.get(),
+                 PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
+                              values.data(), nullptr, nullptr, 0));
+}
+
+}  // namespace flashsale::pg

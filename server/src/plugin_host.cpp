@@ -1,0 +1,226 @@
+// See plugin_host.hpp.
+#include "plugin_host.hpp"
+
+#include <algorithm>
+#include <boost/dll/library_info.hpp>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <cstring>
+#include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/scheduler.hpp>
+
+#include "log.hpp"
+#include "metrics.hpp"
+
+namespace flashsale {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kSection = "fsplugin";
+constexpr const char* kAlias = "flashsale_plugin";
+
+class Context final : public sdk::HostContext {
+ public:
+  Context(nlohmann::json config, const std::string& database_url, std::string name,
+          prometheus::Registry& registry)
+      : config_(std::move(config)),
+        database_url_(database_url),
+        name_(std::move(name)),
+        registry_(registry) {}
+  const nlohmann::json& config() const override { return config_; }
+  const std::string& database_url() const override { return database_url_; }
+  void log(sdk::LogLevel level, std::string_view message) override {
+    log::write(level, name_, message);
+  }
+  prometheus::Registry& metrics() override { return registry_; }
+
+ private:
+  nlohmann::json config_;
+  const std::string& database_url_;
+  std::string name_;
+  prometheus::Registry& registry_;
+};
+
+// Whether the object really implements the kind its descriptor claims.
+bool implements(const std::string& kind, sdk::Plugin* object) {
+  if (kind == sdk::Storage::kKind) return dynamic_cast<sdk::Storage*>(object) != nullptr;
+  if (kind == sdk::EventSource::kKind) return dynamic_cast<sdk::EventSource*>(object) != nullptr;
+  if (kind == sdk::Scheduler::kKind) return dynamic_cast<sdk::Scheduler*>(object) != nullptr;
+  if (kind == sdk::PushChannel::kKind) return dynamic_cast<sdk::PushChannel*>(object) != nullptr;
+  return false;
+}
+
+bool known_kind(const std::string& kind) {
+  return kind == sdk::Storage::kKind || kind == sdk::EventSource::kKind ||
+         kind == sdk::Scheduler::kKind || kind == sdk::PushChannel::kKind;
+}
+
+// Only one plugin of these kinds may run: the host needs exactly one authority for each.
+bool singular_kind(const std::string& kind) { return kind != sdk::PushChannel::kKind; }
+
+}  // namespace
+
+PluginHost::PluginHost(const Config& config, std::string database_url, Metrics& metrics)
+    : config_(config), database_url_(std::move(database_url)), metrics_(metrics) {}
+
+PluginHost::~PluginHost() {
+  stop_all();
+  // Objects go before contexts and libraries (member order in LoadedPlugin sees to the latter).
+  for (auto& p : plugins_) p->object.reset();
+}
+
+fs::path PluginHost::plugins_dir() const {
+  if (!config_.plugins_dir.empty()) return config_.plugins_dir;
+  return boost::dll::program_location().parent_path().parent_path() / "lib" / "flashsale";
+}
+
+LoadedPlugin& PluginHost::load(const PluginEntry& entry) {
+  const bool is_path = entry.file.find('/') != std::string::npos || entry.file.ends_with(".so");
+  const fs::path path = is_path ? fs::path(entry.file) : plugins_dir() / (entry.file + ".so");
+  const std::string where = "plugin " + path.string() + " refused: ";
+  auto refuse = [&](const std::string& reason) { return PluginRefused(where + reason); };
+
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw refuse("file not found");
+
+  // Look before loading: a library's static initializers run at dlopen.
+  try {
+    boost::dll::library_info info(path, true);
+    const auto sections = info.sections();
+    const auto symbols = std::find(sections.begin(), sections.end(), kSection) == sections.end()
+                             ? std::vector<std::string>{}
+                             : info.symbols(kSection);
+    if (std::find(symbols.begin(), symbols.end(), kAlias) == symbols.end()) {
+      throw refuse("not a flashsale plugin (it exports no flashsale_plugin descriptor)");
+    }
+  } catch (const PluginRefused&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw refuse(std::string("not a flashsale plugin (not a shared library: ") + e.what() + ")");
+  }
+
+  auto plugin = std::make_unique<LoadedPlugin>();
+  plugin->path = fs::canonical(path).string();
+  plugin->required = entry.required;
+  try {
+    plugin->library.load(plugin->path, boost::dll::load_mode::rtld_now);
+  } catch (const std::exception& e) {
+    throw refuse(std::string("cannot be loaded: ") + e.what());
+  }
+  try {
+    admit(*plugin, refuse);
+  } catch (...) {
+    // Never unload a library once loaded: its initializers may have left threads or handlers.
+    refused_libraries_.push_back(std::move(plugin->library));
+    throw;
+  }
+  metrics_.plugin_loaded(plugin->name, plugin->kind, plugin->version);
+  log::info("loaded " + plugin->kind + " plugin '" + plugin->name + "' " + plugin->version +
+            " from " + plugin->path);
+  plugins_.push_back(std::move(plugin));
+  return *plugins_.back();
+}
+
+template <typename Refuse>
+void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
+  const auto& d = p.library.get_alias<const sdk::PluginDescriptor>(kAlias);
+  if (d.magic != sdk::kDescriptorMagic) throw refuse("not a flashsale plugin (bad descriptor)");
+  if (d.abi_version != sdk::kAbiVersion) {
+    throw refuse("ABI mismatch: built for SDK ABI " + std::to_string(d.abi_version) +
+                 ", this host speaks ABI " + std::to_string(sdk::kAbiVersion) +
+                 " (rebuild the plugin against this SDK)");
+  }
+  if (d.build_id == nullptr || std::strcmp(d.build_id, sdk::kBuildId) != 0) {
+    throw refuse(std::string("built with another C++ toolchain (plugin ") +
+                 (d.build_id ? d.build_id : "?") + ", host " + sdk::kBuildId + ")");
+  }
+  p.kind = d.kind ? d.kind : "";
+  p.name = d.name ? d.name : "";
+  p.version = d.version ? d.version : "";
+  if (!known_kind(p.kind)) {
+    throw refuse("unknown kind '" + p.kind + "' (known: storage, event_source, scheduler, push)");
+  }
+  if (p.name.empty() || d.create == nullptr) throw refuse("descriptor has no name or factory");
+  for (const auto& other : plugins_) {
+    if (other->name == p.name) {
+      throw refuse("a plugin named '" + p.name + "' is already loaded from " + other->path);
+    }
+    if (other->kind == p.kind && singular_kind(p.kind)) {
+      throw refuse("a " + p.kind + " plugin ('" + other->name +
+                   "') is already loaded; only one may run");
+    }
+  }
+
+  p.context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
+                                        metrics_.registry());
+  try {
+    p.object.reset(d.create(*p.context));
+  } catch (const std::exception& e) {
+    throw refuse(std::string("factory threw: ") + e.what());
+  } catch (...) {
+    throw refuse("factory threw a non-standard exception");
+  }
+  if (!p.object) throw refuse("factory returned no object");
+  if (!implements(p.kind, p.object.get())) {
+    p.object.reset();
+    throw refuse("its object does not implement the " + p.kind + " interface");
+  }
+}
+
+void PluginHost::load_all() {
+  for (const auto& entry : config_.plugins) {
+    try {
+      load(entry);
+    } catch (const PluginRefused& e) {
+      if (entry.required) throw;
+      log::warn(std::string(e.what()) + " (optional: continuing without it)");
+    }
+  }
+  const bool has_storage = std::any_of(plugins_.begin(), plugins_.end(), [](const auto& p) {
+    return p->kind == sdk::Storage::kKind;
+  });
+  if (!has_storage) {
+    throw PluginRefused(
+        "no storage plugin loaded: plugins.load must list one (e.g. "
+        "flashsale_storage_postgres)");
+  }
+}
+
+void PluginHost::start_all() {
+  for (; started_ < plugins_.size(); ++started_) {
+    auto& p = *plugins_[started_];
+    try {
+      p.object->start();
+    } catch (const std::exception& e) {
+      throw PluginRefused("plugin " + p.path + " failed to start: " + e.what());
+    }
+  }
+}
+
+void PluginHost::stop_all() {
+  for (; started_ > 0; --started_) {
+    auto& p = *plugins_[started_ - 1];
+    try {
+      p.object->stop();
+    } catch (const std::exception& e) {
+      log::error("plugin '" + p.name + "' failed to stop cleanly: " + e.what());
+    }
+  }
+}
+
+std::vector<PluginHealth> PluginHost::health() const {
+  std::vector<PluginHealth> report;
+  for (const auto& p : plugins_) {
+    PluginHealth h{p->name, p->kind, p->version, p->required, false, ""};
+    try {
+      const auto health = p->object->health();
+      h.ok = health.ok;
+      h.detail = health.detail;
+    } catch (const std::exception& e) {
+      h.detail = std::string("health check threw: ") + e.what();
+    }
+    report.push_back(std::move(h));
+  }
+  return report;
+}
+
+}  // namespace flashsale

@@ -1,0 +1,82 @@
+// Loads the configured plugins with Boost.DLL, checks each descriptor before running any of
+// the plugin's code, and owns the plugin objects and their libraries for the process lifetime.
+#pragma once
+
+#include <boost/dll/shared_library.hpp>
+#include <flashsale/sdk/plugin.hpp>
+#include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/storage.hpp>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+
+namespace flashsale {
+
+class Metrics;
+
+/// A plugin the host would not load; what() is one line naming the file and the reason.
+class PluginRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct LoadedPlugin {
+  // Declared first so it is destroyed last: objects made by a plugin point into its code.
+  boost::dll::shared_library library;
+  std::string path;
+  std::string name;
+  std::string kind;
+  std::string version;
+  bool required = true;
+  std::unique_ptr<sdk::HostContext> context;
+  std::unique_ptr<sdk::Plugin> object;
+};
+
+struct PluginHealth {
+  std::string name, kind, version;
+  bool required = true;
+  bool ok = false;
+  std::string detail;
+};
+
+class PluginHost {
+ public:
+  PluginHost(const Config& config, std::string database_url, Metrics& metrics);
+  ~PluginHost();
+  PluginHost(const PluginHost&) = delete;
+  PluginHost& operator=(const PluginHost&) = delete;
+
+  /// Loads one plugin or throws PluginRefused.
+  LoadedPlugin& load(const PluginEntry& entry);
+  /// Loads every configured plugin. A refused optional plugin is logged and skipped; a refused
+  /// required one, or no storage plugin at all, throws PluginRefused.
+  void load_all();
+  void start_all();
+  /// Stops started plugins in reverse order; safe to call twice.
+  void stop_all();
+
+  /// Where a bare plugin name is looked up: plugins.dir, or lib/flashsale beside bin/.
+  [[nodiscard]] std::filesystem::path plugins_dir() const;
+  [[nodiscard]] const std::vector<std::unique_ptr<LoadedPlugin>>& plugins() const {
+    return plugins_;
+  }
+  /// Calls every plugin's health(); blocks (run it on a worker).
+  [[nodiscard]] std::vector<PluginHealth> health() const;
+
+ private:
+  const Config& config_;
+  std::string database_url_;
+  Metrics& metrics_;
+  // Checks a loaded library's descriptor and makes its object; throws refuse(reason).
+  template <typename Refuse>
+  void admit(LoadedPlugin& plugin, const Refuse& refuse);
+
+  std::vector<boost::dll::shared_library> refused_libraries_;  // never unloaded, see load()
+  std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
+  std::size_t started_ = 0;
+};
+
+}  // namespace flashsale

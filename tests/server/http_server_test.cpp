@@ -1,0 +1,197 @@
+// The HTTP listener over real sockets: routing, JSON errors, the body limit, read timeouts,
+// the connection cap, and draining shutdown.
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <catch2/catch.hpp>
+#include <future>
+#include <thread>
+
+#include "http/server.hpp"
+#include "metrics.hpp"
+#include "support/http_client.hpp"
+#include "support/service.hpp"
+
+using namespace flashsale;
+using test::http_request;
+using test::raw_exchange;
+namespace net = boost::asio;
+
+namespace {
+
+struct TestServer {
+  explicit TestServer(std::size_t max_connections = 100,
+                      std::chrono::milliseconds read_timeout = std::chrono::seconds(5)) {
+    router.add("GET", "/hello", [](http::Request&, http::Reply reply) {
+      reply(http::json_response(200, {{"hello", "world"}}));
+    });
+    router.add("POST", "/echo", [](http::Request& req, http::Reply reply) {
+      http::Response error;
+      auto body = http::parse_json_object(req, error);
+      reply(body ? http::json_response(200, *body) : error);
+    });
+    router.add("GET", "/items/{id}", [](http::Request& req, http::Reply reply) {
+      reply(http::json_response(200, {{"id", req.params["id"]}, {"q", req.query["q"]}}));
+    });
+    router.add("GET", "/slow", [this](http::Request&, http::Reply reply) {
+      slow_started = true;
+      std::thread([reply] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        reply(http::json_response(200, {{"slow", true}}));
+      }).detach();
+    });
+    router.add("GET", "/throws",
+               [](http::Request&, http::Reply) { throw std::runtime_error("boom"); });
+    server = std::make_unique<http::Server>(
+        io, http::Server::Options{"public", {"127.0.0.1", 0}, max_connections, read_timeout},
+        router, metrics);
+    server->start();
+    for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+  }
+  ~TestServer() {
+    guard.reset();
+    io.stop();
+    for (auto& t : threads) t.join();
+  }
+  std::uint16_t port() const { return server->port(); }
+
+  net::io_context io;
+  net::executor_work_guard<net::io_context::executor_type> guard{io.get_executor()};
+  Metrics metrics;
+  http::Router router;
+  std::unique_ptr<http::Server> server;
+  std::vector<std::thread> threads;
+  std::atomic<bool> slow_started{false};
+};
+
+}  // namespace
+
+TEST_CASE("routes, captures and query parameters") {
+  TestServer s;
+  auto r = http_request(s.port(), "GET", "/hello");
+  CHECK(r.status == 200);
+  CHECK(r.headers["content-type"] == "application/json");
+  CHECK(r.json()["hello"] == "world");
+  r = http_request(s.port(), "GET", "/items/sku%2D1?q=a%20b+c");
+  CHECK(r.json()["id"] == "sku-1");
+  CHECK(r.json()["q"] == "a b c");
+}
+
+TEST_CASE("unknown routes and wrong methods answer JSON errors") {
+  TestServer s;
+  auto r = http_request(s.port(), "GET", "/nope");
+  CHECK(r.status == 404);
+  CHECK(r.json()["error"] == "not_found");
+  r = http_request(s.port(), "DELETE", "/hello");
+  CHECK(r.status == 405);
+  CHECK(r.json()["error"] == "method_not_allowed");
+  CHECK(r.headers["allow"] == "GET");
+  r = http_request(s.port(), "GET", "/items/x?q=%zz");
+  CHECK(r.status == 400);
+  CHECK(r.json()["error"] == "bad_request");
+}
+
+TEST_CASE("malformed JSON and non-object bodies answer 400 bad_request") {
+  TestServer s;
+  for (const std::string body : {"{", "not json", "[1,2]", "\"text\"", ""}) {
+    INFO(body);
+    auto r = http_request(s.port(), "POST", "/echo", body);
+    CHECK(r.status == 400);
+    CHECK(r.json()["error"] == "bad_request");
+    CHECK_FALSE(r.json()["message"].get<std::string>().empty());
+  }
+  CHECK(http_request(s.port(), "POST", "/echo", R"({"a":1})").json()["a"] == 1);
+}
+
+TEST_CASE("bodies over 16 KiB answer 413 payload_too_large") {
+  TestServer s;
+  const std::string just_fits = "{\"a\":\"" + std::string(16 * 1024 - 8, 'x') + "\"}";
+  REQUIRE(just_fits.size() == 16 * 1024);
+  CHECK(http_request(s.port(), "POST", "/echo", just_fits).status == 200);
+  auto r = http_request(s.port(), "POST", "/echo", just_fits + " ");
+  CHECK(r.status == 413);
+  CHECK(r.json()["error"] == "payload_too_large");
+}
+
+TEST_CASE("malformed HTTP answers 400 and the server keeps serving") {
+  TestServer s;
+  const std::string answer = raw_exchange(s.port(), "BLAH BLAH\r\n\r\n");
+  CHECK_THAT(answer, Catch::StartsWith("HTTP/1.1 400"));
+  CHECK_THAT(answer, Catch::Contains(R"("error":"bad_request")"));
+  const std::string bad_length =
+      raw_exchange(s.port(), "POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n");
+  CHECK_THAT(bad_length, Catch::StartsWith("HTTP/1.1 400"));
+  CHECK(http_request(s.port(), "GET", "/hello").status == 200);
+}
+
+TEST_CASE("a handler that throws answers 500 without details") {
+  TestServer s;
+  auto r = http_request(s.port(), "GET", "/throws");
+  CHECK(r.status == 500);
+  CHECK(r.json()["error"] == "internal");
+  CHECK(r.body.find("boom") == std::string::npos);
+  CHECK(http_request(s.port(), "GET", "/hello").status == 200);
+}
+
+TEST_CASE("a client that stops sending is cut off after the read timeout") {
+  TestServer s(100, std::chrono::milliseconds(300));
+  const auto start = std::chrono::steady_clock::now();
+  const std::string answer = raw_exchange(s.port(), "GET /hello HTTP/1.1\r\nHost: x\r\n");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  CHECK(answer.empty());
+  CHECK(elapsed >= std::chrono::milliseconds(250));
+  CHECK(elapsed < std::chrono::seconds(4));
+}
+
+TEST_CASE("past the connection cap, new connections get 503 overloaded") {
+  TestServer s(2);
+  net::io_context io;
+  std::vector<net::ip::tcp::socket> held;
+  for (int i = 0; i < 2; ++i) {
+    held.emplace_back(io);
+    held.back().connect({net::ip::make_address("127.0.0.1"), s.port()});
+  }
+  REQUIRE(test::eventually([&] { return s.server->connections() == 2; }));
+  auto r = http_request(s.port(), "GET", "/hello");
+  CHECK(r.status == 503);
+  CHECK(r.json()["error"] == "overloaded");
+  CHECK(r.headers["retry-after"] == "1");
+  held.clear();
+  REQUIRE(test::eventually([&] { return s.server->connections() == 0; }));
+  CHECK(http_request(s.port(), "GET", "/hello").status == 200);
+}
+
+TEST_CASE("shutdown drains an in-flight request and refuses new ones") {
+  TestServer s;
+  const auto port = s.port();
+  auto in_flight =
+      std::async(std::launch::async, [port] { return http_request(port, "GET", "/slow"); });
+  REQUIRE(test::eventually([&] { return s.slow_started.load(); }));
+  s.server->begin_shutdown();
+  auto r = in_flight.get();
+  CHECK(r.status == 200);
+  CHECK(r.json()["slow"] == true);
+  CHECK(r.headers["connection"] == "close");
+  CHECK(test::eventually([&] { return s.server->connections() == 0; }));
+  CHECK_THROWS(http_request(port, "GET", "/hello"));
+}
+
+TEST_CASE("requests are counted per route pattern, not per raw path") {
+  TestServer s;
+  http_request(s.port(), "GET", "/items/a");
+  http_request(s.port(), "GET", "/items/b");
+  http_request(s.port(), "GET", "/nope");
+  const std::string text = s.metrics.serialize();
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"(flashsale_http_requests_total{code="200",listener="public",method="GET",route="/items/{id}"} 2)"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"(flashsale_http_requests_total{code="404",listener="public",method="GET",route="unmatched"} 1)"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"(flashsale_http_request_duration_seconds_count{listener="public",route="/items/{id}"} 2)"));
+}

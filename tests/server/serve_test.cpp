@@ -1,0 +1,130 @@
+// The real `flashsale serve` binary: start-up on the embedded default, readiness, metrics
+// accepted by promtool, plugin refusal exit codes, config errors, and clean SIGTERM shutdown.
+#include <signal.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "support/http_client.hpp"
+#include "support/service.hpp"
+#include "support/test_cluster.hpp"
+
+using namespace flashsale;
+using test::http_request;
+using test::ServiceProcess;
+
+namespace {
+
+const std::string kAbiFixture =
+    std::string(FLASHSALE_FIXTURE_DIR) + "/flashsale_fixture_abi_mismatch.so";
+
+bool ready(std::uint16_t port) {
+  try {
+    return http_request(port, "GET", "/readyz").status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("with no database configured, serve starts its own PostgreSQL and gets ready") {
+  const auto dir = test::temp_dir() / "pg";
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_EMBEDDED_DIR=" + dir.string()});
+  REQUIRE(service.wait_listening());
+  CHECK(test::eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  const auto readyz = http_request(service.public_port, "GET", "/readyz").json();
+  CHECK(readyz["status"] == "ready");
+  CHECK(readyz["plugins"][0]["name"] == "postgres");
+  CHECK(std::filesystem::exists(dir / "PG_VERSION"));
+
+  service.signal(SIGTERM);
+  CHECK(service.wait_exit() == 0);
+  INFO(service.log());
+  CHECK_THAT(service.log(),
+             Catch::Contains("draining") && Catch::Contains("embedded PostgreSQL: stopped"));
+}
+
+TEST_CASE("/metrics passes promtool and carries the build and plugin info") {
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database()});
+  REQUIRE(service.wait_listening());
+  http_request(service.public_port, "GET", "/healthz");
+  auto metrics = http_request(service.public_port, "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK_THAT(metrics.headers["content-type"], Catch::StartsWith("text/plain; version=0.0.4"));
+  CHECK_THAT(metrics.body, Catch::Contains("flashsale_build_info{"));
+  CHECK_THAT(metrics.body,
+             Catch::Contains(R"(flashsale_plugin_info{kind="storage",name="postgres",version=)"));
+  CHECK_THAT(
+      metrics.body,
+      Catch::Contains(
+          R"(flashsale_http_requests_total{code="200",listener="public",method="GET",route="/healthz"} 1)"));
+
+  const auto file = test::temp_dir() / "metrics.txt";
+  std::ofstream(file) << metrics.body;
+  std::string output;
+  const int code = process::run({"sh", "-c", "promtool check metrics < " + file.string()}, output);
+  INFO(output);
+  CHECK(code == 0);
+}
+
+TEST_CASE("the admin listener lists plugins; the public one does not") {
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database()});
+  REQUIRE(service.wait_listening());
+  const auto plugins = http_request(service.admin_port, "GET", "/admin/plugins");
+  CHECK(plugins.status == 200);
+  const auto list = plugins.json()["plugins"];
+  REQUIRE(list.size() == 2);
+  CHECK(list[0]["kind"] == "storage");
+  CHECK(list[0]["health"]["ok"] == true);
+  CHECK(list[1]["name"] == "log");
+  CHECK(list[1]["required"] == false);
+  CHECK(http_request(service.public_port, "GET", "/admin/plugins").status == 404);
+}
+
+TEST_CASE("an optional plugin with another ABI is refused and the server runs on") {
+  ServiceProcess service({"serve"},
+                         {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
+                          R"(FLASHSALE_PLUGINS_LOAD=[{"file": "flashsale_storage_postgres"},
+                                  {"file": ")" +
+                              kAbiFixture + R"(", "required": false},
+                                  {"file": "flashsale_push_log", "required": false}])"});
+  REQUIRE(service.wait_listening());
+  CHECK(ready(service.public_port));
+  CHECK_THAT(service.log(), Catch::Contains("plugin " + kAbiFixture +
+                                            " refused: ABI mismatch: built for SDK ABI 2"));
+  CHECK(http_request(service.admin_port, "GET", "/admin/plugins").json()["plugins"].size() == 2);
+}
+
+TEST_CASE("a required plugin with another ABI stops start-up with exit code 2") {
+  ServiceProcess service({"serve"},
+                         {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
+                          R"(FLASHSALE_PLUGINS_LOAD=[{"file": ")" + kAbiFixture + R"("}])"});
+  CHECK(service.wait_exit() == 2);
+  const std::string log = service.log();
+  INFO(log);
+  CHECK_THAT(log, Catch::Contains("ERROR host: plugin " + kAbiFixture +
+                                  " refused: ABI mismatch: built for SDK ABI 2, this host speaks "
+                                  "ABI 1 (rebuild the plugin against this SDK)\n"));
+  CHECK(log.find("listening:") == std::string::npos);
+}
+
+TEST_CASE("configuration errors stop start-up with exit code 2 and a clear line") {
+  ServiceProcess bad_env({"serve"}, {"FLASHSALE_HTTP_THREADS=lots"});
+  CHECK(bad_env.wait_exit() == 2);
+  CHECK_THAT(bad_env.log(), Catch::Contains("config error: environment FLASHSALE_HTTP_THREADS: "
+                                            "'lots' is not an integer"));
+  ServiceProcess bad_file({"serve", "--config", "/nonexistent.json"}, {});
+  CHECK(bad_file.wait_exit() == 2);
+  CHECK_THAT(bad_file.log(), Catch::Contains("/nonexistent.json: cannot be read"));
+  ServiceProcess bad_command({"frobnicate"}, {});
+  CHECK(bad_command.wait_exit() == 2);
+  CHECK_THAT(bad_command.log(), Catch::Contains("unknown command 'frobnicate'"));
+}
+
+TEST_CASE("an unreachable database is a clear start-up failure, not a crash") {
+  ServiceProcess service(
+      {"serve"}, {"FLASHSALE_DATABASE_URL=postgresql://x@127.0.0.1:1/none?connect_timeout=2"});
+  CHECK(service.wait_exit() == 1);
+  CHECK_THAT(service.log(), Catch::Contains("cannot connect to PostgreSQL"));
+}

@@ -1,0 +1,71 @@
+// See service.hpp.
+#include "support/service.hpp"
+
+#include <signal.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "support/test_cluster.hpp"
+
+namespace flashsale::test {
+
+bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+ServiceProcess::ServiceProcess(std::vector<std::string> args, std::vector<std::string> env)
+    : log_file_(temp_dir() / "service.log") {
+  args.insert(args.begin(), FLASHSALE_BIN);
+  env.insert(env.begin(),
+             {"FLASHSALE_HTTP_LISTEN=127.0.0.1:0", "FLASHSALE_ADMIN_LISTEN=127.0.0.1:0"});
+  child_ = process::spawn(args, log_file_, env);
+}
+
+ServiceProcess::~ServiceProcess() {
+  if (!exit_code_) {
+    ::kill(child_.pid, SIGKILL);
+    process::wait(child_, std::chrono::seconds(10));
+  }
+}
+
+bool ServiceProcess::wait_listening(std::chrono::milliseconds timeout) {
+  static const std::regex line(R"(listening: public http://[^:]+:(\d+), admin http://[^:]+:(\d+))");
+  return eventually(
+      [&] {
+        std::smatch m;
+        const std::string text = log();
+        if (std::regex_search(text, m, line)) {
+          public_port = static_cast<std::uint16_t>(std::stoi(m[1]));
+          admin_port = static_cast<std::uint16_t>(std::stoi(m[2]));
+          return true;
+        }
+        if (!exit_code_) exit_code_ = process::wait(child_, std::chrono::milliseconds(0));
+        if (exit_code_) throw std::runtime_error("flashsale exited early:\n" + text);
+        return false;
+      },
+      timeout);
+}
+
+std::optional<int> ServiceProcess::wait_exit(std::chrono::milliseconds timeout) {
+  if (!exit_code_) exit_code_ = process::wait(child_, timeout);
+  return exit_code_;
+}
+
+void ServiceProcess::signal(int signo) const { ::kill(child_.pid, signo); }
+
+std::string ServiceProcess::log() const {
+  std::ifstream in(log_file_);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace flashsale::test

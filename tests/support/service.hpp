@@ -1,0 +1,45 @@
+// Runs the real `flashsale` binary for end-to-end tests: ports bound to 0 and read from its
+// log, polling with deadlines instead of fixed sleeps.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "process.hpp"
+
+namespace flashsale::test {
+
+/// Polls `done` every few milliseconds until it is true or `timeout` passes.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+class ServiceProcess {
+ public:
+  /// Starts `flashsale <args...>` with the extra environment ("K=V"); HTTP ports default to 0.
+  ServiceProcess(std::vector<std::string> args, std::vector<std::string> env);
+  ~ServiceProcess();  ///< kills the process if it still runs
+  ServiceProcess(const ServiceProcess&) = delete;
+  ServiceProcess& operator=(const ServiceProcess&) = delete;
+
+  /// Waits for the "listening:" log line and reads the ports from it; false if it exited.
+  bool wait_listening(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  /// Waits for the process to end; its exit code, or nullopt on timeout.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  void signal(int signo) const;
+  [[nodiscard]] std::string log() const;
+
+  std::uint16_t public_port = 0;
+  std::uint16_t admin_port = 0;
+
+ private:
+  std::filesystem::path log_file_;
+  process::Spawned child_;
+  std::optional<int> exit_code_;
+};
+
+}  // namespace flashsale::test

@@ -1,0 +1,67 @@
+// See test_cluster.hpp.
+#include "support/test_cluster.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "embedded_postgres.hpp"
+#include "flashsale/pg.hpp"
+
+namespace flashsale::test {
+namespace {
+
+struct Folders {
+  std::mutex mutex;
+  std::vector<std::filesystem::path> paths;
+  ~Folders() {
+    std::error_code ec;
+    for (const auto& p : paths) std::filesystem::remove_all(p, ec);
+  }
+};
+
+Folders& folders() {
+  static Folders f;
+  return f;
+}
+
+EmbeddedPostgres& cluster() {
+  // Created after folders(), so destroyed before it: the cluster stops, then its folder goes.
+  static std::unique_ptr<EmbeddedPostgres> pg = [] {
+    const auto dir = temp_dir() / "pg";
+    return std::make_unique<EmbeddedPostgres>(EmbeddedPostgres::Options{dir, {}});
+  }();
+  return *pg;
+}
+
+}  // namespace
+
+std::filesystem::path temp_dir() {
+  auto& f = folders();
+  char pattern[] = "/tmp/flashsale-test-XXXXXX";
+  if (mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+  // Traversable, so a cluster inside can run as the postgres user when the tests run as root.
+  std::filesystem::permissions(pattern, std::filesystem::perms::owner_all |
+                                            std::filesystem::perms::group_exec |
+                                            std::filesystem::perms::others_exec);
+  std::lock_guard lock(f.mutex);
+  f.paths.emplace_back(pattern);
+  return f.paths.back();
+}
+
+std::string fresh_database() {
+  static std::atomic<int> counter{0};
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  const std::string& url = cluster().url();
+  const std::string name = "test_" + std::to_string(getpid()) + "_" + std::to_string(++counter);
+  pg::Connection(url).exec("CREATE DATABASE " + name);
+  const auto slash = url.rfind('/');
+  const auto query = url.find('?', slash);
+  return url.substr(0, slash + 1) + name + (query == std::string::npos ? "" : url.substr(query));
+}
+
+}  // namespace flashsale::test
