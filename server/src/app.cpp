@@ -9,7 +9,9 @@
 #include <optional>
 #include <thread>
 
+#include "api/admin_api.hpp"
 #include "api/ops_routes.hpp"
+#include "api/public_api.hpp"
 #include "embedded_postgres.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
@@ -87,6 +89,9 @@ int serve(const Config& config) {
     api::add_ops_routes(*router, plugins, workers, metrics);
   }
   api::add_plugin_routes(admin_routes, plugins, workers);
+  api::add_public_routes(public_routes, plugins.storage(), workers,
+                         {config.identity_header, config.webhook_secret});
+  api::add_admin_routes(admin_routes, plugins.storage(), workers);
 
   http::Server public_server(
       io, {"public", config.http_listen, config.max_connections, config.read_timeout},

@@ -207,6 +207,13 @@ void PluginHost::stop_all() {
   }
 }
 
+sdk::Storage& PluginHost::storage() const {
+  for (const auto& p : plugins_) {
+    if (auto* s = dynamic_cast<sdk::Storage*>(p->object.get())) return *s;
+  }
+  throw PluginRefused("no storage plugin loaded");
+}
+
 std::vector<PluginHealth> PluginHost::health() const {
   std::vector<PluginHealth> report;
   for (const auto& p : plugins_) {

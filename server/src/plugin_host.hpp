@@ -63,6 +63,8 @@ class PluginHost {
   [[nodiscard]] const std::vector<std::unique_ptr<LoadedPlugin>>& plugins() const {
     return plugins_;
   }
+  /// The storage plugin; load_all() guarantees there is one.
+  [[nodiscard]] sdk::Storage& storage() const;
   /// Calls every plugin's health(); blocks (run it on a worker).
   [[nodiscard]] std::vector<PluginHealth> health() const;
 

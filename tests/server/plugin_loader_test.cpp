@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "metrics.hpp"
+#include "migrations.hpp"
 #include "plugin_host.hpp"
 #include "support/test_cluster.hpp"
 
@@ -74,7 +75,10 @@ TEST_CASE("the shipped plugins load by name from plugins.dir") {
 TEST_CASE("the storage plugin's health reflects the database") {
   Metrics metrics;
   const Config config = test_config();
-  PluginHost good(config, test::fresh_database(), metrics);
+  const std::string url = test::fresh_database();
+  pg::Connection conn(url);
+  migrate(conn, bundled_migrations());
+  PluginHost good(config, url, metrics);
   good.load({"flashsale_storage_postgres", true});
   const auto up = good.health();
   REQUIRE(up.size() == 1);

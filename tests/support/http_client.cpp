@@ -17,6 +17,7 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
   net::io_context io;
   beast::tcp_stream stream(io);
   stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  stream.socket().set_option(net::ip::tcp::no_delay(true));
   bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
   req.method_string(method);
   req.set(bhttp::field::host, "127.0.0.1");

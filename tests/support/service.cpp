@@ -3,7 +3,9 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -66,6 +68,29 @@ std::string ServiceProcess::log() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+const SharedService& shared_service() {
+  static std::unique_ptr<ServiceProcess> process;
+  static const SharedService service = [] {
+    SharedService s;
+    s.database_url = fresh_database();
+    process = std::make_unique<ServiceProcess>(
+        std::vector<std::string>{"serve"},
+        std::vector<std::string>{"FLASHSALE_DATABASE_URL=" + s.database_url,
+                                 "FLASHSALE_WORKERS_THREADS=8"});
+    if (!process->wait_listening())
+      throw std::runtime_error("flashsale did not start:\n" + process->log());
+    s.public_port = process->public_port;
+    s.admin_port = process->admin_port;
+    return s;
+  }();
+  return service;
+}
+
+std::string unique_name(const std::string& prefix) {
+  static std::atomic<int> counter{0};
+  return prefix + "-" + std::to_string(++counter);
 }
 
 }  // namespace flashsale::test

@@ -42,4 +42,16 @@ class ServiceProcess {
   std::optional<int> exit_code_;
 };
 
+/// One `flashsale serve` per test binary, on its own fresh database, started on first use and
+/// stopped at exit. Tests share it and keep apart by using their own items and users.
+struct SharedService {
+  std::string database_url;
+  std::uint16_t public_port = 0;
+  std::uint16_t admin_port = 0;
+};
+const SharedService& shared_service();
+
+/// A name no other test of this run uses, e.g. "burst-3".
+std::string unique_name(const std::string& prefix);
+
 }  // namespace flashsale::test

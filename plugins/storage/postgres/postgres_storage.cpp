@@ -1,38 +1,412 @@
 // storage/postgres: the inventory semaphore and order lifecycle in PostgreSQL (SPEC §2).
-// So far it owns the health probe; the lifecycle operations arrive with their issue.
+// Each operation is one call of a lifecycle function of migrations/0001_inventory.sql (one
+// short transaction); placements for a hot item are coalesced into one call per batch.
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <atomic>
+#include <condition_variable>
 #include <flashsale/pg.hpp>
 #include <flashsale/sdk/storage.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
+
+#include "connection_pool.hpp"
+#include "place_coalescer.hpp"
 
 namespace flashsale::plugins {
+namespace {
+
+using sdk::StorageResult;
+using std::chrono::milliseconds;
+
+// Every statement, prepared once per connection.
+const std::map<std::string, std::string> kStatements = {
+    {"place_batch", "SELECT ord, outcome, message, body FROM fs_place_batch($1, $2::jsonb)"},
+    {"get_order",
+     "SELECT fs_order_json(o)::text FROM orders o WHERE o.id = $1::uuid AND o.user_id = $2"},
+    {"list_orders",
+     "SELECT jsonb_build_object('orders', coalesce(jsonb_agg(fs_order_json(o) "
+     "ORDER BY o.created_at DESC, o.id), '[]'::jsonb))::text FROM ("
+     " SELECT * FROM orders WHERE user_id = $1 AND ($2 = '' OR item_id = $2)"
+     " AND ($3 = '' OR status = $3) ORDER BY created_at DESC, id LIMIT 1000) o"},
+    {"end_order", "SELECT outcome, message, body FROM fs_end_order($1::uuid, $2, $3)"},
+    {"get_item", "SELECT fs_item_json(i, $2::boolean)::text FROM items i WHERE i.id = $1"},
+    {"list_items",
+     "SELECT jsonb_build_object('items', coalesce(jsonb_agg(fs_item_json(i, true) ORDER BY i.id),"
+     " '[]'::jsonb))::text FROM items i"},
+    {"create_item",
+     "INSERT INTO items (id, name, total_stock, available, payment_window_s, per_user_limit,"
+     " waitlist_limit, opens_at, closes_at, paused)"
+     " VALUES ($1, $2, $3::int, $3::int, $4::int, $5::int, $6::int,"
+     " coalesce($7::timestamptz, now()), $8::timestamptz, $9::boolean)"
+     " RETURNING fs_item_json(items, true)::text"},
+    {"update_item",
+     "SELECT outcome, message, body FROM fs_update_item($1, $2::int, $3::boolean, $4::boolean,"
+     " $5::timestamptz)"},
+    {"waitlist",
+     "SELECT jsonb_build_object('item_id', i.id, 'waiting', i.waiting, 'waitlist',"
+     " coalesce((SELECT jsonb_agg(jsonb_build_object('position', w.position, 'order_id', w.id,"
+     " 'user_id', w.user_id, 'waitlist_seq', w.waitlist_seq,"
+     " 'waiting_since', fs_ts(w.created_at)) ORDER BY w.waitlist_seq) FROM ("
+     "  SELECT o.*, row_number() OVER (ORDER BY o.waitlist_seq) AS position FROM orders o"
+     "  WHERE o.item_id = i.id AND o.status = 'waiting' ORDER BY o.waitlist_seq LIMIT $2::int) w),"
+     " '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
+    {"leases",
+     "SELECT jsonb_build_object('item_id', i.id, 'leases', coalesce((SELECT jsonb_agg("
+     " jsonb_build_object('reservation_id', l.id, 'order_id', l.order_id, 'user_id', l.user_id,"
+     " 'granted_at', fs_ts(l.granted_at), 'expires_at', fs_ts(l.expires_at))"
+     " ORDER BY l.expires_at, l.id) FROM ("
+     "  SELECT r.*, o.user_id FROM reservations r JOIN orders o ON o.id = r.order_id"
+     "  WHERE r.item_id = i.id AND r.status = 'active' ORDER BY r.expires_at, r.id"
+     "  LIMIT $2::int) l), '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
+    {"record_payment", "SELECT result, body FROM fs_record_payment($1, $2::uuid, $3)"},
+    {"item_gauges",
+     "SELECT i.id, i.available, i.waiting, (SELECT count(*) FROM reservations r"
+     " WHERE r.item_id = i.id AND r.status = 'active') FROM items i ORDER BY i.id LIMIT $1::int"},
+};
+
+// Every outcome a placement can have: the label values of flashsale_orders_total.
+const std::vector<std::string> kOutcomes = {"reserved",    "waiting",        "replayed",
+                                            "sold_out",    "sale_not_open",  "sale_closed",
+                                            "sale_paused", "limit_exceeded", "idempotency_mismatch",
+                                            "not_found",   "overloaded",     "unavailable"};
+
+struct Settings {
+  int pool_size = 8;
+  int batch_threads = 2;
+  int max_batch = 256;
+  int max_pending = 20000;
+  int acquire_timeout_ms = 2000;
+  int statement_timeout_ms = 5000;
+  int metrics_item_limit = 100;
+};
+
+Settings parse_settings(const nlohmann::json& config) {
+  Settings s;
+  const std::map<std::string, std::pair<int*, int>> keys = {
+      {"pool_size", {&s.pool_size, 2}},
+      {"batch_threads", {&s.batch_threads, 1}},
+      {"max_batch", {&s.max_batch, 1}},
+      {"max_pending", {&s.max_pending, 1}},
+      {"acquire_timeout_ms", {&s.acquire_timeout_ms, 1}},
+      {"statement_timeout_ms", {&s.statement_timeout_ms, 1}},
+      {"metrics_item_limit", {&s.metrics_item_limit, 0}},
+  };
+  for (const auto& [key, value] : config.items()) {
+    auto it = keys.find(key);
+    if (it == keys.end()) throw std::invalid_argument("unknown key plugin.postgres." + key);
+    if (!value.is_number_integer() || value.get<long long>() < it->second.second ||
+        value.get<long long>() > 1000000) {
+      throw std::invalid_argument("plugin.postgres." + key +
+                                  " must be an integer >= " + std::to_string(it->second.second));
+    }
+    *it->second.first = value.get<int>();
+  }
+  if (s.batch_threads >= s.pool_size) {
+    throw std::invalid_argument("plugin.postgres.batch_threads must be below pool_size");
+  }
+  return s;
+}
+
+StorageResult from_row(const pg::Result& r) {
+  // Rows of (outcome, message, body): outcome "ok" is success.
+  StorageResult out{std::string(r.get(0, 0)), std::string(r.get(0, 1)), std::string(r.get(0, 2))};
+  if (out.error == "ok") out.error.clear();
+  return out;
+}
+
+StorageResult single_json(const pg::Result& r, const std::string& what) {
+  if (r.rows() == 0) return {"not_found", "no " + what, ""};
+  return {"", "", std::string(r.get(0, 0))};
+}
+
+}  // namespace
 
 class PostgresStorage final : public sdk::Storage {
  public:
-  explicit PostgresStorage(sdk::HostContext& host) : host_(host) {
-    if (!host.config().empty()) {
-      throw std::invalid_argument("unknown key plugin.postgres." + host.config().begin().key());
+  explicit PostgresStorage(sdk::HostContext& host)
+      : host_(host),
+        settings_(parse_settings(host.config())),
+        orders_(prometheus::BuildCounter()
+                    .Name("flashsale_orders_total")
+                    .Help("Order placements by outcome (reserved, waiting, replayed, or the error)")
+                    .Register(host.metrics())),
+        batch_size_(prometheus::BuildHistogram()
+                        .Name("flashsale_reservation_batch_size")
+                        .Help("Placements granted together in one database transaction")
+                        .Register(host.metrics())
+                        .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 4, 8, 16, 32, 64,
+                                                                         128, 256, 512})),
+        pool_in_use_(prometheus::BuildGauge()
+                         .Name("flashsale_db_pool_in_use")
+                         .Help("Storage database connections on loan")
+                         .Register(host.metrics())
+                         .Add({})),
+        item_available_(item_gauge("flashsale_item_available", "Units free to reserve, per item")),
+        item_waiting_(item_gauge("flashsale_item_waiting", "Orders in the waiting line, per item")),
+        item_leases_(item_gauge("flashsale_item_leases", "Active reservations (leases), per item")),
+        pool_(
+            host.database_url(), static_cast<std::size_t>(settings_.pool_size),
+            [this](pg::Connection& c) { prepare(c); }, pool_in_use_) {
+    for (const auto& o : kOutcomes) outcome_counters_[o] = &orders_.Add({{"outcome", o}});
+  }
+
+  void start() override {
+    coalescer_ = std::make_unique<PlaceCoalescer>(
+        settings_.batch_threads, static_cast<std::size_t>(settings_.max_batch),
+        static_cast<std::size_t>(settings_.max_pending),
+        [this](const std::string& item, std::vector<PendingPlacement>& batch) {
+          run_batch(item, batch);
+        });
+    gauges_thread_ = std::thread([this] { refresh_gauges_loop(); });
+  }
+
+  void stop() override {
+    coalescer_.reset();
+    {
+      std::lock_guard lock(stop_mutex_);
+      stopping_ = true;
     }
+    stop_cv_.notify_all();
+    if (gauges_thread_.joinable()) gauges_thread_.join();
   }
 
   sdk::Health health() override {
-    std::lock_guard lock(probe_mutex_);
     try {
-      if (!probe_ || !probe_->ok()) probe_ = std::make_unique<pg::Connection>(host_.database_url());
-      probe_->exec("SELECT 1");
+      auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+      conn->exec("SELECT 1");
       return {true, "database reachable"};
     } catch (const pg::Error& e) {
-      probe_.reset();
       return {false, e.what()};
     }
   }
 
+  void place(sdk::PlaceRequest request, Done done) override {
+    if (!coalescer_) {
+      done({"unavailable", "storage is not started", ""});
+      return;
+    }
+    coalescer_->submit(std::move(request), std::move(done));
+  }
+
+  StorageResult get_order(const std::string& user_id, const std::string& order_id) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("get_order", {order_id, user_id}), "order " + order_id);
+    });
+  }
+
+  StorageResult list_orders(const std::string& user_id, const std::string& item_id,
+                            const std::string& status) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("list_orders", {user_id, item_id, status}), "orders");
+    });
+  }
+
+  StorageResult end_order(const std::string& order_id, const std::string& user_id,
+                          sdk::EndKind kind) override {
+    const char* name = kind == sdk::EndKind::cancel   ? "cancel"
+                       : kind == sdk::EndKind::expire ? "expire"
+                                                      : "force_expire";
+    return query([&](pg::Connection& c) {
+      return from_row(c.exec_prepared(
+          "end_order", {order_id, user_id.empty() ? pg::Param() : pg::Param(user_id), name}));
+    });
+  }
+
+  StorageResult get_item(const std::string& item_id, bool admin) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("get_item", {item_id, admin ? "true" : "false"}),
+                         "item " + item_id);
+    });
+  }
+
+  StorageResult list_items() override {
+    return query(
+        [&](pg::Connection& c) { return single_json(c.exec_prepared("list_items", {}), "items"); });
+  }
+
+  StorageResult create_item(const sdk::NewItem& item) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      try {
+        auto opt = [](const std::optional<std::string>& v) {
+          return v ? pg::Param(*v) : pg::Param();
+        };
+        return single_json(
+            c.exec_prepared(
+                "create_item",
+                {item.id, item.name, std::to_string(item.total_stock),
+                 std::to_string(item.payment_window_s), std::to_string(item.per_user_limit),
+                 item.waitlist_limit ? pg::Param(std::to_string(*item.waitlist_limit))
+                                     : pg::Param(),
+                 opt(item.opens_at), opt(item.closes_at), item.paused ? "true" : "false"}),
+            "item");
+      } catch (const pg::Error& e) {
+        if (e.sqlstate() == "23505")
+          return {"already_exists", "item " + item.id + " already exists", ""};
+        if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate() == "23514") {
+          return {"bad_request", e.what(), ""};
+        }
+        throw;
+      }
+    });
+  }
+
+  StorageResult update_item(const std::string& item_id, const sdk::ItemChange& change) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      try {
+        return from_row(c.exec_prepared(
+            "update_item",
+            {item_id, change.add_stock ? pg::Param(std::to_string(*change.add_stock)) : pg::Param(),
+             change.paused ? pg::Param(*change.paused ? "true" : "false") : pg::Param(),
+             change.set_closes_at ? "true" : "false",
+             change.closes_at ? pg::Param(*change.closes_at) : pg::Param()}));
+      } catch (const pg::Error& e) {
+        if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate() == "23514") {
+          return {"bad_request", e.what(), ""};
+        }
+        throw;
+      }
+    });
+  }
+
+  StorageResult waitlist(const std::string& item_id, int limit) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("waitlist", {item_id, std::to_string(limit)}),
+                         "item " + item_id);
+    });
+  }
+
+  StorageResult leases(const std::string& item_id, int limit) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("leases", {item_id, std::to_string(limit)}),
+                         "item " + item_id);
+    });
+  }
+
+  StorageResult record_payment(const std::string& event_id, const std::string& order_id,
+                               bool succeeded) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      const auto r = c.exec_prepared("record_payment",
+                                     {event_id, order_id, succeeded ? "succeeded" : "failed"});
+      const std::string result(r.get(0, 0));
+      return {result == "duplicate" ? "duplicate" : "", "", std::string(r.get(0, 1))};
+    });
+  }
+
  private:
+  prometheus::Family<prometheus::Gauge>& item_gauge(const std::string& name,
+                                                    const std::string& help) {
+    return prometheus::BuildGauge().Name(name).Help(help).Register(host_.metrics());
+  }
+
+  void prepare(pg::Connection& c) const {
+    c.exec("SET statement_timeout = " + std::to_string(settings_.statement_timeout_ms));
+    for (const auto& [name, sql] : kStatements) c.prepare(name, sql);
+  }
+
+  // Runs fn on a pooled connection; a database failure becomes "unavailable" (503).
+  template <typename Fn>
+  StorageResult query(Fn fn) {
+    try {
+      auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+      return fn(*conn);
+    } catch (const pg::Error& e) {
+      host_.log(sdk::LogLevel::error, std::string("database error: ") + e.what());
+      return {"unavailable", "the database is unavailable; retry shortly", ""};
+    }
+  }
+
+  void count(const std::string& outcome) {
+    auto it = outcome_counters_.find(outcome);
+    if (it != outcome_counters_.end()) it->second->Increment();
+  }
+
+  void run_batch(const std::string& item, std::vector<PendingPlacement>& batch) {
+    nlohmann::json requests = nlohmann::json::array();
+    for (const auto& p : batch) {
+      requests.push_back({{"user", p.request.user_id}, {"key", p.request.idempotency_key}});
+    }
+    const std::string payload = requests.dump();
+    std::vector<StorageResult> results(
+        batch.size(), {"unavailable", "the database is unavailable; retry shortly", ""});
+    std::vector<std::string> outcomes(batch.size(), "unavailable");
+    // A deadlock (two items' batches claiming the same keys) or serialization failure is retried.
+    for (int attempt = 1; attempt <= 3; ++attempt) {
+      try {
+        auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+        const auto rows = conn->exec_prepared("place_batch", {item, payload});
+        for (int r = 0; r < rows.rows(); ++r) {
+          const auto i = static_cast<std::size_t>(rows.get_int(r, 0));
+          if (i >= results.size()) continue;
+          outcomes[i] = std::string(rows.get(r, 1));
+          const bool ok = !rows.is_null(r, 3);  // a body means an order: new or replayed
+          results[i] = {ok ? "" : outcomes[i], std::string(rows.get(r, 2)),
+                        std::string(rows.get(r, 3))};
+        }
+        batch_size_.Observe(static_cast<double>(batch.size()));
+        break;
+      } catch (const pg::Error& e) {
+        const bool retry = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+        host_.log(retry ? sdk::LogLevel::warn : sdk::LogLevel::error,
+                  "placement batch for " + item + " failed: " + e.what());
+        if (!retry) break;
+      }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      count(outcomes[i]);
+      batch[i].done(std::move(results[i]));
+    }
+  }
+
+  void refresh_gauges_loop() {
+    std::unique_lock lock(stop_mutex_);
+    while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
+      lock.unlock();
+      refresh_gauges();
+      lock.lock();
+    }
+  }
+
+  void refresh_gauges() {
+    if (settings_.metrics_item_limit == 0) return;
+    try {
+      auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+      const auto rows =
+          conn->exec_prepared("item_gauges", {std::to_string(settings_.metrics_item_limit)});
+      for (int r = 0; r < rows.rows(); ++r) {
+        const std::map<std::string, std::string> labels = {{"item", std::string(rows.get(r, 0))}};
+        item_available_.Add(labels).Set(static_cast<double>(rows.get_int(r, 1)));
+        item_waiting_.Add(labels).Set(static_cast<double>(rows.get_int(r, 2)));
+        item_leases_.Add(labels).Set(static_cast<double>(rows.get_int(r, 3)));
+      }
+    } catch (const pg::Error& e) {
+      host_.log(sdk::LogLevel::warn, std::string("item gauges not refreshed: ") + e.what());
+    }
+  }
+
   sdk::HostContext& host_;
-  std::mutex probe_mutex_;
-  std::unique_ptr<pg::Connection> probe_;
+  Settings settings_;
+  prometheus::Family<prometheus::Counter>& orders_;
+  std::map<std::string, prometheus::Counter*> outcome_counters_;
+  prometheus::Histogram& batch_size_;
+  prometheus::Gauge& pool_in_use_;
+  prometheus::Family<prometheus::Gauge>& item_available_;
+  prometheus::Family<prometheus::Gauge>& item_waiting_;
+  prometheus::Family<prometheus::Gauge>& item_leases_;
+  ConnectionPool pool_;
+  std::unique_ptr<PlaceCoalescer> coalescer_;
+  std::thread gauges_thread_;
+  std::mutex stop_mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
 };
 
 }  // namespace flashsale::plugins
 
-FLASHSALE_PLUGIN(flashsale::plugins::PostgresStorage, "postgres", "0.1.0")
+FLASHSALE_PLUGIN(flashsale::plugins::PostgresStorage, "postgres", "1.0.0")

@@ -50,6 +50,10 @@ class Connection {
   Result exec(const std::string& sql);
   /// Runs one parameterized statement.
   Result exec(const std::string& sql, const std::vector<Param>& params);
+  /// Prepares a named statement on this connection.
+  void prepare(const std::string& name, const std::string& sql);
+  /// Runs a statement prepared on this connection.
+  Result exec_prepared(const std::string& name, const std::vector<Param>& params);
   [[nodiscard]] bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
   [[nodiscard]] PGconn* raw() const { return conn_.get(); }
 

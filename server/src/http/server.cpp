@@ -122,6 +122,8 @@ class Session : public std::enable_shared_from_this<Session> {
     route_ = "unmatched";
     method_ = parser_ ? std::string(parser_->get().method_string()) : "";
     keep_alive_ = false;
+    // A client that closes between requests, or in the middle of one, gets no answer.
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return close();
     if (ec == bhttp::error::body_limit) {
       busy_ = true;
       return write(error_response(413, "payload_too_large", "request body is over 16 KiB"));
@@ -227,6 +229,8 @@ void accept(const std::shared_ptr<Server::State>& state) {
       net::make_strand(state->io), [state](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !state->acceptor.is_open()) return;
         if (!ec) {
+          // Answers are small and latency matters: never hold a segment back (Nagle).
+          socket.set_option(tcp::no_delay(true), ec);
           const bool full = state->connections >= state->options.max_connections;
           std::make_shared<Session>(std::move(socket), state, full)->run();
         }

@@ -22,6 +22,13 @@ Result checked(PGconn* conn, PGresult* raw) {
   throw Error(trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn)), state ? state : "");
 }
 
+std::vector<const char*> pointers(const std::vector<Param>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  return values;
+}
+
 }  // namespace
 
 bool Result::is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
@@ -46,12 +53,21 @@ Result Connection::exec(const std::string& sql) {
 }
 
 Result Connection::exec(const std::string& sql, const std::vector<Param>& params) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const auto values = pointers(params);
   return checked(conn_.get(),
                  PQexecParams(conn_.get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
                               values.data(), nullptr, nullptr, 0));
+}
+
+void Connection::prepare(const std::string& name, const std::string& sql) {
+  checked(conn_.get(), PQprepare(conn_.get(), name.c_str(), sql.c_str(), 0, nullptr));
+}
+
+Result Connection::exec_prepared(const std::string& name, const std::vector<Param>& params) {
+  const auto values = pointers(params);
+  return checked(conn_.get(),
+                 PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()),
+                                values.data(), nullptr, nullptr, 0));
 }
 
 }  // namespace flashsale::pg

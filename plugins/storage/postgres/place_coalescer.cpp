@@ -1,0 +1,73 @@
+// See place_coalescer.hpp.
+#include "place_coalescer.hpp"
+
+namespace flashsale::plugins {
+
+PlaceCoalescer::PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending,
+                               RunBatch run)
+    : max_batch_(max_batch), max_pending_(max_pending), run_(std::move(run)) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+}
+
+PlaceCoalescer::~PlaceCoalescer() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void PlaceCoalescer::submit(sdk::PlaceRequest request, sdk::Storage::Done done) {
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_ < max_pending_ && !stopping_) {
+      auto& queue = items_[request.item_id];
+      const std::string item = request.item_id;
+      queue.pending.push_back({std::move(request), std::move(done)});
+      ++pending_;
+      if (!queue.scheduled) {
+        queue.scheduled = true;
+        ready_.push_back(item);
+        wake_.notify_one();
+      }
+      return;
+    }
+  }
+  done({"overloaded", "too many orders are waiting to be placed; retry shortly", ""});
+}
+
+void PlaceCoalescer::work() {
+  for (;;) {
+    std::string item;
+    std::vector<PendingPlacement> batch;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !ready_.empty(); });
+      if (ready_.empty()) return;  // stopping, and everything queued has run
+      item = std::move(ready_.front());
+      ready_.pop_front();
+      auto& queue = items_[item];
+      const std::size_t n = std::min(max_batch_, queue.pending.size());
+      batch.reserve(n);
+      for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue.pending.front()));
+        queue.pending.pop_front();
+      }
+      pending_ -= n;
+    }
+    run_(item, batch);
+    {
+      std::lock_guard lock(mutex_);
+      auto& queue = items_[item];
+      if (queue.pending.empty()) {
+        items_.erase(item);
+      } else {
+        ready_.push_back(item);  // behind other items: hot items take turns
+        wake_.notify_one();
+      }
+    }
+  }
+}
+
+}  // namespace flashsale::plugins

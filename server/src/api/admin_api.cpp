@@ -1,0 +1,153 @@
+// See admin_api.hpp.
+#include "api/admin_api.hpp"
+
+#include <flashsale/sdk/storage.hpp>
+
+#include "api/blocking.hpp"
+#include "api/storage_response.hpp"
+#include "api/validation.hpp"
+
+namespace flashsale::api {
+namespace {
+
+using http::Reply;
+using http::Request;
+
+constexpr long long kMaxStock = 1'000'000'000;
+
+// Parses a JSON object body and runs check(body); a failure answers 400 and returns nullopt.
+template <typename Check>
+auto checked_body(const Request& req, const Reply& reply, Check check)
+    -> std::optional<decltype(check(std::declval<const nlohmann::json&>()))> {
+  http::Response error;
+  const auto body = http::parse_json_object(req, error);
+  if (!body) {
+    reply(error);
+    return std::nullopt;
+  }
+  try {
+    return check(*body);
+  } catch (const BadRequest& e) {
+    reply(http::error_response(400, "bad_request", e.what()));
+    return std::nullopt;
+  }
+}
+
+sdk::NewItem parse_new_item(const nlohmann::json& body) {
+  Fields f(body, {"id", "name", "total_stock", "payment_window_s", "per_user_limit",
+                  "waitlist_limit", "opens_at", "closes_at", "paused"});
+  sdk::NewItem item;
+  item.id = *f.text("id", 1, 64, true);
+  if (!is_item_id(item.id)) throw BadRequest("field 'id' must match [a-z0-9-]{1,64}");
+  item.name = *f.text("name", 1, 200, true);
+  item.total_stock = static_cast<int>(*f.integer("total_stock", 0, kMaxStock, true));
+  item.payment_window_s = static_cast<int>(f.integer("payment_window_s", 1, 86400).value_or(600));
+  item.per_user_limit = static_cast<int>(f.integer("per_user_limit", 1, 1000).value_or(1));
+  if (!f.is_null("waitlist_limit")) {
+    if (auto limit = f.integer("waitlist_limit", 0, kMaxStock))
+      item.waitlist_limit = static_cast<int>(*limit);
+  }
+  item.opens_at = f.time("opens_at");
+  if (!f.is_null("closes_at")) item.closes_at = f.time("closes_at");
+  item.paused = f.boolean("paused").value_or(false);
+  return item;
+}
+
+sdk::ItemChange parse_change(const nlohmann::json& body) {
+  Fields f(body, {"add_stock", "paused", "closes_at"});
+  if (body.empty()) throw BadRequest("nothing to change: give add_stock, paused or closes_at");
+  sdk::ItemChange change;
+  if (auto n = f.integer("add_stock", 1, kMaxStock)) change.add_stock = static_cast<int>(*n);
+  change.paused = f.boolean("paused");
+  if (f.has("closes_at")) {
+    change.set_closes_at = true;
+    if (!f.is_null("closes_at")) change.closes_at = f.time("closes_at");
+  }
+  return change;
+}
+
+// ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed.
+std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max) {
+  for (const auto& [key, value] : req.query) {
+    if (key != "limit") {
+      reply(http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
+      return std::nullopt;
+    }
+  }
+  const auto it = req.query.find("limit");
+  if (it == req.query.end()) return fallback;
+  const std::string& text = it->second;
+  const bool digits =
+      !text.empty() && text.size() <= 6 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!digits || std::stoi(text) < 1 || std::stoi(text) > max) {
+    reply(http::error_response(400, "bad_request", "limit must be 1 to " + std::to_string(max)));
+    return std::nullopt;
+  }
+  return std::stoi(text);
+}
+
+}  // namespace
+
+void add_admin_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers) {
+  router.add("POST", "/admin/items", [&storage, &workers](Request& req, Reply reply) {
+    auto item = checked_body(req, reply, parse_new_item);
+    if (!item) return;
+    on_worker(workers, reply, [&storage, item = std::move(*item)] {
+      return storage_response(storage.create_item(item), 201);
+    });
+  });
+
+  router.add("GET", "/admin/items", [&storage, &workers](Request&, Reply reply) {
+    on_worker(workers, reply, [&storage] { return storage_response(storage.list_items(), 200); });
+  });
+
+  router.add("GET", "/admin/items/{item}", [&storage, &workers](Request& req, Reply reply) {
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
+    on_worker(workers, reply,
+              [&storage, item] { return storage_response(storage.get_item(item, true), 200); });
+  });
+
+  router.add("PATCH", "/admin/items/{item}", [&storage, &workers](Request& req, Reply reply) {
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
+    auto change = checked_body(req, reply, parse_change);
+    if (!change) return;
+    on_worker(workers, reply, [&storage, item, change = *change] {
+      return storage_response(storage.update_item(item, change), 200);
+    });
+  });
+
+  router.add("GET", "/admin/items/{item}/waitlist",
+             [&storage, &workers](Request& req, Reply reply) {
+               const std::string item = req.params["item"];
+               if (!is_item_id(item))
+                 return reply(http::error_response(404, "not_found", "no item " + item));
+               const auto limit = limit_param(req, reply, 100, 1000);
+               if (!limit) return;
+               on_worker(workers, reply, [&storage, item, limit = *limit] {
+                 return storage_response(storage.waitlist(item, limit), 200);
+               });
+             });
+
+  router.add("GET", "/admin/items/{item}/leases", [&storage, &workers](Request& req, Reply reply) {
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
+    const auto limit = limit_param(req, reply, 1000, 10000);
+    if (!limit) return;
+    on_worker(workers, reply, [&storage, item, limit = *limit] {
+      return storage_response(storage.leases(item, limit), 200);
+    });
+  });
+
+  router.add("POST", "/admin/orders/{id}/expire", [&storage, &workers](Request& req, Reply reply) {
+    const std::string id = req.params["id"];
+    if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
+    on_worker(workers, reply, [&storage, id] {
+      return storage_response(storage.end_order(id, "", sdk::EndKind::force_expire), 200);
+    });
+  });
+}
+
+}  // namespace flashsale::api

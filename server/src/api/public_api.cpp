@@ -1,0 +1,188 @@
+// See public_api.hpp. Handlers check the input, then either hand a placement to the storage
+// plugin's coalescer (no blocking) or run the storage call on the worker pool.
+#include "api/public_api.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <flashsale/sdk/storage.hpp>
+
+#include "api/blocking.hpp"
+#include "api/storage_response.hpp"
+#include "api/validation.hpp"
+
+namespace flashsale::api {
+namespace {
+
+using http::Reply;
+using http::Request;
+
+const std::set<std::string> kStatuses = {"waiting", "reserved", "confirmed", "cancelled",
+                                         "expired"};
+
+// The caller's user id, or the error to answer.
+std::optional<std::string> identify(const Request& req, const std::string& header,
+                                    const Reply& reply) {
+  const std::string user = req.header(header);
+  if (user.empty()) {
+    reply(http::error_response(401, "missing_identity", "the " + header + " header is missing"));
+    return std::nullopt;
+  }
+  if (!is_printable(user, 256)) {
+    reply(http::error_response(400, "bad_request",
+                               "the " + header + " header must be 1-256 printable characters"));
+    return std::nullopt;
+  }
+  return user;
+}
+
+http::Response not_found(const std::string& what) {
+  return http::error_response(404, "not_found", "no " + what);
+}
+
+std::string hex_hmac_sha256(const std::string& key, const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+bool signature_ok(const std::string& secret, const Request& req) {
+  if (secret.empty()) return true;
+  std::string given = req.header("X-Signature");
+  if (given.rfind("sha256=", 0) == 0) given = given.substr(7);
+  const std::string expected = hex_hmac_sha256(secret, req.body);
+  return given.size() == expected.size() &&
+         CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+}
+
+}  // namespace
+
+void add_public_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers,
+                       PublicApiOptions options) {
+  const std::string header = options.identity_header;
+
+  router.add("POST", "/v1/items/{item}/orders", [&storage, header](Request& req, Reply reply) {
+    const auto user = identify(req, header, reply);
+    if (!user) return;
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(not_found("item " + item));
+    const std::string key = req.header("Idempotency-Key");
+    if (!is_printable(key, 128)) {
+      return reply(http::error_response(
+          400, "bad_request",
+          "the Idempotency-Key header is required: 1-128 printable characters"));
+    }
+    if (!req.body.empty()) {
+      http::Response error;
+      const auto body = http::parse_json_object(req, error);
+      if (!body) return reply(error);
+      if (!body->empty()) {
+        return reply(http::error_response(
+            400, "bad_request",
+            "unknown field '" + body->begin().key() + "': placing an order takes no fields"));
+      }
+    }
+    storage.place({*user, item, key},
+                  [reply](sdk::StorageResult result) { reply(storage_response(result, 202)); });
+  });
+
+  router.add("GET", "/v1/orders/{id}", [&storage, &workers, header](Request& req, Reply reply) {
+    const auto user = identify(req, header, reply);
+    if (!user) return;
+    const std::string id = req.params["id"];
+    if (!is_uuid(id)) return reply(not_found("order " + id));
+    on_worker(workers, reply, [&storage, user = *user, id] {
+      return storage_response(storage.get_order(user, id), 200);
+    });
+  });
+
+  router.add("GET", "/v1/orders", [&storage, &workers, header](Request& req, Reply reply) {
+    const auto user = identify(req, header, reply);
+    if (!user) return;
+    for (const auto& [key, value] : req.query) {
+      if (key != "item" && key != "status") {
+        return reply(
+            http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
+      }
+    }
+    const std::string item = req.query["item"];
+    const std::string status = req.query["status"];
+    if (!item.empty() && !is_item_id(item)) {
+      return reply(http::error_response(400, "bad_request", "item must match [a-z0-9-]{1,64}"));
+    }
+    if (!status.empty() && !kStatuses.count(status)) {
+      return reply(http::error_response(
+          400, "bad_request", "status must be waiting, reserved, confirmed, cancelled or expired"));
+    }
+    on_worker(workers, reply, [&storage, user = *user, item, status] {
+      return storage_response(storage.list_orders(user, item, status), 200);
+    });
+  });
+
+  router.add("POST", "/v1/orders/{id}/cancel",
+             [&storage, &workers, header](Request& req, Reply reply) {
+               const auto user = identify(req, header, reply);
+               if (!user) return;
+               const std::string id = req.params["id"];
+               if (!is_uuid(id)) return reply(not_found("order " + id));
+               on_worker(workers, reply, [&storage, user = *user, id] {
+                 return storage_response(storage.end_order(id, user, sdk::EndKind::cancel), 200);
+               });
+             });
+
+  router.add("GET", "/v1/items/{item}", [&storage, &workers, header](Request& req, Reply reply) {
+    if (!identify(req, header, reply)) return;
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(not_found("item " + item));
+    on_worker(workers, reply,
+              [&storage, item] { return storage_response(storage.get_item(item, false), 200); });
+  });
+
+  // The payment provider calls this directly, not through the gateway: no user identity, but
+  // a signature when a secret is configured.
+  router.add("POST", "/v1/payments/webhook",
+             [&storage, &workers, secret = options.webhook_secret](Request& req, Reply reply) {
+               if (!signature_ok(secret, req)) {
+                 return reply(http::error_response(
+                     401, "bad_signature", "X-Signature is not the HMAC-SHA256 of the body"));
+               }
+               http::Response error;
+               const auto body = http::parse_json_object(req, error);
+               if (!body) return reply(error);
+               std::string event_id, order_id;
+               bool succeeded = false;
+               try {
+                 Fields f(*body, {"event_id", "order_id", "outcome"});
+                 event_id = *f.text("event_id", 1, 200, true);
+                 order_id = *f.text("order_id", 36, 36, true);
+                 const auto outcome = *f.text("outcome", 1, 20, true);
+                 if (!is_uuid(order_id)) throw BadRequest("order_id must be a UUID");
+                 if (outcome != "succeeded" && outcome != "failed") {
+                   throw BadRequest("outcome must be \"succeeded\" or \"failed\"");
+                 }
+                 succeeded = outcome == "succeeded";
+               } catch (const BadRequest& e) {
+                 return reply(http::error_response(400, "bad_request", e.what()));
+               }
+               on_worker(workers, reply, [&storage, event_id, order_id, succeeded] {
+                 auto r = storage.record_payment(event_id, order_id, succeeded);
+                 if (r.error == "duplicate") {
+                   auto body = nlohmann::json::parse(r.body);
+                   body["duplicate"] = true;
+                   return http::json_response(200, body);
+                 }
+                 return storage_response(r, 200);
+               });
+             });
+}
+
+}  // namespace flashsale::api

@@ -1,0 +1,27 @@
+// The public API, /v1 (SPEC §3): orders and items as one user sees them, behind the gateway.
+#pragma once
+
+#include <string>
+
+#include "http/router.hpp"
+
+namespace flashsale {
+class WorkerPool;
+namespace sdk {
+inline namespace v1 {
+class Storage;
+}
+}  // namespace sdk
+}  // namespace flashsale
+
+namespace flashsale::api {
+
+struct PublicApiOptions {
+  std::string identity_header;  ///< header with the gateway-verified user id
+  std::string webhook_secret;   ///< HMAC-SHA256 key for X-Signature; empty: not checked
+};
+
+void add_public_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers,
+                       PublicApiOptions options);
+
+}  // namespace flashsale::api

@@ -1,0 +1,239 @@
+// The public and admin APIs over real HTTP: every error code of SPEC §3 is reachable, no
+// malformed input writes anything, and one user never sees another's orders.
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <catch2/catch.hpp>
+
+#include "flashsale/pg.hpp"
+#include "support/api_client.hpp"
+#include "support/invariants.hpp"
+#include "support/parallel.hpp"
+#include "support/service.hpp"
+#include "support/test_cluster.hpp"
+
+using namespace flashsale::test;
+using nlohmann::json;
+
+namespace {
+
+// Row counts of every table the API writes.
+std::string table_sizes() {
+  flashsale::pg::Connection conn(shared_service().database_url);
+  return std::string(
+      conn.exec("SELECT (SELECT count(*) FROM items) || '/' || (SELECT count(*) "
+                "FROM orders) || '/' || (SELECT count(*) FROM reservations) || '/' "
+                "|| (SELECT count(*) FROM idempotency_records) || '/' || (SELECT "
+                "count(*) FROM payment_events) || '/' || (SELECT sum(available) FROM "
+                "items)")
+          .get(0, 0));
+}
+
+void check_error(const HttpResult& r, int status, const std::string& code) {
+  INFO(r.body);
+  CHECK(r.status == status);
+  const auto body = json::parse(r.body, nullptr, false);
+  REQUIRE(body.is_object());
+  CHECK(body["error"] == code);
+  CHECK_FALSE(body["message"].get<std::string>().empty());
+}
+
+}  // namespace
+
+TEST_CASE("malformed requests answer their 4xx and write nothing") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("strict");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Strict"}, {"total_stock", 5}});
+  const auto order = place(svc.public_port, "owner", item, "k").json();
+  const std::string oid = order["id"];
+  const std::string before = table_sizes();
+  const auto P = svc.public_port;
+  const auto A = svc.admin_port;
+  const Headers user = {{"X-User-Id", "someone"}};
+  const Headers keyed = {{"X-User-Id", "someone"}, {"Idempotency-Key", "k"}};
+
+  // Identity
+  check_error(
+      http_request(P, "POST", "/v1/items/" + item + "/orders", "", {{"Idempotency-Key", "k"}}), 401,
+      "missing_identity");
+  check_error(http_request(P, "GET", "/v1/orders/" + oid), 401, "missing_identity");
+  check_error(http_request(P, "GET", "/v1/orders"), 401, "missing_identity");
+  check_error(http_request(P, "POST", "/v1/orders/" + oid + "/cancel"), 401, "missing_identity");
+  check_error(http_request(P, "GET", "/v1/items/" + item), 401, "missing_identity");
+  check_error(http_request(P, "GET", "/v1/orders", "", {{"X-User-Id", std::string(300, 'u')}}), 400,
+              "bad_request");
+  // Placement input
+  check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "", user), 400,
+              "bad_request");
+  check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "",
+                           {{"X-User-Id", "someone"}, {"Idempotency-Key", std::string(129, 'k')}}),
+              400, "bad_request");
+  check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "{", keyed), 400,
+              "bad_request");
+  check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", R"({"quantity": 2})", keyed),
+              400, "bad_request");
+  check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "[]", keyed), 400,
+              "bad_request");
+  check_error(
+      http_request(P, "POST", "/v1/items/" + item + "/orders", std::string(17000, ' '), keyed), 413,
+      "payload_too_large");
+  check_error(http_request(P, "POST", "/v1/items/NOT_AN_ID/orders", "", keyed), 404, "not_found");
+  check_error(http_request(P, "POST", "/v1/items/no-such-item/orders", "", keyed), 404,
+              "not_found");
+  // Orders: another user's order, bad ids, bad filters
+  check_error(http_request(P, "GET", "/v1/orders/" + oid, "", user), 404, "not_found");
+  check_error(http_request(P, "POST", "/v1/orders/" + oid + "/cancel", "", user), 404, "not_found");
+  check_error(http_request(P, "GET", "/v1/orders/not-a-uuid", "", user), 404, "not_found");
+  check_error(http_request(P, "GET", "/v1/orders?status=lost", "", user), 400, "bad_request");
+  check_error(http_request(P, "GET", "/v1/orders?colour=red", "", user), 400, "bad_request");
+  check_error(http_request(P, "GET", "/v1/items/nothing-here", "", user), 404, "not_found");
+  // Webhook
+  check_error(http_request(P, "POST", "/v1/payments/webhook", "nope"), 400, "bad_request");
+  check_error(http_request(P, "POST", "/v1/payments/webhook",
+                           json{{"event_id", "e"}, {"order_id", oid}}.dump()),
+              400, "bad_request");
+  check_error(http_request(P, "POST", "/v1/payments/webhook",
+                           json{{"event_id", "e"}, {"order_id", oid}, {"outcome", "maybe"}}.dump()),
+              400, "bad_request");
+  check_error(
+      http_request(P, "POST", "/v1/payments/webhook",
+                   json{{"event_id", "e"}, {"order_id", "x"}, {"outcome", "failed"}}.dump()),
+      400, "bad_request");
+  // Admin: item creation and changes
+  for (const std::string body :
+       {"{", "[]", R"({"id": "x"})", R"({"id": "Bad Id", "name": "n", "total_stock": 1})",
+        R"({"id": "ok-id", "name": "", "total_stock": 1})",
+        R"({"id": "ok-id", "name": "n", "total_stock": -1})",
+        R"({"id": "ok-id", "name": "n", "total_stock": "5"})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 5, "colour": "red"})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 5, "per_user_limit": 0})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 5, "opens_at": "tomorrow"})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 5, "opens_at": "2026-13-45T99:00:00Z"})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 5, "paused": "yes"})",
+        R"({"id": "ok-id", "name": "n", "total_stock": 99999999999999999999})"}) {
+    INFO(body);
+    check_error(http_request(A, "POST", "/admin/items", body), 400, "bad_request");
+  }
+  check_error(http_request(A, "POST", "/admin/items",
+                           json{{"id", item}, {"name", "Dup"}, {"total_stock", 1}}.dump()),
+              409, "already_exists");
+  for (const std::string body :
+       {"{}", R"({"add_stock": 0})", R"({"add_stock": -3})", R"({"paused": 1})",
+        R"({"closes_at": "soon"})", R"({"rename": "x"})"}) {
+    INFO(body);
+    check_error(http_request(A, "PATCH", "/admin/items/" + item, body), 400, "bad_request");
+  }
+  check_error(http_request(A, "PATCH", "/admin/items/no-such-item", R"({"paused": true})"), 404,
+              "not_found");
+  check_error(http_request(A, "GET", "/admin/items/" + item + "/waitlist?limit=0"), 400,
+              "bad_request");
+  check_error(http_request(A, "GET", "/admin/items/" + item + "/waitlist?limit=abc"), 400,
+              "bad_request");
+  check_error(http_request(A, "GET", "/admin/items/no-such-item/leases"), 404, "not_found");
+  check_error(http_request(A, "POST", "/admin/orders/not-a-uuid/expire"), 404, "not_found");
+  check_error(http_request(A, "POST", "/admin/orders/00000000-0000-0000-0000-000000000000/expire"),
+              404, "not_found");
+  // Wrong methods and unknown routes on both listeners
+  check_error(http_request(P, "DELETE", "/v1/orders/" + oid, "", user), 405, "method_not_allowed");
+  check_error(http_request(A, "POST", "/admin/nothing"), 404, "not_found");
+
+  CHECK(table_sizes() == before);
+  CHECK(get_order(P, "owner", oid).json()["status"] == "reserved");
+}
+
+TEST_CASE("every sale rule answers its own 409 code") {
+  const auto& svc = shared_service();
+  const auto P = svc.public_port;
+  const auto A = svc.admin_port;
+  const auto full = unique_name("full");
+  create_item(A, {{"id", full}, {"name", "Full"}, {"total_stock", 1}, {"waitlist_limit", 1}});
+  CHECK(place(P, "f1", full, "k").json()["status"] == "reserved");
+  CHECK(place(P, "f2", full, "k").json()["status"] == "waiting");
+  check_error(place(P, "f3", full, "k"), 409, "sold_out");
+
+  const auto later = unique_name("later");
+  create_item(
+      A,
+      {{"id", later}, {"name", "Later"}, {"total_stock", 1}, {"opens_at", "2999-01-01T00:00:00Z"}});
+  check_error(place(P, "u", later, "k"), 409, "sale_not_open");
+
+  const auto over = unique_name("over");
+  create_item(
+      A,
+      {{"id", over}, {"name", "Over"}, {"total_stock", 1}, {"closes_at", "2020-01-01T00:00:00Z"}});
+  check_error(place(P, "u", over, "k"), 409, "sale_closed");
+
+  const auto paused = unique_name("paused");
+  create_item(A, {{"id", paused}, {"name", "Paused"}, {"total_stock", 1}});
+  CHECK(
+      http_request(A, "PATCH", "/admin/items/" + paused, R"({"paused": true})").json()["paused"] ==
+      true);
+  check_error(place(P, "u", paused, "k"), 409, "sale_paused");
+  CHECK(http_request(A, "PATCH", "/admin/items/" + paused, R"({"paused": false})").status == 200);
+  // A rejected placement is not remembered: the same key works once the rule allows it.
+  CHECK(place(P, "u", paused, "k").status == 202);
+  check_error(place(P, "u", paused, "k2"), 409, "limit_exceeded");
+
+  const auto first = place(P, "u2", paused, "k").json();
+  CHECK(cancel(P, "u2", first["id"]).status == 200);
+  const auto again = cancel(P, "u2", first["id"]);
+  check_error(again, 409, "invalid_transition");
+  CHECK(again.json()["current"]["status"] == "cancelled");
+  check_error(
+      http_request(A, "POST", "/admin/orders/" + first["id"].get<std::string>() + "/expire"), 409,
+      "invalid_transition");
+  CHECK(invariant_violations(svc.database_url).empty());
+}
+
+TEST_CASE("a full placement queue answers 503 overloaded with Retry-After") {
+  ServiceProcess service({"serve"},
+                         {"FLASHSALE_DATABASE_URL=" + fresh_database(),
+                          R"(FLASHSALE_PLUGIN={"postgres": {"max_pending": 1, "max_batch": 1}})"});
+  REQUIRE(service.wait_listening());
+  create_item(service.admin_port, {{"id", "crowd"}, {"name", "Crowd"}, {"total_stock", 1000}});
+  std::vector<HttpResult> results(200);
+  parallel_for(50, 200, [&](int i) {
+    results[i] = place(service.public_port, "c" + std::to_string(i), "crowd", "k");
+  });
+  int overloaded = 0, placed = 0;
+  for (const auto& r : results) {
+    if (r.status == 202) ++placed;
+    if (r.status == 503) {
+      ++overloaded;
+      CHECK(r.json()["error"] == "overloaded");
+      CHECK(r.headers.at("retry-after") == "1");
+    }
+  }
+  CHECK(overloaded > 0);
+  CHECK(placed + overloaded == 200);
+}
+
+TEST_CASE("with a webhook secret, only correctly signed callbacks count") {
+  const std::string url = fresh_database();
+  ServiceProcess service(
+      {"serve"}, {"FLASHSALE_DATABASE_URL=" + url, "FLASHSALE_PAYMENTS_WEBHOOK_SECRET=s3cret"});
+  REQUIRE(service.wait_listening());
+  create_item(service.admin_port, {{"id", "signed"}, {"name", "Signed"}, {"total_stock", 1}});
+  const std::string oid = place(service.public_port, "p", "signed", "k").json()["id"];
+  const std::string body =
+      json{{"event_id", "ev-1"}, {"order_id", oid}, {"outcome", "succeeded"}}.dump();
+  check_error(http_request(service.public_port, "POST", "/v1/payments/webhook", body), 401,
+              "bad_signature");
+  check_error(http_request(service.public_port, "POST", "/v1/payments/webhook", body,
+                           {{"X-Signature", "00"}}),
+              401, "bad_signature");
+  flashsale::pg::Connection conn(url);
+  CHECK(conn.exec("SELECT count(*) FROM payment_events").get_int(0, 0) == 0);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), "s3cret", 6, reinterpret_cast<const unsigned char*>(body.data()), body.size(),
+       digest, &length);
+  std::string signature = "sha256=";
+  for (unsigned i = 0; i < length; ++i)
+    signature += "0123456789abcdef"[digest[i] >> 4],
+        signature += "0123456789abcdef"[digest[i] & 15];
+  const auto ok = http_request(service.public_port, "POST", "/v1/payments/webhook", body,
+                               {{"X-Signature", signature}});
+  CHECK(ok.status == 200);
+  CHECK(ok.json()["result"] == "confirmed");
+}
