@@ -135,15 +135,26 @@ BEGIN
   RETURN n;
 END $$;
 
--- Gives free units to the head of the waiting line, in waitlist_seq order. Caller holds the
--- item lock. Returns the number promoted.
+-- Gives free units to the head of the waiting line, in waitlist_seq order; once the sale has
+-- closed, ends the line instead (EXPIRED, reason sale_closed). Caller holds the item lock.
+-- Returns the number promoted.
 CREATE FUNCTION fs_promote(p_item text) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE
   it items;
   n integer;
 BEGIN
   SELECT * INTO it FROM items WHERE id = p_item;
-  IF it.available = 0 OR it.waiting = 0 THEN
+  IF it.waiting = 0 THEN
+    RETURN 0;
+  END IF;
+  IF it.closes_at IS NOT NULL AND it.closes_at <= now() THEN
+    -- The sale is over: the line ends instead of being served.
+    UPDATE orders SET status = 'expired', reason = 'sale_closed', updated_at = now()
+     WHERE item_id = p_item AND status = 'waiting';
+    UPDATE items SET waiting = 0, updated_at = now() WHERE id = p_item;
+    RETURN 0;
+  END IF;
+  IF it.available = 0 THEN
     RETURN 0;
   END IF;
   WITH heads AS (
@@ -285,6 +296,8 @@ BEGIN
   END IF;
   v_item := o.item_id;
   PERFORM 1 FROM items WHERE id = v_item FOR UPDATE;
+  -- A lease past expires_at is no longer held: it expires before anything else is judged.
+  PERFORM fs_reclaim(v_item);
 
   UPDATE reservations SET status = CASE WHEN p_kind = 'cancel' THEN 'released' ELSE 'expired' END,
                           ended_at = now()

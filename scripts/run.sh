@@ -1,8 +1,47 @@
 #!/usr/bin/env bash
-# README command 1: installs what is missing, builds, and runs the service on a private
-# PostgreSQL (data in ./var/pg). Ctrl-C stops it cleanly.
+# README command 1: installs what is missing, builds, starts the service on a private
+# PostgreSQL (data in ./var/pg), and runs a demo sale: a new item with 20 units and a crowd of
+# 200 buyers. The service then keeps running for you to explore; Ctrl-C stops it cleanly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec build/bin/flashsale serve "$@"
+
+public=127.0.0.1:8080
+admin=127.0.0.1:8081
+build/bin/flashsale serve "$@" &
+service=$!
+trap 'kill -INT "$service" 2>/dev/null || true; wait "$service" || true; exit 0' INT TERM
+
+for _ in $(seq 1 300); do
+  curl -sf "http://$public/readyz" >/dev/null 2>&1 && break
+  kill -0 "$service" 2>/dev/null || { wait "$service"; exit $?; }
+  sleep 0.1
+done
+curl -sf "http://$public/readyz" >/dev/null || { echo "run: the service did not get ready" >&2; exit 1; }
+
+item="sneakers-$(date +%H%M%S)"
+run_id="$(date +%s)"
+echo
+echo "== demo sale: $item, 20 units, a crowd of 200 buyers arriving at 100 per second"
+build/bin/flashsale-loadgen --port "${public##*:}" --admin-port "${admin##*:}" \
+  --create-item "$item" --stock 20 --payment-window 120 \
+  --item "$item" --requests 200 --rate 100 --connections 50 \
+  --users 200 --user-prefix "buyer-$run_id-" --progress >/dev/null
+echo
+echo "== the item now (GET http://$admin/admin/items/$item)"
+curl -s "http://$admin/admin/items/$item"; echo
+echo
+echo "== the head of the waiting line (GET http://$admin/admin/items/$item/waitlist?limit=3)"
+curl -s "http://$admin/admin/items/$item/waitlist?limit=3"; echo
+cat <<EOT
+
+The service keeps running. Try:
+  curl -X POST http://$public/v1/items/$item/orders -H 'X-User-Id: you' -H 'Idempotency-Key: 1'
+  curl http://$public/v1/orders -H 'X-User-Id: you'
+  curl http://$admin/admin/items
+  curl http://$public/metrics
+Leases last 120 s; the next order, cancel or restock of the item after that gives the expired
+units to the line. Ctrl-C stops the service.
+EOT
+wait "$service"

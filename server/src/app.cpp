@@ -10,9 +10,11 @@
 #include <thread>
 
 #include "api/admin_api.hpp"
+#include "api/admin_stream.hpp"
 #include "api/ops_routes.hpp"
 #include "api/public_api.hpp"
 #include "embedded_postgres.hpp"
+#include "event_bus.hpp"
 #include "http/server.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
@@ -24,6 +26,9 @@
 namespace flashsale {
 namespace net = boost::asio;
 namespace {
+
+// Transactions a slow event consumer may fall behind before the event source waits for it.
+constexpr std::size_t kEventQueueLimit = 1024;
 
 // The database: the configured one, or the embedded cluster (kept running while it lives).
 struct Database {
@@ -78,7 +83,8 @@ int serve(const Config& config) {
   apply_migrations(db.url);
 
   Metrics metrics;
-  PluginHost plugins(config, db.url, metrics);
+  EventBus events(kEventQueueLimit);
+  PluginHost plugins(config, db.url, metrics, events);
   plugins.load_all();
   plugins.start_all();
   WorkerPool workers(config.worker_threads, config.worker_queue_limit);
@@ -92,6 +98,9 @@ int serve(const Config& config) {
   api::add_public_routes(public_routes, plugins.storage(), workers,
                          {config.identity_header, config.webhook_secret});
   api::add_admin_routes(admin_routes, plugins.storage(), workers);
+  const auto admin_stream = std::make_shared<api::AdminStream>(plugins.storage(), workers);
+  events.subscribe({}, admin_stream);
+  api::add_admin_stream_route(admin_routes, admin_stream);
 
   http::Server public_server(
       io, {"public", config.http_listen, config.max_connections, config.read_timeout},
@@ -133,6 +142,8 @@ int serve(const Config& config) {
   log::info("listeners drained; stopping plugins");
   workers.stop();
   plugins.stop_all();
+  events.stop();
+  log::info("stopped");
   return kExitOk;
 }
 

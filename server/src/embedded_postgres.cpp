@@ -72,6 +72,8 @@ std::string settings(std::uint16_t port) {
          "max_wal_senders = 10\n"
          "max_replication_slots = 10\n"
          "max_connections = 200\n"
+         // A stalled event source must not fill the disk with WAL (docs/operations.md).
+         "max_slot_wal_keep_size = 1GB\n"
          "shared_buffers = 256MB\n";
 }
 
@@ -122,13 +124,24 @@ EmbeddedPostgres::EmbeddedPostgres(Options options)
       throw std::runtime_error("embedded PostgreSQL: cannot write " +
                                (dir_ / "flashsale.conf").string());
   }
+  // A cluster left running by a flashsale that was killed holds the data folder: stop it.
+  if (tool_succeeds({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "status"})) {
+    log::warn("embedded PostgreSQL: a cluster from an earlier run is still up; stopping it");
+    run_tool({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-m", "fast", "-w", "stop"});
+  }
   run_tool({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-l",
             (dir_ / "server.log").string(), "-w", "-t", "60", "start"});
 
   const std::string base = "postgresql://flashsale@127.0.0.1:" + std::to_string(port);
-  pg::Connection admin(base + "/postgres?connect_timeout=5");
-  if (admin.exec("SELECT 1 FROM pg_database WHERE datname = 'flashsale'").rows() == 0) {
-    admin.exec("CREATE DATABASE flashsale");
+  try {
+    pg::Connection admin(base + "/postgres?connect_timeout=5");
+    if (admin.exec("SELECT 1 FROM pg_database WHERE datname = 'flashsale'").rows() == 0) {
+      admin.exec("CREATE DATABASE flashsale");
+    }
+  } catch (...) {
+    // The destructor will not run for a half-built object: do not leave the cluster behind.
+    tool_succeeds({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-m", "fast", "stop"});
+    throw;
   }
   url_ = base + "/flashsale?connect_timeout=5";
   log::info("embedded PostgreSQL: running on 127.0.0.1:" + std::to_string(port) + ", data in " +
@@ -150,10 +163,20 @@ void EmbeddedPostgres::kill_now() const noexcept {
   if (pid_file >> pid && pid > 0) ::kill(pid, SIGQUIT);
 }
 
-void EmbeddedPostgres::run_tool(const std::vector<std::string>& argv) const {
+bool EmbeddedPostgres::tool_succeeds(const std::vector<std::string>& argv) const {
+  std::string output;
+  return process::run(as_owner(argv), output) == 0;
+}
+
+std::vector<std::string> EmbeddedPostgres::as_owner(const std::vector<std::string>& argv) const {
   std::vector<std::string> command;
   if (!run_as_.empty()) command = {"runuser", "-u", run_as_, "--"};
   command.insert(command.end(), argv.begin(), argv.end());
+  return command;
+}
+
+void EmbeddedPostgres::run_tool(const std::vector<std::string>& argv) const {
+  const auto command = as_owner(argv);
   std::string output;
   const int code = process::run(command, output);
   if (code != 0) {

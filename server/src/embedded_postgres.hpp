@@ -30,7 +30,12 @@ class EmbeddedPostgres {
   void kill_now() const noexcept;
 
  private:
+  /// argv run as the cluster's owner (via runuser when we are root).
+  std::vector<std::string> as_owner(const std::vector<std::string>& argv) const;
+  /// Runs a PostgreSQL tool; throws with its output if it fails.
   void run_tool(const std::vector<std::string>& argv) const;
+  /// Runs a PostgreSQL tool; whether it exited 0.
+  bool tool_succeeds(const std::vector<std::string>& argv) const;
 
   std::filesystem::path dir_;
   std::filesystem::path bin_dir_;

@@ -3,6 +3,8 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <set>
+
 #include "version.hpp"
 
 namespace flashsale {
@@ -39,7 +41,11 @@ void Metrics::plugin_loaded(const std::string& name, const std::string& kind,
 }
 
 void Metrics::http_request(const std::string& listener, const std::string& route,
-                           const std::string& method, int status, double seconds) {
+                           const std::string& raw_method, int status, double seconds) {
+  // Clients choose the method token: only known ones become label values.
+  static const std::set<std::string> known = {"GET",    "POST", "PUT",    "PATCH",
+                                              "DELETE", "HEAD", "OPTIONS"};
+  const std::string method = known.count(raw_method) ? raw_method : "other";
   prometheus::Counter* counter = nullptr;
   prometheus::Histogram* histogram = nullptr;
   {

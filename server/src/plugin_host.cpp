@@ -8,6 +8,7 @@
 #include <flashsale/sdk/event_source.hpp>
 #include <flashsale/sdk/scheduler.hpp>
 
+#include "event_bus.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -21,23 +22,30 @@ constexpr const char* kAlias = "flashsale_plugin";
 class Context final : public sdk::HostContext {
  public:
   Context(nlohmann::json config, const std::string& database_url, std::string name,
-          prometheus::Registry& registry)
+          prometheus::Registry& registry, EventBus& events)
       : config_(std::move(config)),
         database_url_(database_url),
         name_(std::move(name)),
-        registry_(registry) {}
+        registry_(registry),
+        events_(events) {}
   const nlohmann::json& config() const override { return config_; }
   const std::string& database_url() const override { return database_url_; }
   void log(sdk::LogLevel level, std::string_view message) override {
     log::write(level, name_, message);
   }
   prometheus::Registry& metrics() override { return registry_; }
+  sdk::EventSink& event_sink() override { return events_; }
+  void subscribe(std::vector<std::string> types,
+                 std::shared_ptr<sdk::EventConsumer> consumer) override {
+    events_.subscribe(std::move(types), std::move(consumer));
+  }
 
  private:
   nlohmann::json config_;
   const std::string& database_url_;
   std::string name_;
   prometheus::Registry& registry_;
+  EventBus& events_;
 };
 
 // Whether the object really implements the kind its descriptor claims.
@@ -59,13 +67,18 @@ bool singular_kind(const std::string& kind) { return kind != sdk::PushChannel::k
 
 }  // namespace
 
-PluginHost::PluginHost(const Config& config, std::string database_url, Metrics& metrics)
-    : config_(config), database_url_(std::move(database_url)), metrics_(metrics) {}
+PluginHost::PluginHost(const Config& config, std::string database_url, Metrics& metrics,
+                       EventBus& events)
+    : config_(config), database_url_(std::move(database_url)), metrics_(metrics), events_(events) {}
 
 PluginHost::~PluginHost() {
   stop_all();
-  // Objects go before contexts and libraries (member order in LoadedPlugin sees to the latter).
   for (auto& p : plugins_) p->object.reset();
+  // Never unload: objects a plugin handed out (event consumers, exceptions, type info) may
+  // outlive this host and point into the library's code. The process exit releases them.
+  static auto* const kept = new std::vector<boost::dll::shared_library>();
+  for (auto& p : plugins_) kept->push_back(std::move(p->library));
+  for (auto& library : refused_libraries_) kept->push_back(std::move(library));
 }
 
 fs::path PluginHost::plugins_dir() const {
@@ -151,7 +164,7 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
   }
 
   p.context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
-                                        metrics_.registry());
+                                        metrics_.registry(), events_);
   try {
     p.object.reset(d.create(*p.context));
   } catch (const std::exception& e) {

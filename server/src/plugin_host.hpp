@@ -15,6 +15,7 @@
 
 namespace flashsale {
 
+class EventBus;
 class Metrics;
 
 /// A plugin the host would not load; what() is one line naming the file and the reason.
@@ -44,7 +45,7 @@ struct PluginHealth {
 
 class PluginHost {
  public:
-  PluginHost(const Config& config, std::string database_url, Metrics& metrics);
+  PluginHost(const Config& config, std::string database_url, Metrics& metrics, EventBus& events);
   ~PluginHost();
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;
@@ -72,6 +73,7 @@ class PluginHost {
   const Config& config_;
   std::string database_url_;
   Metrics& metrics_;
+  EventBus& events_;
   // Checks a loaded library's descriptor and makes its object; throws refuse(reason).
   template <typename Refuse>
   void admit(LoadedPlugin& plugin, const Refuse& refuse);

@@ -196,6 +196,14 @@ TEST_CASE("requests are counted per route pattern, not per raw path") {
       text,
       Catch::Contains(
           R"(flashsale_http_request_duration_seconds_count{listener="public",route="/items/{id}"} 2)"));
+  // Clients choose method tokens; the label does not grow with them.
+  for (const std::string method : {"FOO1", "FOO2", "FOO3"}) http_request(s.port(), method, "/nope");
+  CHECK(test::eventually([&] {
+    return s.metrics.serialize().find(
+               R"(flashsale_http_requests_total{code="404",listener="public",method="other",route="unmatched"} 3)") !=
+           std::string::npos;
+  }));
+  CHECK_THAT(s.metrics.serialize(), !Catch::Contains("FOO1"));
   // Clients closing their connections are not requests.
   CHECK_THAT(text, !Catch::Contains(R"(code="400")"));
 }

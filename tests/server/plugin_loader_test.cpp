@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "event_bus.hpp"
 #include "metrics.hpp"
 #include "migrations.hpp"
 #include "plugin_host.hpp"
@@ -59,8 +60,9 @@ std::string capture_stderr(Fn fn) {
 
 TEST_CASE("the shipped plugins load by name from plugins.dir") {
   Metrics metrics;
+  EventBus bus(16);
   const Config config = test_config();
-  PluginHost host(config, "postgresql://unused", metrics);
+  PluginHost host(config, "postgresql://unused", metrics, bus);
   auto& storage = host.load({"flashsale_storage_postgres", true});
   CHECK(storage.kind == "storage");
   CHECK(storage.name == "postgres");
@@ -74,18 +76,19 @@ TEST_CASE("the shipped plugins load by name from plugins.dir") {
 
 TEST_CASE("the storage plugin's health reflects the database") {
   Metrics metrics;
+  EventBus bus(16);
   const Config config = test_config();
   const std::string url = test::fresh_database();
   pg::Connection conn(url);
   migrate(conn, bundled_migrations());
-  PluginHost good(config, url, metrics);
+  PluginHost good(config, url, metrics, bus);
   good.load({"flashsale_storage_postgres", true});
   const auto up = good.health();
   REQUIRE(up.size() == 1);
   CHECK(up[0].ok);
 
   Metrics other;
-  PluginHost bad(config, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", other);
+  PluginHost bad(config, "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2", other, bus);
   bad.load({"flashsale_storage_postgres", true});
   const auto down = bad.health();
   CHECK_FALSE(down[0].ok);
@@ -94,8 +97,9 @@ TEST_CASE("the storage plugin's health reflects the database") {
 
 TEST_CASE("push/log writes each notification as one JSON line") {
   Metrics metrics;
+  EventBus bus(16);
   const Config config = test_config();
-  PluginHost host(config, "postgresql://unused", metrics);
+  PluginHost host(config, "postgresql://unused", metrics, bus);
   auto& loaded = host.load({"flashsale_push_log", false});
   auto* channel = dynamic_cast<sdk::PushChannel*>(loaded.object.get());
   REQUIRE(channel != nullptr);
@@ -117,8 +121,9 @@ TEST_CASE("push/log writes each notification as one JSON line") {
 
 TEST_CASE("bad plugins are refused with one line naming the file and the reason") {
   Metrics metrics;
+  EventBus bus(16);
   const Config config = test_config();
-  PluginHost host(config, "postgresql://unused", metrics);
+  PluginHost host(config, "postgresql://unused", metrics, bus);
 
   const auto text_file = test::temp_dir() / "flashsale_push_text.so";
   std::ofstream(text_file) << "not a library";
@@ -147,8 +152,9 @@ TEST_CASE("bad plugins are refused with one line naming the file and the reason"
 
 TEST_CASE("only one plugin of a singular kind, and no name twice") {
   Metrics metrics;
+  EventBus bus(16);
   const Config config = test_config();
-  PluginHost host(config, "postgresql://unused", metrics);
+  PluginHost host(config, "postgresql://unused", metrics, bus);
   host.load({"flashsale_storage_postgres", true});
   CHECK_THAT(refusal(host, "flashsale_storage_postgres"),
              Catch::Contains("a plugin named 'postgres' is already loaded"));
@@ -156,11 +162,12 @@ TEST_CASE("only one plugin of a singular kind, and no name twice") {
 
 TEST_CASE("load_all skips a refused optional plugin and stops on a refused required one") {
   Metrics metrics;
+  EventBus bus(16);
   SECTION("optional push channel with another ABI: skipped, the rest loads") {
     const Config config = test_config({{"flashsale_storage_postgres", true},
                                        {fixture("abi_mismatch"), false},
                                        {"flashsale_push_log", false}});
-    PluginHost host(config, "postgresql://unused", metrics);
+    PluginHost host(config, "postgresql://unused", metrics, bus);
     host.load_all();
     REQUIRE(host.plugins().size() == 2);
     CHECK(host.plugins()[1]->name == "log");
@@ -168,21 +175,22 @@ TEST_CASE("load_all skips a refused optional plugin and stops on a refused requi
   SECTION("required plugin refused: load_all throws that plugin's line") {
     const Config config =
         test_config({{fixture("abi_mismatch"), true}, {"flashsale_storage_postgres", true}});
-    PluginHost host(config, "postgresql://unused", metrics);
+    PluginHost host(config, "postgresql://unused", metrics, bus);
     CHECK_THROWS_WITH(host.load_all(), Catch::Contains("ABI mismatch"));
   }
   SECTION("no storage plugin at all") {
     const Config config = test_config({{"flashsale_push_log", false}});
-    PluginHost host(config, "postgresql://unused", metrics);
+    PluginHost host(config, "postgresql://unused", metrics, bus);
     CHECK_THROWS_WITH(host.load_all(), Catch::Contains("no storage plugin loaded"));
   }
 }
 
 TEST_CASE("a plugin's config section reaches it, and it refuses unknown keys") {
   Metrics metrics;
+  EventBus bus(16);
   Config config = test_config();
   config.tree["plugin"]["log"] = {{"colour", "red"}};
-  PluginHost host(config, "postgresql://unused", metrics);
+  PluginHost host(config, "postgresql://unused", metrics, bus);
   CHECK_THAT(refusal(host, "flashsale_push_log"),
              Catch::Contains("factory threw: unknown key plugin.log.colour"));
 }

@@ -74,11 +74,13 @@ TEST_CASE("the admin listener lists plugins; the public one does not") {
   const auto plugins = http_request(service.admin_port, "GET", "/admin/plugins");
   CHECK(plugins.status == 200);
   const auto list = plugins.json()["plugins"];
-  REQUIRE(list.size() == 2);
+  REQUIRE(list.size() == 3);
   CHECK(list[0]["kind"] == "storage");
   CHECK(list[0]["health"]["ok"] == true);
-  CHECK(list[1]["name"] == "log");
-  CHECK(list[1]["required"] == false);
+  CHECK(list[1]["kind"] == "event_source");
+  CHECK(list[1]["name"] == "pg_wal");
+  CHECK(list[2]["name"] == "log");
+  CHECK(list[2]["required"] == false);
   CHECK(http_request(service.public_port, "GET", "/admin/plugins").status == 404);
 }
 

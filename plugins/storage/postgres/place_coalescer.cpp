@@ -56,7 +56,14 @@ void PlaceCoalescer::work() {
       }
       pending_ -= n;
     }
-    run_(item, batch);
+    try {
+      run_(item, batch);
+    } catch (const std::exception& e) {
+      // run_ answers as it goes; whatever it had not answered gets an error, never silence.
+      for (auto& p : batch) {
+        if (p.done) p.done({"unavailable", std::string("placement failed: ") + e.what(), ""});
+      }
+    }
     {
       std::lock_guard lock(mutex_);
       auto& queue = items_[item];

@@ -352,7 +352,10 @@ class PostgresStorage final : public sdk::Storage {
         batch_size_.Observe(static_cast<double>(batch.size()));
         break;
       } catch (const pg::Error& e) {
-        const bool retry = e.sqlstate() == "40P01" || e.sqlstate() == "40001";
+        // Deadlock, serialization failure, or a connection lost (e.g. the server restarted):
+        // the whole batch rolled back, and replaying it is safe (idempotency keys).
+        const bool retry = e.sqlstate() == "40P01" || e.sqlstate() == "40001" ||
+                           e.sqlstate().rfind("08", 0) == 0 || e.sqlstate().rfind("57P0", 0) == 0;
         host_.log(retry ? sdk::LogLevel::warn : sdk::LogLevel::error,
                   "placement batch for " + item + " failed: " + e.what());
         if (!retry) break;
@@ -360,7 +363,7 @@ class PostgresStorage final : public sdk::Storage {
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
       count(outcomes[i]);
-      batch[i].done(std::move(results[i]));
+      std::exchange(batch[i].done, nullptr)(std::move(results[i]));
     }
   }
 

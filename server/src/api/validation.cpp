@@ -44,6 +44,9 @@ std::optional<std::string> Fields::text(const std::string& name, std::size_t min
   const auto& v = body_.at(name);
   if (!v.is_string()) throw BadRequest("field '" + name + "' must be a string");
   const auto s = v.get<std::string>();
+  if (std::any_of(s.begin(), s.end(), [](char c) { return c >= 0 && c < 0x20; })) {
+    throw BadRequest("field '" + name + "' must not contain control characters");
+  }
   if (s.size() < min || s.size() > max) {
     throw BadRequest("field '" + name + "' must have " + std::to_string(min) + " to " +
                      std::to_string(max) + " characters");

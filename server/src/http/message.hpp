@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -38,6 +39,24 @@ struct Response {
 using Reply = std::function<void(Response)>;
 /// Handles a request; may reply at once or later (after work on another thread).
 using Handler = std::function<void(Request&, Reply)>;
+
+/// A WebSocket connection as a handler sees it. Thread-safe. Frames go out in order, one write
+/// at a time; a client that falls too far behind is closed ("too slow"), never buffered without
+/// bound.
+class WebSocket {
+ public:
+  virtual ~WebSocket() = default;
+  /// Queues a text frame; false if the connection is closed (or just got closed for being slow).
+  virtual bool send(std::string text) = 0;
+  /// Frames are held until release(): then `first` goes out, followed by everything queued
+  /// meanwhile. Lets a snapshot precede the live events that arrived while it was being made.
+  virtual void release(std::string first) = 0;
+  /// Closes with a normal close code and `reason`.
+  virtual void close(std::string reason) = 0;
+};
+
+/// Takes over an upgraded connection (the request is the upgrade request).
+using WebSocketHandler = std::function<void(const Request&, std::shared_ptr<WebSocket>)>;
 
 /// A JSON response.
 Response json_response(int status, const nlohmann::json& body);

@@ -13,12 +13,15 @@ class Router {
  public:
   /// Adds a route. `pattern` segments in braces capture into Request::params.
   void add(const std::string& method, const std::string& pattern, Handler handler);
+  /// Adds a WebSocket route (GET with an upgrade).
+  void add_websocket(const std::string& pattern, WebSocketHandler handler);
 
   struct Match {
-    const Handler* handler = nullptr;  ///< null: no route (see status)
-    std::string route;                 ///< the matched pattern, or "unmatched"
-    int status = 200;                  ///< 404 no such path, 405 path exists for other methods
-    std::string allow;                 ///< for 405: the methods the path has
+    const Handler* handler = nullptr;  ///< null: no route (see status), or a WebSocket route
+    const WebSocketHandler* websocket = nullptr;  ///< set for a WebSocket route
+    std::string route;                            ///< the matched pattern, or "unmatched"
+    int status = 200;   ///< 404 no such path, 405 path exists for other methods
+    std::string allow;  ///< for 405: the methods the path has
   };
   /// Finds the route for a request and fills req.params; never throws.
   Match match(Request& req) const;
@@ -29,6 +32,7 @@ class Router {
     std::string pattern;
     std::vector<std::string> segments;
     Handler handler;
+    WebSocketHandler websocket;
   };
   std::vector<Route> routes_;
 };

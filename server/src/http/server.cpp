@@ -7,9 +7,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
@@ -22,9 +25,14 @@ namespace flashsale::http {
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 
 class Session;
+class WsSession;
+
+// Frames a WebSocket client may have waiting before it is closed as too slow.
+constexpr std::size_t kWebSocketQueueLimit = 4096;
 
 struct Server::State {
   State(net::io_context& io, Options opts, const Router& r, Metrics& m)
@@ -38,6 +46,7 @@ struct Server::State {
   std::atomic<bool> draining{false};
   std::mutex mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<WsSession*, std::weak_ptr<WsSession>> websockets;
 };
 
 namespace {
@@ -73,6 +82,141 @@ Request to_request(bhttp::request<bhttp::string_body>&& raw, bool& bad_query) {
 }
 
 }  // namespace
+
+// One upgraded connection. Every operation on the stream runs on its strand; send() may be
+// called from any thread and only queues. At most one write is in flight.
+class WsSession : public WebSocket, public std::enable_shared_from_this<WsSession> {
+ public:
+  WsSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
+      : ws_(std::move(socket)), state_(std::move(state)) {
+    ++state_->connections;
+  }
+  ~WsSession() override {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->websockets.erase(this);
+    }
+    --state_->connections;
+  }
+  WsSession(const WsSession&) = delete;
+  WsSession& operator=(const WsSession&) = delete;
+
+  void accept(bhttp::request<bhttp::string_body> upgrade, std::shared_ptr<Request> request,
+              const WebSocketHandler& handler) {
+    {
+      std::lock_guard lock(state_->mutex);
+      state_->websockets[this] = weak_from_this();
+    }
+    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.async_accept(upgrade, [self = shared_from_this(), request, &handler](beast::error_code ec) {
+      if (ec) return;
+      handler(*request, self);
+      self->read();
+    });
+  }
+
+  bool send(std::string text) override {
+    std::lock_guard lock(mutex_);
+    if (closing_) return false;
+    if (queue_.size() >= kWebSocketQueueLimit) {
+      start_close_locked("too slow: the client does not keep up",
+                         websocket::close_code::policy_error);
+      return false;
+    }
+    queue_.push_back(std::move(text));
+    kick_locked();
+    return true;
+  }
+
+  void release(std::string first) override {
+    std::lock_guard lock(mutex_);
+    queue_.push_front(std::move(first));
+    released_ = true;
+    kick_locked();
+  }
+
+  void close(std::string reason) override {
+    std::lock_guard lock(mutex_);
+    start_close_locked(std::move(reason), websocket::close_code::normal);
+  }
+
+  /// Closes for a server shutdown (1001 going away).
+  void go_away() {
+    std::lock_guard lock(mutex_);
+    start_close_locked("server shutting down", websocket::close_code::going_away);
+  }
+
+ private:
+  // Client frames carry nothing we act on; reading keeps pings, pongs and closes flowing.
+  void read() {
+    ws_.async_read(buffer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec) {
+        std::lock_guard lock(self->mutex_);
+        self->closing_ = true;
+        return;
+      }
+      self->buffer_.consume(self->buffer_.size());
+      self->read();
+    });
+  }
+
+  void start_close_locked(std::string reason, websocket::close_code code) {
+    if (closing_) return;
+    closing_ = true;
+    close_reason_ = std::move(reason);
+    close_code_ = code;
+    kick_locked();
+  }
+
+  // Starts the write loop on the strand unless it runs or frames are held.
+  void kick_locked() {
+    if (writing_ || (!released_ && !closing_)) return;
+    writing_ = true;
+    net::post(ws_.get_executor(), [self = shared_from_this()] { self->write_next(); });
+  }
+
+  void write_next() {
+    std::unique_lock lock(mutex_);
+    if (closing_) {
+      if (close_sent_) return;
+      close_sent_ = true;
+      const websocket::close_reason why(close_code_, close_reason_.substr(0, 120));
+      lock.unlock();
+      ws_.async_close(why, [self = shared_from_this()](beast::error_code) {});
+      return;
+    }
+    if (queue_.empty()) {
+      writing_ = false;
+      return;
+    }
+    auto frame = std::make_shared<std::string>(std::move(queue_.front()));
+    queue_.pop_front();
+    lock.unlock();
+    ws_.text(true);
+    ws_.async_write(net::buffer(*frame),
+                    [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
+                      if (ec) {
+                        std::lock_guard lock(self->mutex_);
+                        self->closing_ = true;
+                        self->close_sent_ = true;
+                        return;
+                      }
+                      self->write_next();
+                    });
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<Server::State> state_;
+  beast::flat_buffer buffer_;
+  std::mutex mutex_;
+  std::deque<std::string> queue_;
+  bool released_ = false;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool close_sent_ = false;
+  std::string close_reason_;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -144,10 +288,23 @@ class Session : public std::enable_shared_from_this<Session> {
       return write(std::move(r));
     }
     keep_alive_ = parser_->get().keep_alive();
+    const bool upgrade = websocket::is_upgrade(parser_->get());
+    auto raw = parser_->release();
     bool bad_query = false;
-    auto req = std::make_shared<Request>(to_request(parser_->release(), bad_query));
+    auto req =
+        std::make_shared<Request>(to_request(bhttp::request<bhttp::string_body>(raw), bad_query));
     auto match = state_->router.match(*req);
     route_ = match.route;
+    if (match.websocket) {
+      if (!upgrade) {
+        return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
+      }
+      // The connection now belongs to the WebSocket session; this HTTP session ends here.
+      state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);
+      std::make_shared<WsSession>(stream_.release_socket(), state_)
+          ->accept(std::move(raw), req, *match.websocket);
+      return;
+    }
     if (bad_query) {
       return write(error_response(400, "bad_request", "malformed percent-encoding in the query"));
     }
@@ -228,7 +385,15 @@ void accept(const std::shared_ptr<Server::State>& state) {
   state->acceptor.async_accept(
       net::make_strand(state->io), [state](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !state->acceptor.is_open()) return;
-        if (!ec) {
+        if (ec) {
+          // Out of descriptors or similar: wait a little instead of spinning on the acceptor.
+          log::warn(state->options.name + " listener: accept failed: " + ec.message());
+          auto timer = std::make_shared<net::steady_timer>(state->acceptor.get_executor());
+          timer->expires_after(std::chrono::milliseconds(50));
+          timer->async_wait([state, timer](beast::error_code) { accept(state); });
+          return;
+        }
+        {
           // Answers are small and latency matters: never hold a segment back (Nagle).
           socket.set_option(tcp::no_delay(true), ec);
           const bool full = state->connections >= state->options.max_connections;
@@ -278,12 +443,19 @@ void Server::begin_shutdown() {
     beast::error_code ignored;
     state->acceptor.close(ignored);
   });
-  std::lock_guard lock(state_->mutex);
-  for (auto& [raw, weak] : state_->sessions) {
-    if (auto session = weak.lock()) {
-      net::post(session->stream().get_executor(), [session] { session->close_if_idle(); });
+  std::vector<std::shared_ptr<WsSession>> websockets;
+  {
+    std::lock_guard lock(state_->mutex);
+    for (auto& [raw, weak] : state_->sessions) {
+      if (auto session = weak.lock()) {
+        net::post(session->stream().get_executor(), [session] { session->close_if_idle(); });
+      }
+    }
+    for (auto& [raw, weak] : state_->websockets) {
+      if (auto ws = weak.lock()) websockets.push_back(std::move(ws));
     }
   }
+  for (auto& ws : websockets) ws->go_away();
 }
 
 std::size_t Server::connections() const { return state_->connections; }

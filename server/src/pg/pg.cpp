@@ -19,7 +19,10 @@ Result checked(PGconn* conn, PGresult* raw) {
     return result;
   }
   const char* state = raw ? PQresultErrorField(raw, PG_DIAG_SQLSTATE) : nullptr;
-  throw Error(trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn)), state ? state : "");
+  // A lost connection often comes without a SQLSTATE: report it as connection_failure.
+  const char* fallback = PQstatus(conn) == CONNECTION_OK ? "" : "08006";
+  throw Error(trimmed(raw ? PQresultErrorMessage(raw) : PQerrorMessage(conn)),
+              state ? state : fallback);
 }
 
 std::vector<const char*> pointers(const std::vector<Param>& params) {
@@ -46,6 +49,9 @@ Connection::Connection(const std::string& url) : conn_(PQconnectdb(url.c_str()),
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     throw Error("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_.get())), "08006");
   }
+  // NOTICEs ("relation already exists, skipping") are not for the service's log.
+  PQsetNoticeProcessor(
+      conn_.get(), [](void*, const char*) {}, nullptr);
 }
 
 Result Connection::exec(const std::string& sql) {

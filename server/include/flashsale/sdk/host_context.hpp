@@ -1,11 +1,16 @@
-// What the host offers a plugin: its own config section, the database address, logging and metrics.
-// A plugin never sees "the server"; this narrow interface is the whole of the host it may use.
+// What the host offers a plugin: its config section, the database address, logging, metrics and
+// the event bus. A plugin never sees "the server"; this narrow interface is the whole of the host
+// it may use.
 #pragma once
 
 #include <boost/config.hpp>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "flashsale/sdk/events.hpp"
 
 namespace prometheus {
 class Registry;
@@ -36,6 +41,13 @@ class BOOST_SYMBOL_VISIBLE HostContext {
 
   /// The process-wide Prometheus registry served at /metrics. Name metrics `flashsale_*`.
   [[nodiscard]] virtual prometheus::Registry& metrics() = 0;
+
+  /// The event bus's input; only an event_source plugin publishes to it.
+  [[nodiscard]] virtual EventSink& event_sink() = 0;
+  /// Feeds `consumer` every event whose type is in `types` (all types when empty), from start()
+  /// on. The log position is acknowledged only after every consumer handled a transaction.
+  virtual void subscribe(std::vector<std::string> types,
+                         std::shared_ptr<EventConsumer> consumer) = 0;
 };
 
 }  // namespace v1

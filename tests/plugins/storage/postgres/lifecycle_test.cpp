@@ -272,3 +272,87 @@ TEST_CASE("a random concurrent mix of every operation keeps every invariant") {
     require_invariants();
   }
 }
+
+TEST_CASE(
+    "database connections killed mid-burst: no partial write, and retries recover everything") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("fault");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Fault"}, {"total_stock", 50}});
+  std::atomic<bool> done{false};
+  std::thread killer([&] {
+    flashsale::pg::Connection conn(svc.database_url);
+    while (!done) {
+      conn.exec(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
+          "current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'");
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  std::vector<HttpResult> results(600);
+  parallel_for(32, 600, [&](int i) {
+    results[i] = place(svc.public_port, item + "-u" + std::to_string(i), item, "k");
+  });
+  done = true;
+  killer.join();
+  int unavailable = 0;
+  for (const auto& r : results) {
+    INFO(r.body);
+    REQUIRE((r.status == 202 || r.status == 503));
+    if (r.status == 503) ++unavailable;
+  }
+  UNSCOPED_INFO(unavailable << " of 600 placements hit a killed connection");
+  require_invariants();
+  // Retrying with the same key either finds the order that did commit or places it now.
+  std::set<std::string> ids;
+  for (int i = 0; i < 600; ++i) {
+    const auto r = place(svc.public_port, item + "-u" + std::to_string(i), item, "k");
+    REQUIRE(r.status == 202);
+    if (results[i].status == 202) CHECK(r.body == results[i].body);
+    ids.insert(r.json()["id"].get<std::string>());
+  }
+  CHECK(ids.size() == 600);
+  flashsale::pg::Connection conn(svc.database_url);
+  CHECK(conn.exec("SELECT count(*) FROM orders WHERE item_id = $1", {item}).get_int(0, 0) == 600);
+  CHECK(admin_item(svc.admin_port, item)["reserved"] == 50);
+  require_invariants();
+}
+
+TEST_CASE("a sale that closes ends its waiting line instead of serving it") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("closing");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Closing"}, {"total_stock", 1}});
+  const std::string holder = place(svc.public_port, "c0", item, "k").json()["id"];
+  std::vector<std::string> waiters;
+  for (int i = 1; i <= 3; ++i) {
+    waiters.push_back(place(svc.public_port, "c" + std::to_string(i), item, "k").json()["id"]);
+  }
+  REQUIRE(http_request(svc.admin_port, "PATCH", "/admin/items/" + item,
+                       R"({"closes_at": "2020-01-01T00:00:00Z"})")
+              .status == 200);
+  // The unit that comes back after the close stays unsold: nobody is promoted.
+  CHECK(cancel(svc.public_port, "c0", holder).status == 200);
+  for (int i = 0; i < 3; ++i) {
+    const auto o = get_order(svc.public_port, "c" + std::to_string(i + 1), waiters[i]).json();
+    CHECK(o["status"] == "expired");
+    CHECK(o["reason"] == "sale_closed");
+  }
+  const auto state = admin_item(svc.admin_port, item);
+  CHECK(state["waiting"] == 0);
+  CHECK(state["available"] == 1);
+  require_invariants();
+}
+
+TEST_CASE("cancelling an order whose lease already lapsed is refused: it expired") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("lapsed");
+  create_item(svc.admin_port,
+              {{"id", item}, {"name", "Lapsed"}, {"total_stock", 1}, {"payment_window_s", 1}});
+  const std::string id = place(svc.public_port, "lp", item, "k").json()["id"];
+  wait_for_leases_to_lapse(item);
+  const auto r = cancel(svc.public_port, "lp", id);
+  CHECK(r.status == 409);
+  CHECK(r.json()["error"] == "invalid_transition");
+  CHECK(r.json()["current"]["status"] == "expired");
+  CHECK(r.json()["current"]["reason"] == "payment_window_over");
+  require_invariants();
+}

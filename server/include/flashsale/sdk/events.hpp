@@ -1,0 +1,74 @@
+// Domain events (SPEC §5): immutable facts derived from the write-ahead log, and the two ends
+// of the host's event bus — the sink an event source publishes to, and the consumers it feeds.
+#pragma once
+
+#include <boost/config.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace flashsale::sdk {
+inline namespace v1 {
+
+/// One fact, e.g. "order.reserved". Its id is deterministic: a replay after a crash yields the
+/// same ids, so consumers deduplicate on event_id.
+struct Event {
+  std::string event_id;      ///< "<commit LSN>/<index within the transaction>"
+  std::string type;          ///< order.waiting, order.reserved, order.confirmed, order.cancelled,
+                             ///< order.expired, payment_link.ready, inventory.changed, item.created
+  std::string lsn;           ///< the transaction's commit LSN, e.g. "0/16B3748"
+  std::string committed_at;  ///< RFC 3339 UTC
+  std::string item_id;
+  std::string order_id;  ///< empty for item events
+  std::string user_id;   ///< empty for item events
+  nlohmann::json data = nlohmann::json::object();
+
+  /// The SPEC §5 envelope.
+  [[nodiscard]] nlohmann::json to_json() const {
+    nlohmann::json j = {{"event_id", event_id},         {"type", type},       {"lsn", lsn},
+                        {"committed_at", committed_at}, {"item_id", item_id}, {"data", data}};
+    if (!order_id.empty()) j["order_id"] = order_id;
+    if (!user_id.empty()) j["user_id"] = user_id;
+    return j;
+  }
+};
+
+/// The events of one committed transaction, in commit order. A transaction with no events
+/// still carries its position, so acknowledgements can move past it.
+struct EventBatch {
+  std::uint64_t end_lsn = 0;        ///< acknowledge this once the batch is durably handled
+  std::int64_t commit_unix_us = 0;  ///< commit time, microseconds since 1970
+  std::vector<Event> events;
+};
+
+/// Where an event source delivers; implemented by the host's event bus. Thread-safe.
+class BOOST_SYMBOL_VISIBLE EventSink {
+ public:
+  virtual ~EventSink() = default;
+  /// Hands over one transaction, in commit order. Blocks while a consumer is too far behind
+  /// (backpressure), so memory stays bounded. Batches at or below a position already
+  /// published are ignored (a re-delivered tail after a reconnect).
+  virtual void publish(EventBatch batch) = 0;
+  /// The end LSN of the last transaction every consumer has durably handled; the position the
+  /// source may acknowledge to the database. 0 before anything was handled.
+  [[nodiscard]] virtual std::uint64_t acknowledged() const = 0;
+  /// True when every published batch is handled (nothing in flight).
+  [[nodiscard]] virtual bool idle() const = 0;
+};
+
+/// Something that acts on events: the admin stream, push routing, job scheduling.
+class BOOST_SYMBOL_VISIBLE EventConsumer {
+ public:
+  virtual ~EventConsumer() = default;
+  /// Short name for logs and metrics.
+  [[nodiscard]] virtual std::string name() const = 0;
+  /// Handles one transaction's events of the subscribed types, in commit order, on the
+  /// consumer's own thread; returns once they are durably handled. Called again with the same
+  /// events after a crash (at-least-once): deduplicate on event_id. Throwing means "not
+  /// handled": the bus retries after a pause and does not move past the batch.
+  virtual void handle(const EventBatch& batch) = 0;
+};
+
+}  // namespace v1
+}  // namespace flashsale::sdk

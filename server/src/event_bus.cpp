@@ -1,0 +1,101 @@
+// See event_bus.hpp.
+#include "event_bus.hpp"
+
+#include <algorithm>
+
+#include "log.hpp"
+
+namespace flashsale {
+
+EventBus::EventBus(std::size_t queue_limit) : limit_(queue_limit) {}
+
+EventBus::~EventBus() { stop(); }
+
+void EventBus::subscribe(std::vector<std::string> types,
+                         std::shared_ptr<sdk::EventConsumer> consumer) {
+  auto s = std::make_unique<Subscriber>();
+  s->types = {types.begin(), types.end()};
+  s->consumer = std::move(consumer);
+  std::lock_guard lock(mutex_);
+  s->handled = published_;
+  s->thread = std::thread([this, raw = s.get()] { run(*raw); });
+  subscribers_.push_back(std::move(s));
+}
+
+void EventBus::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  for (auto& s : subscribers_) {
+    if (s->thread.joinable()) s->thread.join();
+  }
+}
+
+void EventBus::publish(sdk::EventBatch batch) {
+  std::unique_lock lock(mutex_);
+  if (batch.end_lsn <= published_) return;  // the tail re-sent after a reconnect
+  changed_.wait(lock, [this] {
+    return stopping_ || std::all_of(subscribers_.begin(), subscribers_.end(),
+                                    [this](const auto& s) { return s->queue.size() < limit_; });
+  });
+  if (stopping_) return;
+  for (auto& s : subscribers_) {
+    sdk::EventBatch copy{batch.end_lsn, batch.commit_unix_us, {}};
+    for (const auto& e : batch.events) {
+      if (s->types.empty() || s->types.count(e.type)) copy.events.push_back(e);
+    }
+    s->queue.push_back(std::move(copy));
+  }
+  published_ = batch.end_lsn;
+  changed_.notify_all();
+}
+
+std::uint64_t EventBus::acknowledged() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t position = published_;
+  for (const auto& s : subscribers_) position = std::min(position, s->handled);
+  return position;
+}
+
+bool EventBus::idle() const {
+  std::lock_guard lock(mutex_);
+  return std::all_of(subscribers_.begin(), subscribers_.end(),
+                     [](const auto& s) { return s->queue.empty(); });
+}
+
+void EventBus::run(Subscriber& s) {
+  auto pause = std::chrono::milliseconds(100);
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    changed_.wait(lock, [&] { return stopping_ || !s.queue.empty(); });
+    if (stopping_) return;
+    const sdk::EventBatch& batch = s.queue.front();  // stays put until handled
+    lock.unlock();
+    bool done = true;
+    if (!batch.events.empty()) {
+      try {
+        s.consumer->handle(batch);
+        pause = std::chrono::milliseconds(100);
+      } catch (const std::exception& e) {
+        log::write(sdk::LogLevel::error, "events",
+                   "consumer '" + s.consumer->name() + "' failed (retrying in " +
+                       std::to_string(pause.count()) + " ms): " + e.what());
+        done = false;
+      }
+    }
+    lock.lock();
+    if (done) {
+      s.handled = s.queue.front().end_lsn;
+      s.queue.pop_front();
+      changed_.notify_all();
+    } else {
+      changed_.wait_for(lock, pause, [this] { return stopping_; });
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    }
+  }
+}
+
+}  // namespace flashsale

@@ -1,0 +1,53 @@
+// The event bus: an event source publishes each committed transaction's events; every
+// subscribed consumer handles them in commit order on its own thread; the log position is
+// acknowledged only up to what every consumer has durably handled.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <flashsale/sdk/events.hpp>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace flashsale {
+
+class EventBus final : public sdk::EventSink {
+ public:
+  /// `queue_limit`: transactions a consumer may have waiting before publish() blocks.
+  explicit EventBus(std::size_t queue_limit);
+  ~EventBus() override;  ///< stops the consumers; unhandled batches come again after a restart
+  EventBus(const EventBus&) = delete;
+  EventBus& operator=(const EventBus&) = delete;
+
+  /// Adds a consumer; it sees every batch published from now on. Thread-safe.
+  void subscribe(std::vector<std::string> types, std::shared_ptr<sdk::EventConsumer> consumer);
+  /// Stops the consumer threads (after the batch each is handling).
+  void stop();
+
+  void publish(sdk::EventBatch batch) override;
+  [[nodiscard]] std::uint64_t acknowledged() const override;
+  [[nodiscard]] bool idle() const override;
+
+ private:
+  struct Subscriber {
+    std::set<std::string> types;  // empty: all
+    std::shared_ptr<sdk::EventConsumer> consumer;
+    std::deque<sdk::EventBatch> queue;
+    std::uint64_t handled = 0;
+    std::thread thread;
+  };
+  void run(Subscriber& s);
+
+  std::size_t limit_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::unique_ptr<Subscriber>> subscribers_;
+  std::uint64_t published_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace flashsale

@@ -1,0 +1,179 @@
+// Domain events end to end: committed changes read from the write-ahead log by the pg_wal
+// plugin reach an operator on GET /admin/stream, once each, in commit order, and survive a
+// killed replication connection.
+#include <catch2/catch.hpp>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "flashsale/pg.hpp"
+#include "support/api_client.hpp"
+#include "support/parallel.hpp"
+#include "support/service.hpp"
+#include "support/ws_client.hpp"
+
+using namespace flashsale::test;
+using nlohmann::json;
+
+namespace {
+
+// Connects to the admin stream and consumes the snapshot.
+std::unique_ptr<WsClient> admin_stream() {
+  auto ws = std::make_unique<WsClient>(shared_service().admin_port, "/admin/stream");
+  const auto snapshot = ws->next();
+  REQUIRE(snapshot);
+  REQUIRE((*snapshot)["type"] == "snapshot");
+  REQUIRE((*snapshot)["items"].is_array());
+  return ws;
+}
+
+// Creates a marker item and returns every frame up to its item.created: everything committed
+// before it has been delivered by then.
+std::vector<json> drain(WsClient& ws) {
+  const auto marker = unique_name("marker");
+  create_item(shared_service().admin_port,
+              {{"id", marker}, {"name", "Marker"}, {"total_stock", 0}});
+  auto frames =
+      ws.until([&](const json& e) { return e["type"] == "item.created" && e["item_id"] == marker; },
+               std::chrono::seconds(30));
+  REQUIRE(!frames.empty());
+  REQUIRE(frames.back()["item_id"] == marker);
+  return frames;
+}
+
+std::vector<json> of_item(const std::vector<json>& frames, const std::string& item) {
+  std::vector<json> out;
+  for (const auto& f : frames) {
+    if (f["item_id"] == item) out.push_back(f);
+  }
+  return out;
+}
+
+void check_ids(const std::vector<json>& frames) {
+  std::set<std::string> ids;
+  for (const auto& f : frames) {
+    REQUIRE(f.contains("event_id"));
+    CHECK(ids.insert(f["event_id"].get<std::string>()).second);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the admin stream sends a snapshot, then each lifecycle change in commit order") {
+  const auto& svc = shared_service();
+  auto ws = admin_stream();
+  const auto item = unique_name("events");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Events"}, {"total_stock", 1}});
+  const std::string a = place(svc.public_port, "ea", item, "k").json()["id"];
+  const std::string b = place(svc.public_port, "eb", item, "k").json()["id"];
+  REQUIRE(cancel(svc.public_port, "ea", a).status == 200);
+  const auto frames = of_item(drain(*ws), item);
+  check_ids(frames);
+
+  std::vector<std::string> orders;  // "type:order" of the order events, in stream order
+  for (const auto& f : frames) {
+    CHECK(f["committed_at"].get<std::string>().size() == 24);
+    if (f["type"].get<std::string>().rfind("order.", 0) == 0) {
+      orders.push_back(f["type"].get<std::string>() + ":" + (f["order_id"] == a ? "a" : "b"));
+    }
+  }
+  CHECK(orders == std::vector<std::string>{"order.reserved:a", "order.waiting:b",
+                                           "order.cancelled:a", "order.reserved:b"});
+  REQUIRE(frames.front()["type"] == "item.created");
+  for (const auto& f : frames) {
+    if (f["type"] == "order.reserved") {
+      CHECK(f["data"]["promoted"] == (f["order_id"] == b));
+      CHECK(f["data"]["reservation"]["expires_at"].get<std::string>().back() == 'Z');
+      CHECK(f["user_id"] == (f["order_id"] == a ? "ea" : "eb"));
+    }
+    if (f["type"] == "order.cancelled") CHECK(f["data"]["reason"] == "cancelled_by_user");
+  }
+  const auto& last_stock = *std::find_if(frames.rbegin(), frames.rend(), [](const json& f) {
+    return f["type"] == "inventory.changed";
+  });
+  CHECK(last_stock["data"]["available"] == 0);
+  CHECK(last_stock["data"]["waiting"] == 0);
+  // Positions only move forward.
+  for (std::size_t i = 1; i < frames.size(); ++i) {
+    const auto lsn = [](const json& f) {
+      const auto text = f["lsn"].get<std::string>();
+      const auto slash = text.find('/');
+      return (std::stoull(text.substr(0, slash), nullptr, 16) << 32) |
+             std::stoull(text.substr(slash + 1), nullptr, 16);
+    };
+    CHECK(lsn(frames[i - 1]) <= lsn(frames[i]));
+  }
+}
+
+TEST_CASE("every committed change appears exactly once; a rolled-back one never") {
+  const auto& svc = shared_service();
+  auto ws = admin_stream();
+  const auto item = unique_name("once");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Once"}, {"total_stock", 10}});
+  parallel_for(16, 50,
+               [&](int i) { place(svc.public_port, item + "-" + std::to_string(i), item, "k"); });
+  {
+    flashsale::pg::Connection conn(svc.database_url);
+    conn.exec("BEGIN");
+    conn.exec("INSERT INTO items (id, name, total_stock, available) VALUES ('ghost', 'G', 1, 1)");
+    conn.exec("UPDATE items SET paused = true WHERE id = $1", {item});
+    conn.exec("ROLLBACK");
+  }
+  const auto frames = drain(*ws);
+  check_ids(frames);
+  std::map<std::string, int> per_type;
+  std::set<std::string> orders;
+  for (const auto& f : of_item(frames, item)) {
+    per_type[f["type"]]++;
+    if (f["type"] == "order.reserved" || f["type"] == "order.waiting") {
+      CHECK(orders.insert(f["order_id"].get<std::string>()).second);
+    }
+    if (f["type"] == "inventory.changed") CHECK(f["data"]["paused"] == false);
+  }
+  CHECK(per_type["order.reserved"] == 10);
+  CHECK(per_type["order.waiting"] == 40);
+  CHECK(of_item(frames, "ghost").empty());
+}
+
+TEST_CASE("a killed replication connection resumes: no event lost, none twice") {
+  const auto& svc = shared_service();
+  auto ws = admin_stream();
+  const auto item = unique_name("resume");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Resume"}, {"total_stock", 1000}});
+  std::atomic<bool> done{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    flashsale::pg::Connection conn(svc.database_url);
+    while (!done) {
+      kills += static_cast<int>(
+          conn.exec("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE backend_type = 'walsender'")
+              .get_int(0, 0));
+      std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    }
+  });
+  parallel_for(8, 300,
+               [&](int i) { place(svc.public_port, item + "-" + std::to_string(i), item, "k"); });
+  done = true;
+  killer.join();
+  CHECK(kills > 0);
+  const auto frames = drain(*ws);
+  check_ids(frames);
+  std::set<std::string> reserved;
+  int count = 0;
+  for (const auto& f : of_item(frames, item)) {
+    if (f["type"] == "order.reserved") {
+      reserved.insert(f["order_id"].get<std::string>());
+      ++count;
+    }
+  }
+  CHECK(count == 300);
+  CHECK(reserved.size() == 300);
+  CHECK_THAT(http_request(svc.public_port, "GET", "/metrics").body,
+             !Catch::Contains("flashsale_cdc_reconnects_total 0\n"));
+}
+
+TEST_CASE("a plain GET on the stream route asks for an upgrade") {
+  const auto r = http_request(shared_service().admin_port, "GET", "/admin/stream");
+  CHECK(r.status == 426);
+}
