@@ -157,6 +157,11 @@ EmbeddedPostgres::~EmbeddedPostgres() {
   }
 }
 
+void EmbeddedPostgres::restart() {
+  run_tool({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-l",
+            (dir_ / "server.log").string(), "-m", "fast", "-w", "-t", "60", "restart"});
+}
+
 void EmbeddedPostgres::kill_now() const noexcept {
   std::ifstream pid_file(dir_ / "postmaster.pid");
   pid_t pid = 0;
