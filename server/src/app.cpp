@@ -75,6 +75,11 @@ void drain(net::io_context& io, std::shared_ptr<net::steady_timer> timer,
 int serve(const Config& config) {
   log::set_level(config.log_level);
   log::info(std::string("flashsale ") + kVersion + " starting");
+  if (config.webhook_secret.empty()) {
+    log::warn(
+        "payments.webhook_secret is empty: payment callbacks are not authenticated, so "
+        "anyone who reaches the public listener can confirm orders");
+  }
   // Signals are caught from here on; they take effect once the loop runs.
   net::io_context io(config.http_threads);
   net::signal_set signals(io, SIGINT, SIGTERM);

@@ -1,10 +1,10 @@
 // See migrations.hpp.
 #include "migrations.hpp"
 
-#include <openssl/evp.h>
-
 #include <map>
 #include <regex>
+
+#include "crypto.hpp"
 
 namespace flashsale {
 namespace {
@@ -42,18 +42,7 @@ Migration Migration::from_file(const std::string& file_name, std::string sql) {
   return {std::stoi(m[1].str()), file_name, std::move(sql)};
 }
 
-std::string Migration::checksum() const {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(sql.data(), sql.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
+std::string Migration::checksum() const { return crypto::sha256_hex(sql); }
 
 MigrationReport migrate(pg::Connection& conn, const std::vector<Migration>& migrations,
                         const std::function<void(const std::string&)>& progress) {

@@ -21,7 +21,7 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
   bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
   req.method_string(method);
   req.set(bhttp::field::host, "127.0.0.1");
-  for (const auto& [name, value] : headers) req.set(name, value);
+  for (const auto& [name, value] : headers) req.insert(name, value);  // repeats allowed
   req.body() = body;
   req.prepare_payload();
   bhttp::write(stream, req);

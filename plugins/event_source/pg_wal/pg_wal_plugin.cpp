@@ -186,7 +186,7 @@ class PgWalSource final : public sdk::EventSource {
     ensure_slot(sql);
     const Lsn resume = sink.acknowledged();
     std::unique_ptr<PGconn, void (*)(PGconn*)> conn(
-        PQconnectdb(replication_url(host_.database_url()).c_str()), &PQfinish);
+        PQconnectdb(replication_url(pg::with_keepalives(host_.database_url())).c_str()), &PQfinish);
     if (PQstatus(conn.get()) != CONNECTION_OK) {
       throw std::runtime_error(std::string("replication connection: ") +
                                PQerrorMessage(conn.get()));

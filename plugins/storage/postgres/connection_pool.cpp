@@ -5,7 +5,7 @@ namespace flashsale::plugins {
 
 ConnectionPool::ConnectionPool(std::string url, std::size_t size, Setup setup,
                                prometheus::Gauge& in_use)
-    : url_(std::move(url)), size_(size), setup_(std::move(setup)), in_use_(in_use) {}
+    : url_(pg::with_keepalives(url)), size_(size), setup_(std::move(setup)), in_use_(in_use) {}
 
 ConnectionPool::Lease ConnectionPool::acquire(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);

@@ -61,6 +61,11 @@ class Connection {
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
 };
 
+/// `url` with TCP keepalives and a send timeout added (libpq URI form only, and only where the
+/// URL sets none), so a silently dead network fails a call in seconds, not after minutes of
+/// retransmissions.
+std::string with_keepalives(const std::string& url);
+
 /// Runs fn(conn) inside BEGIN/COMMIT; rolls back and rethrows if fn throws.
 template <typename Fn>
 auto transaction(Connection& conn, Fn&& fn) {

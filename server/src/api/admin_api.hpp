@@ -2,16 +2,10 @@
 // ending a lease by hand. Served on the admin listener only.
 #pragma once
 
-#include "http/router.hpp"
+#include <flashsale/sdk/storage.hpp>
 
-namespace flashsale {
-class WorkerPool;
-namespace sdk {
-inline namespace v1 {
-class Storage;
-}
-}  // namespace sdk
-}  // namespace flashsale
+#include "http/router.hpp"
+#include "worker_pool.hpp"
 
 namespace flashsale::api {
 

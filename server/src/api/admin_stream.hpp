@@ -3,20 +3,13 @@
 #pragma once
 
 #include <flashsale/sdk/events.hpp>
+#include <flashsale/sdk/storage.hpp>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "http/router.hpp"
-
-namespace flashsale {
-class WorkerPool;
-namespace sdk {
-inline namespace v1 {
-class Storage;
-}
-}  // namespace sdk
-}  // namespace flashsale
+#include "worker_pool.hpp"
 
 namespace flashsale::api {
 

@@ -3,14 +3,13 @@
 #include "api/public_api.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <flashsale/sdk/storage.hpp>
 
 #include "api/blocking.hpp"
 #include "api/storage_response.hpp"
 #include "api/validation.hpp"
+#include "crypto.hpp"
 
 namespace flashsale::api {
 namespace {
@@ -25,6 +24,13 @@ const std::set<std::string> kStatuses = {"waiting", "reserved", "confirmed", "ca
 std::optional<std::string> identify(const Request& req, const std::string& header,
                                     const Reply& reply) {
   const std::string user = req.header(header);
+  std::string lower = header;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (req.repeated_headers.count(lower)) {
+    reply(
+        http::error_response(400, "bad_request", "the " + header + " header came more than once"));
+    return std::nullopt;
+  }
   if (user.empty()) {
     reply(http::error_response(401, "missing_identity", "the " + header + " header is missing"));
     return std::nullopt;
@@ -41,25 +47,11 @@ http::Response not_found(const std::string& what) {
   return http::error_response(404, "not_found", "no " + what);
 }
 
-std::string hex_hmac_sha256(const std::string& key, const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < length; ++i) {
-    out += hex[digest[i] >> 4];
-    out += hex[digest[i] & 15];
-  }
-  return out;
-}
-
 bool signature_ok(const std::string& secret, const Request& req) {
   if (secret.empty()) return true;
   std::string given = req.header("X-Signature");
   if (given.rfind("sha256=", 0) == 0) given = given.substr(7);
-  const std::string expected = hex_hmac_sha256(secret, req.body);
+  const std::string expected = crypto::hmac_sha256_hex(secret, req.body);
   return given.size() == expected.size() &&
          CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
 }

@@ -1,18 +1,11 @@
 // The public API, /v1 (SPEC §3): orders and items as one user sees them, behind the gateway.
 #pragma once
 
+#include <flashsale/sdk/storage.hpp>
 #include <string>
 
 #include "http/router.hpp"
-
-namespace flashsale {
-class WorkerPool;
-namespace sdk {
-inline namespace v1 {
-class Storage;
-}
-}  // namespace sdk
-}  // namespace flashsale
+#include "worker_pool.hpp"
 
 namespace flashsale::api {
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,7 +22,8 @@ struct Request {
   std::string path;    ///< target without the query string, still percent-encoded
   std::map<std::string, std::string> query;    ///< decoded query parameters
   std::map<std::string, std::string> params;   ///< route captures, e.g. {"id": "..."}
-  std::map<std::string, std::string> headers;  ///< names in lower case
+  std::map<std::string, std::string> headers;  ///< names in lower case; the last if repeated
+  std::set<std::string> repeated_headers;      ///< names (lower case) that came more than once
   std::string body;
 
   /// A header's value, or empty; `name` is case-insensitive.

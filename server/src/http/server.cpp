@@ -75,6 +75,7 @@ Request to_request(bhttp::request<bhttp::string_body>&& raw, bool& bad_query) {
   for (const auto& field : raw) {
     std::string name(field.name_string());
     for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (req.headers.count(name)) req.repeated_headers.insert(name);
     req.headers[name] = std::string(field.value());
   }
   req.body = std::move(raw.body());

@@ -34,6 +34,13 @@ std::vector<const char*> pointers(const std::vector<Param>& params) {
 
 }  // namespace
 
+std::string with_keepalives(const std::string& url) {
+  const bool uri = url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+  if (!uri || url.find("keepalives") != std::string::npos) return url;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") +
+         "keepalives_idle=10&keepalives_interval=3&keepalives_count=3&tcp_user_timeout=30000";
+}
+
 bool Result::is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
 
 std::string_view Result::get(int row, int col) const {

@@ -1,0 +1,517 @@
+#!/usr/bin/env bash
+# CDC event-lag benchmark (issue 4, SPEC §5 and §8): pgbench drives lifecycle transactions
+# (fs_place_batch, one order per transaction) into a throwaway PostgreSQL 15 cluster at a fixed
+# rate while `flashsale serve` turns the write-ahead log into events and flashsale-eventlag,
+# connected to GET /admin/stream, measures commit -> frame latency of every event. Then a
+# backlog run measures how fast the pipeline decodes when it is not paced. See bench/README.md.
+#
+# usage: bench/cdc_lag.sh [--duration S] [--rate R] [--clients N] [--items N] [--stock K]
+#                         [--cancel-pct P] [--warmup S] [--backlog S] [--catchup-timeout S]
+#                         [--pgbench-jobs J] [--build] [--keep]
+# Every flag has an environment variable of the same name in upper case (DURATION=30 ...;
+# --build is FORCE_BUILD=1).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+RESULTS_DIR=${RESULTS_DIR:-$BUILD/bench-results}
+
+DURATION=${DURATION:-60}              # seconds of paced load, measured
+RATE=${RATE:-5500}                    # pgbench -R: lifecycle transactions/s (0: as fast as it goes)
+CLIENTS=${CLIENTS:-100}               # pgbench clients (many: commits share WAL flushes)
+ITEMS=${ITEMS:-200}                   # items cdc-1 .. cdc-N, each transaction on a random one
+STOCK=${STOCK:-1000000}               # per item: large, so every placement is a reservation
+CANCEL_PCT=${CANCEL_PCT:-0}           # % of transactions that cancel the client's last order
+WARMUP=${WARMUP:-5}                   # seconds of the same load before the measurement (0: none)
+BACKLOG=${BACKLOG:-10}                # seconds of unpaced load while the service is frozen (0: skip)
+CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-60} # after the load: at most this long for the stream to catch up
+IDLE=${IDLE:-2}                       # ... or stop once the stream was silent this long
+PGBENCH_JOBS=${PGBENCH_JOBS:-2}
+PGBENCH_MODE=${PGBENCH_MODE:-prepared}
+TARGET_P99_MS=${TARGET_P99_MS:-100}   # issue 4
+SPEC_P99_MS=${SPEC_P99_MS:-250}       # SPEC §8, event lag
+FORCE_BUILD=${FORCE_BUILD:-0}
+KEEP=${KEEP:-0}
+
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+die() { echo "cdc_lag: $*" >&2; exit 1; }
+need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --duration) need_value "$@"; DURATION=$2; shift 2 ;;
+    --rate) need_value "$@"; RATE=$2; shift 2 ;;
+    --clients) need_value "$@"; CLIENTS=$2; shift 2 ;;
+    --items) need_value "$@"; ITEMS=$2; shift 2 ;;
+    --stock) need_value "$@"; STOCK=$2; shift 2 ;;
+    --cancel-pct) need_value "$@"; CANCEL_PCT=$2; shift 2 ;;
+    --warmup) need_value "$@"; WARMUP=$2; shift 2 ;;
+    --backlog) need_value "$@"; BACKLOG=$2; shift 2 ;;
+    --catchup-timeout) need_value "$@"; CATCHUP_TIMEOUT=$2; shift 2 ;;
+    --pgbench-jobs) need_value "$@"; PGBENCH_JOBS=$2; shift 2 ;;
+    --build) FORCE_BUILD=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+done
+for v in DURATION CLIENTS ITEMS STOCK CANCEL_PCT WARMUP BACKLOG CATCHUP_TIMEOUT IDLE PGBENCH_JOBS; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+[[ $RATE =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "RATE must be a number, got '$RATE'"
+((DURATION > 0 && DURATION <= 3600)) || die "DURATION must be 1..3600"
+((CLIENTS > 0 && CLIENTS <= 250)) || die "CLIENTS must be 1..250 (max_connections is 300)"
+((ITEMS > 0 && ITEMS <= 100000)) || die "ITEMS must be 1..100000"
+((STOCK <= 2000000000)) || die "STOCK must be <= 2000000000 (an integer column)"
+((CANCEL_PCT <= 90)) || die "CANCEL_PCT must be 0..90"
+((BACKLOG <= 40)) || die "BACKLOG must be <= 40 s (the frozen service must answer the server within wal_sender_timeout, 60 s)"
+((CATCHUP_TIMEOUT > 0 && CATCHUP_TIMEOUT <= 600)) || die "CATCHUP_TIMEOUT must be 1..600"
+((IDLE > 0)) || die "IDLE must be > 0"
+
+log() { printf '[cdc_lag %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- build ----------------------------------------------------------------------------------
+FLASHSALE=$BUILD/bin/flashsale
+EVENTLAG=$BUILD/bin/flashsale-eventlag
+if [[ $FORCE_BUILD == 1 || ! -x $FLASHSALE || ! -x $EVENTLAG ]]; then
+  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+    log "configuring $BUILD"
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  fi
+  plugins=$(cmake --build "$BUILD" --target help 2>/dev/null |
+    grep -oE '^flashsale_(storage|event_source|scheduler|push)_[a-z0-9_]+' | sort -u | tr '\n' ' ' || true)
+  log "building flashsale flashsale-eventlag $plugins"
+  # shellcheck disable=SC2086
+  cmake --build "$BUILD" --target flashsale flashsale-eventlag $plugins -j "$(nproc)"
+fi
+[[ -x $FLASHSALE && -x $EVENTLAG ]] || die "missing $FLASHSALE or $EVENTLAG after the build"
+for tool in initdb pg_ctl postgres; do [[ -x $PG_BIN/$tool ]] || die "missing $PG_BIN/$tool (postgresql-15)"; done
+for tool in psql pgbench curl; do command -v "$tool" >/dev/null || die "missing $tool"; done
+[[ -f $ROOT/bench/cdc/place.sql && -f $ROOT/bench/cdc/cancel.sql ]] || die "missing bench/cdc/*.sql"
+
+# --- throwaway cluster ----------------------------------------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/flashsale-cdc-lag.XXXXXX")
+chmod 755 "$WORK"
+PGDATA=$WORK/pgdata
+SERVICE_PID=""
+SERVICE_FROZEN=0
+CHILD_PIDS=()      # background helpers (eventlag, the metrics sampler, pgbench)
+PG_STARTED=0
+
+as_postgres() {
+  if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait, SIGKILL
+  local pid=$1 tenths=$(($2 * 10))
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+}
+
+forget_pid() {  # drops one pid from CHILD_PIDS once it has been waited for
+  local keep=() pid
+  for pid in "${CHILD_PIDS[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
+  CHILD_PIDS=("${keep[@]}")
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  for pid in "${CHILD_PIDS[@]}"; do stop_pid "$pid" 3; done
+  if [[ -n $SERVICE_PID ]] && kill -0 "$SERVICE_PID" 2>/dev/null; then
+    kill -CONT "$SERVICE_PID" 2>/dev/null  # a frozen process would not act on SIGTERM
+    stop_pid "$SERVICE_PID" 10
+  fi
+  if [[ $PG_STARTED == 1 ]]; then
+    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
+      as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 10 stop >/dev/null 2>&1
+  fi
+  if [[ $KEEP == 1 ]]; then
+    echo "cdc_lag: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+mkdir "$PGDATA"
+if [[ $(id -u) == 0 ]]; then chown postgres: "$PGDATA"; touch "$WORK/postgres.log"; chown postgres: "$WORK/postgres.log"; fi
+log "initdb in $PGDATA"
+as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 ||
+  { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+PG_PORT=""
+for _ in 1 2 3 4 5; do
+  candidate=$((20000 + RANDOM % 30000))
+  port_in_use "$candidate" && continue
+  # Durability stays on (fsync, synchronous_commit, full_page_writes: the defaults); every
+  # transaction waits for its WAL flush, which concurrent commits share (group commit).
+  cat >>"$PGDATA/postgresql.conf" <<EOF
+# bench/cdc_lag.sh
+listen_addresses = '127.0.0.1'
+port = $candidate
+unix_socket_directories = ''
+max_connections = 300
+wal_level = logical
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+EOF
+  if as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null 2>&1; then
+    PG_PORT=$candidate
+    PG_STARTED=1
+    break
+  fi
+  log "PostgreSQL did not start on port $candidate; trying another"
+done
+[[ -n $PG_PORT ]] || { tail -20 "$WORK/postgres.log" >&2; die "cannot start PostgreSQL"; }
+
+DB=flashsale
+psql_db() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
+log "PostgreSQL 15 on 127.0.0.1:$PG_PORT, database $DB"
+PG_SETTINGS=$(psql_db -d "$DB" -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_level', 'wal_sync_method',
+                 'max_connections', 'shared_buffers', 'max_wal_size', 'commit_delay')")
+
+# --- results --------------------------------------------------------------------------------
+mkdir -p "$RESULTS_DIR"
+STAMP=$(date +%Y%m%d-%H%M%S)
+RESULTS=$RESULTS_DIR/cdc_lag-$STAMP.txt
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+{
+  echo "# bench/cdc_lag.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
+  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+  echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS items=$ITEMS stock=$STOCK cancel_pct=$CANCEL_PCT warmup=${WARMUP}s backlog=${BACKLOG}s catchup_timeout=${CATCHUP_TIMEOUT}s idle=${IDLE}s pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE"
+  echo "postgres: $("$PG_BIN/postgres" --version); $PG_SETTINGS (shared_buffers in 8 kB pages, max_wal_size in MB)"
+  echo "load average before the run: $LOAD_BEFORE (other work on the machine skews the figures)"
+} >"$RESULTS"
+
+# A numeric field of a flat JSON line (no jq needed).
+json_field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+-]+).*/\1/p" <<<"$2" | head -1; }
+json_string() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2" | head -1; }
+json_object() { grep -oE "\"$1\":\{[^}]*\}" <<<"$2" | head -1 | cut -d: -f2- || true; }
+type_count() {  # type_count OBJECT TYPE
+  local n
+  n=$(grep -oE "\"$2\":[0-9]+" <<<"$1" | head -1 | cut -d: -f2 || true)
+  echo "${n:-0}"
+}
+
+# --- the service ----------------------------------------------------------------------------
+log "starting flashsale serve"
+FLASHSALE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$DB" \
+  FLASHSALE_HTTP_LISTEN=127.0.0.1:0 FLASHSALE_ADMIN_LISTEN=127.0.0.1:0 \
+  "$FLASHSALE" serve >"$WORK/service.log" 2>&1 &
+SERVICE_PID=$!
+
+line="" deadline=$((SECONDS + 90))
+while [[ -z $line ]]; do
+  kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited during start-up"; }
+  ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "no 'listening:' line within 90 s"; }
+  line=$(grep -oE 'listening: public http://127\.0\.0\.1:[0-9]+, admin http://127\.0\.0\.1:[0-9]+' "$WORK/service.log" | head -1 || true)
+  [[ -n $line ]] || sleep 0.2
+done
+PUBLIC_PORT=$(sed -E 's/.*public http:\/\/127\.0\.0\.1:([0-9]+),.*/\1/' <<<"$line")
+ADMIN_PORT=$(sed -E 's/.*admin http:\/\/127\.0\.0\.1:([0-9]+).*/\1/' <<<"$line")
+deadline=$((SECONDS + 60))
+# Ready includes the event source: it streams from its replication slot.
+until [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PUBLIC_PORT/readyz" || true) == 200 ]]; do
+  kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited before ready"; }
+  ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "/readyz not 200 within 60 s"; }
+  sleep 0.2
+done
+log "service ready: public :$PUBLIC_PORT, admin :$ADMIN_PORT"
+cdc_metrics() { curl -s -m 2 "http://127.0.0.1:$PUBLIC_PORT/metrics" | grep -E '^flashsale_cdc_' || true; }
+metric_sum() { awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.6g\n", s + 0 }' <<<"$2"; }
+
+# --- CPU accounting (clock ticks from /proc) -------------------------------------------------
+CLK_TCK=$(getconf CLK_TCK)
+PM_PID=$(head -1 "$PGDATA/postmaster.pid")
+proc_ticks() {  # utime+stime of one process (all threads); with "children": + reaped children
+  local f
+  f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+  f=${f##*) }  # fields from 3 on (the name may hold spaces)
+  read -r -a a <<<"$f"
+  if [[ ${2:-} == children ]]; then echo $((a[11] + a[12] + a[13] + a[14])); else echo $((a[11] + a[12])); fi
+}
+postgres_ticks() {  # the postmaster, its live children, and the children it has reaped
+  local total child
+  total=$(proc_ticks "$PM_PID" children)
+  for child in $(ps -o pid= --ppid "$PM_PID"); do total=$((total + $(proc_ticks "$child"))); done
+  echo "$total"
+}
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }  # busy idle
+walsender_pid() { psql_db -d "$DB" -At -c "SELECT pid FROM pg_stat_replication LIMIT 1" 2>/dev/null || true; }
+cpu_snapshot() {  # cpu_snapshot NAME: variables NAME_{svc,pg,wal,busy,idle}
+  local busy idle wal
+  read -r busy idle < <(machine_ticks)
+  wal=$(walsender_pid)
+  printf -v "${1}_svc" '%s' "$(proc_ticks "$SERVICE_PID")"
+  printf -v "${1}_pg" '%s' "$(postgres_ticks)"
+  printf -v "${1}_wal" '%s' "$([[ -n $wal ]] && proc_ticks "$wal" || echo 0)"
+  printf -v "${1}_walpid" '%s' "$wal"
+  printf -v "${1}_busy" '%s' "$busy"
+  printf -v "${1}_idle" '%s' "$idle"
+}
+cores() { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (s > 0 ? t / hz / s : 0) }'; }
+
+# --- items, warm-up -------------------------------------------------------------------------
+log "creating $ITEMS items cdc-1 .. cdc-$ITEMS, stock $STOCK each"
+psql_db -d "$DB" -v items="$ITEMS" -v stock="$STOCK" >/dev/null <<'SQL'
+INSERT INTO items (id, name, total_stock, available)
+SELECT 'cdc-' || g, 'cdc item ' || g, :stock, :stock FROM generate_series(1, :items) AS g;
+SQL
+
+# pgbench at RATE with the lifecycle scripts; RUN names the phase (users u<RUN>-...).
+pgbench_args() {  # pgbench_args RUN
+  local args=(-h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M "$PGBENCH_MODE" -c "$CLIENTS" -j "$PGBENCH_JOBS"
+              -D items="$ITEMS" -D run="$1" -D n=0 -D last_order=00000000-0000-0000-0000-000000000000)
+  if ((CANCEL_PCT > 0)); then
+    args+=(-f "$ROOT/bench/cdc/place.sql@$((100 - CANCEL_PCT))" -f "$ROOT/bench/cdc/cancel.sql@$CANCEL_PCT")
+  else
+    args+=(-f "$ROOT/bench/cdc/place.sql")
+  fi
+  printf '%s\n' "${args[@]}"
+}
+RATE_ARGS=()
+[[ $RATE == 0 || $RATE == 0.0 ]] || RATE_ARGS=(-R "$RATE")
+
+if ((WARMUP > 0)); then
+  log "warm-up: ${WARMUP}s of the same load (not measured): backends, plans and caches"
+  mapfile -t args < <(pgbench_args 1)
+  pgbench "${args[@]}" -T "$WARMUP" "${RATE_ARGS[@]}" "$DB" >"$WORK/warmup.out" 2>&1 ||
+    { cat "$WORK/warmup.out" >&2; die "warm-up pgbench failed"; }
+  sleep 2
+fi
+psql_db -d "$DB" -c CHECKPOINT >/dev/null
+
+# --- the measured run -----------------------------------------------------------------------
+# Background helpers: started here, stopped by cleanup if the script dies.
+start_eventlag() {  # start_eventlag NAME MARKER USER_PREFIX MAX_SECONDS
+  rm -f "$WORK/$1.ready"
+  "$EVENTLAG" --port "$ADMIN_PORT" --duration "$4" --until-item "$2" --idle "$IDLE" \
+    --idle-after-usr1 --user-prefix "$3" --ready-file "$WORK/$1.ready" --progress \
+    >"$WORK/$1.json" 2>"$WORK/$1.err" &
+  EVENTLAG_PID=$!
+  CHILD_PIDS+=("$EVENTLAG_PID")
+  local deadline=$((SECONDS + 15))
+  until [[ -f $WORK/$1.ready ]]; do
+    kill -0 "$EVENTLAG_PID" 2>/dev/null || { cat "$WORK/$1.err" >&2; die "flashsale-eventlag exited before the snapshot"; }
+    ((SECONDS < deadline)) || { cat "$WORK/$1.err" >&2; die "no snapshot within 15 s"; }
+    sleep 0.1
+  done
+}
+# Waits for eventlag to stop by itself (marker seen, or IDLE s of silence after SIGUSR1);
+# SIGTERM (stop and report) after CATCHUP_TIMEOUT s.
+finish_eventlag() {
+  kill -USR1 "$EVENTLAG_PID" 2>/dev/null || true
+  local waited=0
+  while kill -0 "$EVENTLAG_PID" 2>/dev/null && ((waited < CATCHUP_TIMEOUT * 10)); do sleep 0.1; waited=$((waited + 1)); done
+  if kill -0 "$EVENTLAG_PID" 2>/dev/null; then
+    log "the stream did not catch up within ${CATCHUP_TIMEOUT}s: stopping flashsale-eventlag"
+    kill -TERM "$EVENTLAG_PID" 2>/dev/null || true
+  fi
+  wait "$EVENTLAG_PID" 2>/dev/null || true
+  forget_pid "$EVENTLAG_PID"
+}
+insert_marker() {  # an item whose item.created event tells eventlag the load's events are all in
+  psql_db -d "$DB" -c "INSERT INTO items (id, name, total_stock, available) VALUES ('$1', 'end marker', 0, 0)" >/dev/null
+}
+
+MARKER=cdc-end-$STAMP-1
+log "measured run: ${DURATION}s, pgbench -c $CLIENTS -j $PGBENCH_JOBS${RATE_ARGS[*]:+ ${RATE_ARGS[*]}}, $ITEMS items, cancel $CANCEL_PCT%"
+start_eventlag eventlag "$MARKER" u2- $((DURATION + CATCHUP_TIMEOUT + 60))
+
+# The service's CDC metrics once a second, until the stream has caught up.
+(
+  end=$((SECONDS + DURATION + CATCHUP_TIMEOUT + 30))
+  while ((SECONDS < end)) && [[ ! -f $WORK/sampler.stop ]]; do
+    m=$(cdc_metrics)
+    printf '%s lag_seconds=%s lag_bytes=%s events_total=%s reconnects=%s\n' "$(date +%H:%M:%S)" \
+      "$(metric_sum flashsale_cdc_lag_seconds "$m")" "$(metric_sum flashsale_cdc_lag_bytes "$m")" \
+      "$(metric_sum flashsale_cdc_events_total "$m")" "$(metric_sum flashsale_cdc_reconnects_total "$m")"
+    sleep 1
+  done
+) >"$WORK/metrics.log" 2>/dev/null &
+SAMPLER_PID=$!
+CHILD_PIDS+=("$SAMPLER_PID")
+METRICS_BEFORE=$(cdc_metrics)
+
+cpu_snapshot c0
+mapfile -t args < <(pgbench_args 2)
+pgbench_rc=0
+/usr/bin/time -f '%U %S' -o "$WORK/pgbench.time" \
+  pgbench "${args[@]}" -T "$DURATION" "${RATE_ARGS[@]}" -P 5 --progress-timestamp "$DB" \
+  >"$WORK/pgbench.out" 2>"$WORK/pgbench.err" &
+PGBENCH_PID=$!
+CHILD_PIDS+=("$PGBENCH_PID")
+tail -n +1 -f --pid="$PGBENCH_PID" "$WORK/pgbench.err" >&2 &
+wait "$PGBENCH_PID" || pgbench_rc=$?
+forget_pid "$PGBENCH_PID"
+cpu_snapshot c1
+LOAD_DURING=$(cut -d' ' -f1-3 /proc/loadavg)
+insert_marker "$MARKER"
+log "load over (pgbench exit $pgbench_rc); waiting for the stream to deliver the end marker"
+finish_eventlag
+touch "$WORK/sampler.stop"
+wait "$SAMPLER_PID" 2>/dev/null || true
+forget_pid "$SAMPLER_PID"
+METRICS_AFTER=$(cdc_metrics)
+
+ev_line=$(tail -1 "$WORK/eventlag.json" 2>/dev/null || true)
+[[ $ev_line == '{"events":'* ]] || ev_line=""
+{
+  echo
+  echo "## measured run: pgbench ${args[*]} -T $DURATION ${RATE_ARGS[*]} -P 5 (exit $pgbench_rc)"
+  cat "$WORK/pgbench.err" "$WORK/pgbench.out"
+  echo "pgbench CPU s (user sys): $(cat "$WORK/pgbench.time" 2>/dev/null)"
+  echo
+  echo "## flashsale-eventlag"
+  cat "$WORK/eventlag.err"
+  echo "eventlag json: $ev_line"
+  echo
+  echo "## service CDC metrics once a second"
+  cat "$WORK/metrics.log"
+} >>"$RESULTS"
+
+# --- figures of the measured run ------------------------------------------------------------
+tps=$(grep -oE '^tps = [0-9.]+' "$WORK/pgbench.out" | head -1 | awk '{printf "%.1f", $3}')
+pgb_txns=$(grep -oE 'number of transactions actually processed: [0-9]+' "$WORK/pgbench.out" | grep -oE '[0-9]+$' || true)
+pgb_lat=$(grep -oE '^latency average = [0-9.]+ ms' "$WORK/pgbench.out" | grep -oE '[0-9.]+' || true)
+pgb_lag=$(grep -oE '^rate limit schedule lag: avg [0-9.]+ \(max [0-9.]+\) ms' "$WORK/pgbench.out" | sed -E 's/.*avg ([0-9.]+) \(max ([0-9.]+)\).*/\1 (max \2)/' || true)
+read -r placed cancelled waiting_orders <<<"$(psql_db -d "$DB" -At -F ' ' -c "
+  SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'), count(*) FILTER (WHERE status = 'waiting')
+    FROM orders WHERE user_id LIKE 'u2-%'")"
+lifecycle=$((placed + cancelled))
+db_tps=$(awk -v n="$lifecycle" -v s="$DURATION" 'BEGIN { printf "%.1f", n / s }')
+
+ev_events=$(json_field events "$ev_line") ev_rate=$(json_field events_per_s "$ev_line")
+ev_txns=$(json_field transactions "$ev_line") ev_trate=$(json_field transactions_per_s "$ev_line")
+p50=$(json_field p50_ms "$ev_line") p90=$(json_field p90_ms "$ev_line") p99=$(json_field p99_ms "$ev_line")
+p999=$(json_field p999_ms "$ev_line") pmax=$(json_field max_ms "$ev_line") worst=$(json_field worst_second_p99_ms "$ev_line")
+gap=$(json_field max_gap_ms "$ev_line") dups=$(json_field duplicates "$ev_line") ooo=$(json_field out_of_order "$ev_line")
+malformed=$(json_field malformed "$ev_line") stopped_by=$(json_string stopped_by "$ev_line")
+types=$(json_object types "$ev_line") utypes=$(json_object user_prefix_types "$ev_line")
+ev_cpu=$(json_field eventlag_cpu_s "$ev_line")
+# Every placement is one order row and one order.reserved/order.waiting event of its user,
+# every cancel one order.cancelled: the events the run's users must have received.
+want_order_events=$((placed + cancelled))
+got_order_events=$(($(type_count "$utypes" order.reserved) + $(type_count "$utypes" order.waiting) + $(type_count "$utypes" order.cancelled)))
+missing=$((want_order_events - got_order_events))
+
+svc_cores=$(cores $((c1_svc - c0_svc)) "$DURATION")
+pg_cores=$(cores $((c1_pg - c0_pg)) "$DURATION")
+wal_cores=$([[ $c0_walpid == "$c1_walpid" && -n $c0_walpid ]] && cores $((c1_wal - c0_wal)) "$DURATION" || echo "?")
+busy=$((c1_busy - c0_busy)) idle=$((c1_idle - c0_idle))
+machine_pct=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", (b + i > 0 ? 100 * b / (b + i) : 0) }')
+read -r pgb_user pgb_sys <<<"$(cat "$WORK/pgbench.time" 2>/dev/null || echo '0 0')"
+pgb_cores=$(awk -v u="$pgb_user" -v s="$pgb_sys" -v d="$DURATION" 'BEGIN { printf "%.2f", (u + s) / d }')
+ev_cores=$(awk -v c="${ev_cpu:-0}" -v d="$DURATION" 'BEGIN { printf "%.2f", c / d }')
+max_lag_bytes=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^lag_bytes=/) { v = substr($i, 11) + 0; if (v > m) m = v } } END { printf "%.0f", m + 0 }' "$WORK/metrics.log")
+max_lag_s=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^lag_seconds=/) { v = substr($i, 13) + 0; if (v > m) m = v } } END { printf "%.3f", m + 0 }' "$WORK/metrics.log")
+reconnects=$(metric_sum flashsale_cdc_reconnects_total "$METRICS_AFTER")
+reconnects_before=$(metric_sum flashsale_cdc_reconnects_total "$METRICS_BEFORE")
+
+# --- backlog: decode throughput -------------------------------------------------------------
+bk_line="" bk_tps="" bk_events="" bk_rate="" bk_secs="" bk_svc_cores="" bk_pg_cores="" bk_wal_cores=""
+if ((BACKLOG > 0)); then
+  MARKER2=cdc-end-$STAMP-2
+  log "backlog run: the service frozen (SIGSTOP) while pgbench runs unpaced for ${BACKLOG}s; then SIGCONT and time the drain"
+  start_eventlag backlog "$MARKER2" u3- $((BACKLOG + CATCHUP_TIMEOUT + 60))
+  kill -STOP "$SERVICE_PID"
+  SERVICE_FROZEN=1
+  mapfile -t args < <(pgbench_args 3)
+  bk_rc=0
+  pgbench "${args[@]}" -T "$BACKLOG" "$DB" >"$WORK/backlog-pgbench.out" 2>&1 || bk_rc=$?
+  insert_marker "$MARKER2"
+  cpu_snapshot b0
+  drain_start=$(date +%s.%N)
+  kill -CONT "$SERVICE_PID"
+  SERVICE_FROZEN=0
+  finish_eventlag
+  drain_end=$(date +%s.%N)
+  cpu_snapshot b1
+  bk_line=$(tail -1 "$WORK/backlog.json" 2>/dev/null || true)
+  [[ $bk_line == '{"events":'* ]] || bk_line=""
+  bk_tps=$(grep -oE '^tps = [0-9.]+' "$WORK/backlog-pgbench.out" | head -1 | awk '{printf "%.1f", $3}')
+  bk_events=$(json_field events "$bk_line") bk_rate=$(json_field events_per_s "$bk_line") bk_secs=$(json_field seconds "$bk_line")
+  drain_s=$(awk -v a="$drain_start" -v b="$drain_end" 'BEGIN { printf "%.3f", b - a }')
+  bk_svc_cores=$(cores $((b1_svc - b0_svc)) "$drain_s")
+  bk_pg_cores=$(cores $((b1_pg - b0_pg)) "$drain_s")
+  bk_wal_cores=$([[ $b0_walpid == "$b1_walpid" && -n $b0_walpid ]] && cores $((b1_wal - b0_wal)) "$drain_s" || echo "?")
+  {
+    echo
+    echo "## backlog run: service frozen, pgbench ${args[*]} -T $BACKLOG (unpaced, exit $bk_rc), then SIGCONT"
+    cat "$WORK/backlog-pgbench.out"
+    cat "$WORK/backlog.err"
+    echo "eventlag json: $bk_line"
+    echo "drain: SIGCONT to marker ${drain_s}s; CPU cores meanwhile: service $bk_svc_cores, postgres $bk_pg_cores (walsender $bk_wal_cores)"
+  } >>"$RESULTS"
+fi
+
+# --- stop the service -----------------------------------------------------------------------
+log "stopping the service (SIGTERM)"
+kill -TERM "$SERVICE_PID" 2>/dev/null || true
+waited=0 svc_rc=0
+while kill -0 "$SERVICE_PID" 2>/dev/null && ((waited < 300)); do sleep 0.1; waited=$((waited + 1)); done
+if kill -0 "$SERVICE_PID" 2>/dev/null; then
+  log "service still running 30 s after SIGTERM: SIGKILL"
+  kill -KILL "$SERVICE_PID" 2>/dev/null || true
+fi
+wait "$SERVICE_PID" 2>/dev/null || svc_rc=$?
+SERVICE_PID=""
+grep -iE 'error|fatal|panic|abort|terminate|warn|lost|too slow' "$WORK/service.log" |
+  grep -v 'webhook_secret is empty' | head -20 >"$WORK/service-problems.txt" || true
+{
+  echo
+  echo "service exit status after SIGTERM: $svc_rc"
+  echo "service CDC metrics before the measured run:"; echo "$METRICS_BEFORE"
+  echo "service CDC metrics after it caught up:"; echo "$METRICS_AFTER"
+  echo "service log lines with error/warn/lost/too slow (first 20):"; cat "$WORK/service-problems.txt"
+  echo "service log (last 30 lines):"; tail -30 "$WORK/service.log"
+} >>"$RESULTS"
+
+# --- the report -----------------------------------------------------------------------------
+verdict() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "") print "FAIL (no figure)"; else if (v + 0 < t + 0) print "PASS"; else print "FAIL" }'; }
+rate_verdict=$(awk -v r="$db_tps" 'BEGIN { print (r + 0 >= 5000 ? "reached" : "NOT reached") }')
+issue_verdict=$(verdict "$p99" "$TARGET_P99_MS")
+spec_verdict=$(verdict "$p99" "$SPEC_P99_MS")
+integrity=PASS
+[[ -n $ev_line && ${dups:-1} == 0 && ${ooo:-1} == 0 && ${malformed:-1} == 0 && $missing -le 0 && $stopped_by == until_item ]] || integrity=FAIL
+report=$(
+  echo "CDC event lag, ${DURATION}s at $([[ -n ${RATE_ARGS[*]} ]] && echo "-R $RATE" || echo "full speed"), $CLIENTS pgbench clients, $ITEMS items, cancel ${CANCEL_PCT}%"
+  printf '  %-44s %s\n' "lifecycle transactions/s (pgbench tps)" "${tps:--} ($pgb_txns in ${DURATION}s; latency avg ${pgb_lat:--} ms, schedule lag avg ${pgb_lag:--} ms)"
+  printf '  %-44s %s\n' "committed lifecycle changes/s (database)" "$db_tps ($placed orders placed, $cancelled cancelled; 5,000/s $rate_verdict)"
+  printf '  %-44s %s\n' "events delivered/s (first to last frame)" "${ev_rate:--} ($ev_events events in ${ev_txns:--} transactions, ${ev_trate:--} transactions/s)"
+  printf '  %-44s %s\n' "commit -> frame ms p50 / p90 / p99" "${p50:--} / ${p90:--} / ${p99:--}"
+  printf '  %-44s %s\n' "commit -> frame ms p99.9 / max" "${p999:--} / ${pmax:--} (worst 1-s p99 ${worst:--}; longest silence ${gap:--} ms)"
+  printf '  %-44s %s\n' "" "(committed_at has millisecond precision: figures are 0-1 ms above the truth)"
+  printf '  %-44s %s\n' "events by type" "${types:--}"
+  printf '  %-44s %s\n' "duplicates / out of order / malformed" "${dups:--} / ${ooo:--} / ${malformed:--}"
+  printf '  %-44s %s\n' "order events of the run's users" "$got_order_events received, $want_order_events expected (missing: $missing)"
+  printf '  %-44s %s\n' "stream end" "stopped by ${stopped_by:-?} (until_item = every event up to the end marker arrived)"
+  printf '  %-44s %s\n' "service flashsale_cdc_* at the end" "$(tr '\n' ' ' <<<"$METRICS_AFTER" | sed 's/ $//')"
+  printf '  %-44s %s\n' "sampled lag during the run (max)" "flashsale_cdc_lag_seconds $max_lag_s, flashsale_cdc_lag_bytes $max_lag_bytes; reconnects $reconnects_before -> $reconnects"
+  printf '  %-44s %s\n' "CPU during the load (cores of $(nproc))" "machine ${machine_pct}% busy; postgres $pg_cores (walsender $wal_cores), service $svc_cores, pgbench $pgb_cores, eventlag $ev_cores"
+  if [[ -n $bk_line ]]; then
+    printf '  %-44s %s\n' "decode throughput (backlog drain)" "$bk_rate events/s ($bk_events events of ${BACKLOG}s unpaced load at $bk_tps tps, drained in ${bk_secs}s; service $bk_svc_cores cores, postgres $bk_pg_cores, walsender $bk_wal_cores)"
+  fi
+  printf '  %-44s %s\n' "load average" "before $LOAD_BEFORE; at the end of the load $LOAD_DURING"
+  echo "  issue 4: >= 5,000 transactions/s: $rate_verdict; p99 < ${TARGET_P99_MS} ms: $issue_verdict (p99 ${p99:--} ms)"
+  echo "  SPEC 8 event lag: p99 < ${SPEC_P99_MS} ms: $spec_verdict; stream integrity (no loss, duplicate, disorder): $integrity"
+  [[ -s $WORK/service-problems.txt ]] && echo "  the service log has error/warning lines: see the results file"
+  echo "  service exit status after SIGTERM: $svc_rc"
+)
+{ echo; echo "## summary"; echo "$report"; } >>"$RESULTS"
+echo
+echo "$report"
+echo "results: $RESULTS"
+[[ $integrity == PASS ]]
