@@ -296,8 +296,11 @@ BEGIN
   END IF;
   v_item := o.item_id;
   PERFORM 1 FROM items WHERE id = v_item FOR UPDATE;
-  -- A lease past expires_at is no longer held: it expires before anything else is judged.
-  PERFORM fs_reclaim(v_item);
+  -- A lease past expires_at is no longer held: it expires before a cancel or an operator's
+  -- action is judged. The scheduled expiry does that expiry itself, just below.
+  IF p_kind <> 'expire' THEN
+    PERFORM fs_reclaim(v_item);
+  END IF;
 
   UPDATE reservations SET status = CASE WHEN p_kind = 'cancel' THEN 'released' ELSE 'expired' END,
                           ended_at = now()

@@ -34,14 +34,23 @@ curl -s "http://$admin/admin/items/$item"; echo
 echo
 echo "== the head of the waiting line (GET http://$admin/admin/items/$item/waitlist?limit=3)"
 curl -s "http://$admin/admin/items/$item/waitlist?limit=3"; echo
+first=$(curl -s "http://$admin/admin/items/$item/leases?limit=1" | sed -n 's/.*"order_id": "\([^"]*\)".*/\1/p')
+buyer=$(curl -s "http://$admin/admin/items/$item/leases?limit=1" | sed -n 's/.*"user_id": "\([^"]*\)".*/\1/p')
+sleep 1  # the payment link is made by a job, right after the reservation
+echo
+echo "== a reserved order with its payment link (GET /v1/orders/$first as $buyer)"
+curl -s "http://$public/v1/orders/$first" -H "X-User-Id: $buyer"; echo
 cat <<EOT
 
 The service keeps running. Try:
+  # pay for that order (the payment provider's callback):
+  curl -X POST http://$public/v1/payments/webhook \\
+       -d '{"event_id": "demo-pay-1", "order_id": "$first", "outcome": "succeeded"}'
   curl -X POST http://$public/v1/items/$item/orders -H 'X-User-Id: you' -H 'Idempotency-Key: 1'
   curl http://$public/v1/orders -H 'X-User-Id: you'
-  curl http://$admin/admin/items
+  curl http://$admin/admin/items/$item/waitlist
   curl http://$public/metrics
-Leases last 120 s; the next order, cancel or restock of the item after that gives the expired
-units to the line. Ctrl-C stops the service.
+Leases last 120 s: when they run out, the expiry jobs give the units to the next in line.
+Ctrl-C stops the service.
 EOT
 wait "$service"

@@ -65,11 +65,12 @@ struct Options {
   std::string path = "/admin/stream";
   double duration_s = 60;  // hard bound on the whole run
   double connect_timeout_s = 10;
-  double idle_s = 0;             // 0: off
-  bool idle_after_usr1 = false;  // the silence counts only after SIGUSR1
-  std::string until_item;        // stop when an event of this item arrives (an end marker)
-  std::string user_prefix;       // count the events of these users separately
-  std::string ready_file;        // created once the snapshot has arrived
+  double idle_s = 0;                 // 0: off
+  bool idle_after_usr1 = false;      // the silence counts only after SIGUSR1
+  std::string until_item;            // stop when an event of this item arrives (an end marker)
+  std::int64_t measure_from_us = 0;  // events committed earlier are a warm-up, not measured
+  std::string user_prefix;           // count the events of these users separately
+  std::string ready_file;            // created once the snapshot has arrived
   bool progress = false;
   bool self_test = false;
 };
@@ -94,7 +95,10 @@ when to stop (whichever comes first; SIGINT/SIGTERM also stop and report)
   --idle-after-usr1     with --idle: the silence counts only once SIGUSR1 arrived
                         ("the load is over"; a stall during the load does not end the run)
 bookkeeping
+  --measure-from T      events committed before T (unix seconds, e.g. 1795514400.25) are a
+                        warm-up: checked, counted apart, not in the figures
   --user-prefix P       also count, per type, the events whose user_id starts with P
+                        (warm-up included)
   --ready-file F        create F once the snapshot has arrived (for scripts)
 output
   --progress            one line per second on stderr (events, rate, latency of that second)
@@ -171,6 +175,9 @@ Options parse_options(const std::vector<std::string>& args) {
     } else if (flag == "--until-item") {
       o.until_item = value();
       if (o.until_item.empty()) throw UsageError{"--until-item: empty"};
+    } else if (flag == "--measure-from") {
+      const double t = parse_seconds(flag, value(), 0, 1e11);
+      o.measure_from_us = static_cast<std::int64_t>(std::llround(t * 1e6));
     } else if (flag == "--user-prefix") {
       o.user_prefix = value();
     } else if (flag == "--ready-file") {
@@ -333,10 +340,15 @@ std::int64_t unix_now_us() {
 
 class Tally {
  public:
-  explicit Tally(std::string until_item = {}, std::string user_prefix = {})
-      : until_item_(std::move(until_item)), user_prefix_(std::move(user_prefix)) {}
+  /// `measure_from_us`: events committed before it (unix µs) are a warm-up: checked and counted
+  /// apart, not measured.
+  explicit Tally(std::string until_item = {}, std::string user_prefix = {},
+                 std::int64_t measure_from_us = 0)
+      : until_item_(std::move(until_item)),
+        user_prefix_(std::move(user_prefix)),
+        measure_from_us_(measure_from_us) {}
 
-  enum class Seen { snapshot, event, marker, ignored };
+  enum class Seen { snapshot, event, warmup, marker, ignored };
 
   /// One text frame received at `recv_us` (unix µs, this machine's clock).
   Seen frame(std::string_view text, std::int64_t recv_us) {
@@ -388,17 +400,31 @@ class Tally {
                               "/" + std::to_string(in_order_.back().index);
       }
     } else {
-      if (in_order_.empty() || key->lsn != in_order_.back().lsn) ++transactions_;
+      if (in_order_.empty() || key->lsn != in_order_.back().lsn) {
+        ++(commit->unix_us >= measure_from_us_ ? transactions_ : warmup_transactions_);
+      }
       in_order_.push_back(*key);  // ascending by construction: binary_search works on it
     }
-
+    const std::string type_name = sanitize(type);
+    if (!user_prefix_.empty()) {
+      if (auto user = j.find("user_id");
+          user != j.end() && user->is_string() &&
+          user->get_ref<const std::string&>().starts_with(user_prefix_)) {
+        count_into(prefix_types_, type_name);
+      }
+    }
     std::int64_t latency = recv_us - commit->unix_us;
     if (latency < 0) {
       ++negative_;
       latency = 0;
     }
-    latency_.record(static_cast<std::uint64_t>(latency));
     second_.record(static_cast<std::uint64_t>(latency));
+    if (commit->unix_us < measure_from_us_) {
+      ++warmup_events_;
+      second_has_warmup_ = true;
+      return Seen::warmup;
+    }
+    latency_.record(static_cast<std::uint64_t>(latency));
     ++events_;
     if (events_ == 1) {
       first_recv_us_ = recv_us;
@@ -411,27 +437,23 @@ class Tally {
     last_recv_us_ = recv_us;
     last_commit_us_ = std::max(last_commit_us_, commit->unix_us);
     last_committed_at_ = std::string(committed_at);
-    const std::string type_name = sanitize(type);
     count_into(types_, type_name);
-    if (!user_prefix_.empty()) {
-      if (auto user = j.find("user_id");
-          user != j.end() && user->is_string() &&
-          user->get_ref<const std::string&>().starts_with(user_prefix_)) {
-        count_into(prefix_types_, type_name);
-      }
-    }
     return Seen::event;
   }
 
-  /// Ends the current one-second interval: its figures, then a fresh histogram.
+  /// Ends the current one-second interval (every event, warm-up included): its figures, then
+  /// a fresh histogram. The worst p99 of a second counts seconds without warm-up events only.
   struct Interval {
     std::uint64_t events;
     std::uint64_t p50_us, p99_us, max_us;
+    bool warmup;
   };
   Interval roll_second() {
-    Interval i{second_.count(), second_.percentile(50), second_.percentile(99), second_.max()};
-    if (i.events > 0) worst_second_p99_us_ = std::max(worst_second_p99_us_, i.p99_us);
+    Interval i{second_.count(), second_.percentile(50), second_.percentile(99), second_.max(),
+               second_has_warmup_};
+    if (i.events > 0 && !i.warmup) worst_second_p99_us_ = std::max(worst_second_p99_us_, i.p99_us);
     second_ = LatencyHistogram();
+    second_has_warmup_ = false;
     return i;
   }
 
@@ -440,6 +462,7 @@ class Tally {
   [[nodiscard]] const LatencyHistogram& latency() const { return latency_; }
   [[nodiscard]] std::uint64_t events() const { return events_; }
   [[nodiscard]] std::uint64_t transactions() const { return transactions_; }
+  [[nodiscard]] std::uint64_t warmup_events() const { return warmup_events_; }
   [[nodiscard]] std::uint64_t duplicates() const { return duplicates_; }
   [[nodiscard]] std::uint64_t out_of_order() const { return out_of_order_; }
   [[nodiscard]] std::uint64_t malformed_count() const { return malformed_; }
@@ -479,6 +502,9 @@ class Tally {
 
   std::string until_item_;
   std::string user_prefix_;
+  std::int64_t measure_from_us_ = 0;
+  std::uint64_t warmup_events_ = 0, warmup_transactions_ = 0;
+  bool second_has_warmup_ = false;
   LatencyHistogram latency_;
   LatencyHistogram second_;
   std::uint64_t frames_ = 0, bytes_ = 0, events_ = 0, transactions_ = 0;
@@ -540,6 +566,8 @@ nlohmann::ordered_json Tally::report() const {
       {"mean_ms", round_to(latency_.mean() / 1000.0, 3)},
       {"min_ms", to_ms(latency_.min())},
       {"worst_second_p99_ms", to_ms(worst_second_p99_us_)},
+      {"warmup_events", warmup_events_},
+      {"warmup_transactions", warmup_transactions_},
       {"max_gap_ms", round_to(static_cast<double>(max_gap_us_) / 1000.0, 3)},
       {"duplicates", duplicates_},
       {"out_of_order", out_of_order_},
@@ -571,7 +599,7 @@ class Client : public std::enable_shared_from_this<Client> {
  public:
   Client(net::io_context& ioc, const Options& opt)
       : opt_(opt),
-        tally_(opt.until_item, opt.user_prefix),
+        tally_(opt.until_item, opt.user_prefix, opt.measure_from_us),
         ws_(ioc),
         deadline_(ioc),
         tick_(ioc),
@@ -710,12 +738,13 @@ class Client : public std::enable_shared_from_this<Client> {
         char line[240];
         std::snprintf(line, sizeof line,
                       "[%4llus] events=%llu ev/s=%llu p50=%.1fms p99=%.1fms max=%.1fms "
-                      "dup=%llu ooo=%llu\n",
+                      "dup=%llu ooo=%llu%s\n",
                       static_cast<unsigned long long>(second_no_),
                       static_cast<unsigned long long>(tally_.events()),
                       static_cast<unsigned long long>(i.events), to_ms(i.p50_us), to_ms(i.p99_us),
                       to_ms(i.max_us), static_cast<unsigned long long>(tally_.duplicates()),
-                      static_cast<unsigned long long>(tally_.out_of_order()));
+                      static_cast<unsigned long long>(tally_.out_of_order()),
+                      i.warmup ? " (warm-up)" : "");
         std::fputs(line, stderr);
       }
     }
@@ -789,7 +818,9 @@ void print_summary(const Options& opt, const Client& client) {
   s << "\n  events     " << t.events() << " in " << t.seconds() << " s (first to last frame) = "
     << (t.seconds() > 0 ? static_cast<double>(t.events()) / t.seconds() : 0.0) << " events/s, "
     << t.transactions() << " transactions = "
-    << (t.seconds() > 0 ? static_cast<double>(t.transactions()) / t.seconds() : 0.0) << "/s\n";
+    << (t.seconds() > 0 ? static_cast<double>(t.transactions()) / t.seconds() : 0.0) << "/s";
+  if (t.warmup_events() > 0) s << "; plus " << t.warmup_events() << " warm-up events, not measured";
+  s << "\n";
   s.precision(3);
   s << "  commit -> frame ms  p50 " << to_ms(h.percentile(50)) << "  p90 "
     << to_ms(h.percentile(90)) << "  p99 " << to_ms(h.percentile(99)) << "  p99.9 "
@@ -939,6 +970,33 @@ int self_test() {
     check(t.events() == 1 && t.report()["events_before_snapshot"] == 1, "before snapshot");
     check(t.roll_second().events == 1 && t.roll_second().events == 0, "interval reset");
   }
+  {
+    // --measure-from 10:00:00.001: the first transaction is a warm-up, checked but not measured.
+    const std::int64_t t0 = 1795514400000000;
+    Tally t({}, "u", t0 + 1000);
+    auto ev = [](const char* id, const char* lsn, const char* at) {
+      return Json{{"event_id", id},     {"type", "order.reserved"}, {"lsn", lsn},
+                  {"committed_at", at}, {"item_id", "a"},           {"user_id", "u1"}}
+          .dump();
+    };
+    t.frame(R"({"type":"snapshot","items":[]})", t0);
+    check(t.frame(ev("0/10/0", "0/10", "2026-11-24T10:00:00.000Z"), t0 + 90000) ==
+              Tally::Seen::warmup,
+          "warm-up event");
+    check(t.frame(ev("0/10/0", "0/10", "2026-11-24T10:00:00.000Z"), t0 + 90000) ==
+              Tally::Seen::ignored,
+          "warm-up duplicate");
+    check(
+        t.frame(ev("0/20/0", "0/20", "2026-11-24T10:00:00.001Z"), t0 + 3000) == Tally::Seen::event,
+        "measured event");
+    check(t.events() == 1 && t.warmup_events() == 1 && t.transactions() == 1 &&
+              t.duplicates() == 1 && t.latency().max() == 2000,
+          "warm-up apart " + t.report().dump());
+    check(t.prefix_types().at("order.reserved") == 2, "prefix counts include the warm-up");
+    const auto second = t.roll_second();
+    check(second.events == 2 && second.warmup, "a second with warm-up events");
+    check(t.report()["worst_second_p99_ms"] == 0.0, "warm-up seconds not in the worst p99");
+  }
 
   // Arguments.
   auto parses = [](std::vector<std::string> args) {
@@ -959,6 +1017,8 @@ int self_test() {
   check(!parses({"--port", "1", "--idle-after-usr1"}), "usr1 without idle");
   check(!parses({"--port", "1", "--progress=1"}), "flag with value");
   check(!parses({"--port", "1", "--bogus"}), "unknown flag");
+  check(parses({"--port", "1", "--measure-from", "1795514400.25"}), "measure-from");
+  check(!parses({"--port", "1", "--measure-from", "-1"}), "negative measure-from");
 
   if (failures == 0) std::cerr << "flashsale-eventlag: self-test passed\n";
   return failures == 0 ? kExitOk : kExitRunFailed;

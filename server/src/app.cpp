@@ -16,9 +16,12 @@
 #include "embedded_postgres.hpp"
 #include "event_bus.hpp"
 #include "http/server.hpp"
+#include "jobs/slow_path.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 #include "migrations.hpp"
+#include "payments/fake_provider.hpp"
+#include "payments/provider.hpp"
 #include "plugin_host.hpp"
 #include "version.hpp"
 #include "worker_pool.hpp"
@@ -91,28 +94,52 @@ int serve(const Config& config) {
   EventBus events(kEventQueueLimit);
   PluginHost plugins(config, db.url, metrics, events);
   plugins.load_all();
-  plugins.start_all();
   WorkerPool workers(config.worker_threads, config.worker_queue_limit);
+  sdk::Storage& storage = plugins.storage();
+  sdk::Scheduler* scheduler = plugins.scheduler();
 
   http::Router public_routes;
   http::Router admin_routes;
-  for (auto* router : {&public_routes, &admin_routes}) {
-    api::add_ops_routes(*router, plugins, workers, metrics);
-  }
-  api::add_plugin_routes(admin_routes, plugins, workers);
-  api::add_public_routes(public_routes, plugins.storage(), workers,
-                         {config.identity_header, config.webhook_secret});
-  api::add_admin_routes(admin_routes, plugins.storage(), workers);
-  const auto admin_stream = std::make_shared<api::AdminStream>(plugins.storage(), workers);
-  events.subscribe({}, admin_stream);
-  api::add_admin_stream_route(admin_routes, admin_stream);
-
+  // Bound now, accepting only once every route and plugin is in place.
   http::Server public_server(
       io, {"public", config.http_listen, config.max_connections, config.read_timeout},
       public_routes, metrics);
   http::Server admin_server(
       io, {"admin", config.admin_listen, config.max_connections, config.read_timeout}, admin_routes,
       metrics);
+
+  for (auto* router : {&public_routes, &admin_routes}) {
+    api::add_ops_routes(*router, plugins, workers, metrics);
+  }
+  api::add_plugin_routes(admin_routes, plugins, workers);
+  api::add_public_routes(public_routes, storage, scheduler, workers,
+                         {config.identity_header, config.webhook_secret});
+  api::add_admin_routes(admin_routes, storage, scheduler, workers);
+  const auto admin_stream = std::make_shared<api::AdminStream>(storage, workers);
+  events.subscribe({}, admin_stream);
+  api::add_admin_stream_route(admin_routes, admin_stream);
+
+  std::string provider_url = config.payment_provider_url;
+  if (provider_url.empty()) {
+    payments::add_fake_provider_routes(admin_routes);
+    const std::string host =
+        config.admin_listen.host == "0.0.0.0" || config.admin_listen.host == "::"
+            ? "127.0.0.1"
+            : config.admin_listen.host;
+    provider_url = "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
+    log::info("payments: using the built-in fake provider at " + provider_url);
+  }
+  const payments::Provider provider(provider_url, config.payment_provider_timeout);
+  if (scheduler) {
+    jobs::register_handlers(*scheduler, storage, provider, metrics.registry());
+    events.subscribe(jobs::planned_event_types(), std::make_shared<jobs::Planner>(*scheduler));
+  } else {
+    log::warn(
+        "no scheduler plugin: leases expire only when their item is next touched, and no "
+        "payment links, refunds or sale closings happen");
+  }
+  plugins.start_all();
+
   public_server.start();
   admin_server.start();
   log::info("listening: public http://" + config.http_listen.host + ":" +

@@ -232,6 +232,9 @@ Config load_config(const std::optional<std::filesystem::path>& file,
       });
   if (!token) throw ConfigError("'identity.header' must be a header name like X-User-Id");
   c.webhook_secret = tree.at(pointer("payments.webhook_secret")).get<std::string>();
+  c.payment_provider_url = tree.at(pointer("payments.provider_url")).get<std::string>();
+  c.payment_provider_timeout =
+      std::chrono::milliseconds(integer(tree, "payments.provider_timeout_ms", 100, 600000));
   c.worker_threads = static_cast<int>(integer(tree, "workers.threads", 1, 256));
   c.worker_queue_limit =
       static_cast<std::size_t>(integer(tree, "workers.queue_limit", 1, 10000000));

@@ -44,6 +44,8 @@ struct Config {
   std::chrono::milliseconds read_timeout{15000};
   std::string identity_header;
   std::string webhook_secret;
+  std::string payment_provider_url;  ///< empty: the built-in fake provider
+  std::chrono::milliseconds payment_provider_timeout{5000};
   int worker_threads = 4;
   std::size_t worker_queue_limit = 10000;
   std::chrono::milliseconds shutdown_grace{10000};

@@ -227,6 +227,13 @@ sdk::Storage& PluginHost::storage() const {
   throw PluginRefused("no storage plugin loaded");
 }
 
+sdk::Scheduler* PluginHost::scheduler() const {
+  for (const auto& p : plugins_) {
+    if (auto* s = dynamic_cast<sdk::Scheduler*>(p->object.get())) return s;
+  }
+  return nullptr;
+}
+
 std::vector<PluginHealth> PluginHost::health() const {
   std::vector<PluginHealth> report;
   for (const auto& p : plugins_) {

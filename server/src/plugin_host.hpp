@@ -5,6 +5,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <flashsale/sdk/plugin.hpp>
 #include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/scheduler.hpp>
 #include <flashsale/sdk/storage.hpp>
 #include <memory>
 #include <stdexcept>
@@ -66,6 +67,8 @@ class PluginHost {
   }
   /// The storage plugin; load_all() guarantees there is one.
   [[nodiscard]] sdk::Storage& storage() const;
+  /// The scheduler plugin, or null when none is configured.
+  [[nodiscard]] sdk::Scheduler* scheduler() const;
   /// Calls every plugin's health(); blocks (run it on a worker).
   [[nodiscard]] std::vector<PluginHealth> health() const;
 

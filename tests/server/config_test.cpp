@@ -37,12 +37,14 @@ TEST_CASE("defaults match the documented values") {
   CHECK(c.http_listen.to_string() == "127.0.0.1:8080");
   CHECK(c.admin_listen.to_string() == "127.0.0.1:8081");
   CHECK(c.identity_header == "X-User-Id");
-  REQUIRE(c.plugins.size() == 3);
+  REQUIRE(c.plugins.size() == 4);
   CHECK(c.plugins[0].file == "flashsale_storage_postgres");
   CHECK(c.plugins[0].required);
   CHECK(c.plugins[1].file == "flashsale_event_source_pg_wal");
   CHECK(c.plugins[1].required);
-  CHECK_FALSE(c.plugins[2].required);
+  CHECK(c.plugins[2].file == "flashsale_scheduler_pg_queue");
+  CHECK(c.plugins[2].required);
+  CHECK_FALSE(c.plugins[3].required);
   CHECK(c.plugin_config("log").empty());
 }
 

@@ -74,13 +74,15 @@ TEST_CASE("the admin listener lists plugins; the public one does not") {
   const auto plugins = http_request(service.admin_port, "GET", "/admin/plugins");
   CHECK(plugins.status == 200);
   const auto list = plugins.json()["plugins"];
-  REQUIRE(list.size() == 3);
+  REQUIRE(list.size() == 4);
   CHECK(list[0]["kind"] == "storage");
   CHECK(list[0]["health"]["ok"] == true);
   CHECK(list[1]["kind"] == "event_source");
   CHECK(list[1]["name"] == "pg_wal");
-  CHECK(list[2]["name"] == "log");
-  CHECK(list[2]["required"] == false);
+  CHECK(list[2]["kind"] == "scheduler");
+  CHECK(list[2]["name"] == "pg_queue");
+  CHECK(list[3]["name"] == "log");
+  CHECK(list[3]["required"] == false);
   CHECK(http_request(service.public_port, "GET", "/admin/plugins").status == 404);
 }
 

@@ -111,10 +111,13 @@ void EventMapper::add(std::string type, const Row& r, nlohmann::json data) {
 }
 
 void EventMapper::on_item(const Row* old_row, const Row& r) {
-  nlohmann::json stock = {{"total_stock", number_or_null(col(r, "total_stock"))},
-                          {"available", number_or_null(col(r, "available"))},
-                          {"waiting", number_or_null(col(r, "waiting"))},
-                          {"paused", col(r, "paused") == std::optional<std::string>("t")}};
+  nlohmann::json stock = {
+      {"total_stock", number_or_null(col(r, "total_stock"))},
+      {"available", number_or_null(col(r, "available"))},
+      {"waiting", number_or_null(col(r, "waiting"))},
+      {"paused", col(r, "paused") == std::optional<std::string>("t")},
+      {"closes_at", col(r, "closes_at") ? nlohmann::json(iso_time(col(r, "closes_at")))
+                                        : nlohmann::json(nullptr)}};
   if (!old_row) {
     stock["name"] = text(col(r, "name"));
     add("item.created", r, std::move(stock));

@@ -10,13 +10,13 @@
 #include <atomic>
 #include <condition_variable>
 #include <flashsale/pg.hpp>
+#include <flashsale/pg_pool.hpp>
 #include <flashsale/sdk/storage.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
 
-#include "connection_pool.hpp"
 #include "place_coalescer.hpp"
 
 namespace flashsale::plugins {
@@ -66,6 +66,12 @@ const std::map<std::string, std::string> kStatements = {
      "  WHERE r.item_id = i.id AND r.status = 'active' ORDER BY r.expires_at, r.id"
      "  LIMIT $2::int) l), '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
     {"record_payment", "SELECT result, body FROM fs_record_payment($1, $2::uuid, $3)"},
+    {"set_payment_link",
+     "UPDATE orders SET payment_link = $2, updated_at = now() WHERE id = $1::uuid"
+     " AND status = 'reserved' AND payment_link IS NULL RETURNING fs_order_json(orders)::text"},
+    // An update that changes nothing still locks, reclaims and promotes.
+    {"sweep_item",
+     "SELECT outcome, message, body FROM fs_update_item($1, NULL, NULL, false, NULL)"},
     {"item_gauges",
      "SELECT i.id, i.available, i.waiting, (SELECT count(*) FROM reservations r"
      " WHERE r.item_id = i.id AND r.status = 'active') FROM items i ORDER BY i.id LIMIT $1::int"},
@@ -153,7 +159,8 @@ class PostgresStorage final : public sdk::Storage {
         item_leases_(item_gauge("flashsale_item_leases", "Active reservations (leases), per item")),
         pool_(
             host.database_url(), static_cast<std::size_t>(settings_.pool_size),
-            [this](pg::Connection& c) { prepare(c); }, pool_in_use_) {
+            [this](pg::Connection& c) { prepare(c); },
+            [this](int delta) { pool_in_use_.Increment(delta); }) {
     for (const auto& o : kOutcomes) outcome_counters_[o] = &orders_.Add({{"outcome", o}});
   }
 
@@ -289,6 +296,20 @@ class PostgresStorage final : public sdk::Storage {
     });
   }
 
+  StorageResult set_payment_link(const std::string& order_id, const std::string& link) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      const auto r = c.exec_prepared("set_payment_link", {order_id, link});
+      if (r.rows() == 0)
+        return {"invalid_transition", "the order is not reserved or has a link", ""};
+      return {"", "", std::string(r.get(0, 0))};
+    });
+  }
+
+  StorageResult sweep_item(const std::string& item_id) override {
+    return query(
+        [&](pg::Connection& c) { return from_row(c.exec_prepared("sweep_item", {item_id})); });
+  }
+
   StorageResult record_payment(const std::string& event_id, const std::string& order_id,
                                bool succeeded) override {
     return query([&](pg::Connection& c) -> StorageResult {
@@ -402,7 +423,7 @@ class PostgresStorage final : public sdk::Storage {
   prometheus::Family<prometheus::Gauge>& item_available_;
   prometheus::Family<prometheus::Gauge>& item_waiting_;
   prometheus::Family<prometheus::Gauge>& item_leases_;
-  ConnectionPool pool_;
+  pg::Pool pool_;
   std::unique_ptr<PlaceCoalescer> coalescer_;
   std::thread gauges_thread_;
   std::mutex stop_mutex_;

@@ -66,10 +66,12 @@ sdk::ItemChange parse_change(const nlohmann::json& body) {
   return change;
 }
 
-// ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed.
-std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max) {
+// ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed or
+// when the query has a parameter outside `allowed`.
+std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max,
+                               const std::set<std::string>& allowed = {"limit"}) {
   for (const auto& [key, value] : req.query) {
-    if (key != "limit") {
+    if (!allowed.count(key)) {
       reply(http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
       return std::nullopt;
     }
@@ -89,7 +91,8 @@ std::optional<int> limit_param(const Request& req, const Reply& reply, int fallb
 
 }  // namespace
 
-void add_admin_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers) {
+void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
+                      WorkerPool& workers) {
   router.add("POST", "/admin/items", [&storage, &workers](Request& req, Reply reply) {
     auto item = checked_body(req, reply, parse_new_item);
     if (!item) return;
@@ -146,6 +149,30 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, WorkerPool& w
     if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
     on_worker(workers, reply, [&storage, id] {
       return storage_response(storage.end_order(id, "", sdk::EndKind::force_expire), 200);
+    });
+  });
+
+  if (!scheduler) return;
+  router.add("GET", "/admin/jobs", [scheduler, &workers](Request& req, Reply reply) {
+    const auto limit = limit_param(req, reply, 100, 1000, {"limit", "state"});
+    if (!limit) return;
+    const std::string state = req.query.count("state") ? req.query["state"] : "dead";
+    if (state != "queued" && state != "running" && state != "done" && state != "dead") {
+      return reply(
+          http::error_response(400, "bad_request", "state must be queued, running, done or dead"));
+    }
+    on_worker(workers, reply, [scheduler, state, limit = *limit] {
+      return http::json_response(200, scheduler->list_jobs(state, limit));
+    });
+  });
+  router.add("POST", "/admin/jobs/{id}/retry", [scheduler, &workers](Request& req, Reply reply) {
+    const std::string id = req.params["id"];
+    if (!is_printable(id, 64)) return reply(http::error_response(404, "not_found", "no job " + id));
+    on_worker(workers, reply, [scheduler, id] {
+      if (!scheduler->retry_job(id)) {
+        return http::error_response(404, "not_found", "no dead job " + id);
+      }
+      return http::json_response(200, {{"id", id}, {"state", "queued"}});
     });
   });
 }

@@ -2,6 +2,7 @@
 // ending a lease by hand. Served on the admin listener only.
 #pragma once
 
+#include <flashsale/sdk/scheduler.hpp>
 #include <flashsale/sdk/storage.hpp>
 
 #include "http/router.hpp"
@@ -9,6 +10,8 @@
 
 namespace flashsale::api {
 
-void add_admin_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers);
+/// Items, orders, and (when `scheduler` is not null) GET /admin/jobs, POST /admin/jobs/{id}/retry.
+void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
+                      WorkerPool& workers);
 
 }  // namespace flashsale::api

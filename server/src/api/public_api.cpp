@@ -10,6 +10,7 @@
 #include "api/storage_response.hpp"
 #include "api/validation.hpp"
 #include "crypto.hpp"
+#include "jobs/slow_path.hpp"
 
 namespace flashsale::api {
 namespace {
@@ -58,8 +59,8 @@ bool signature_ok(const std::string& secret, const Request& req) {
 
 }  // namespace
 
-void add_public_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers,
-                       PublicApiOptions options) {
+void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
+                       WorkerPool& workers, PublicApiOptions options) {
   const std::string header = options.identity_header;
 
   router.add("POST", "/v1/items/{item}/orders", [&storage, header](Request& req, Reply reply) {
@@ -141,40 +142,48 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, WorkerPool& 
 
   // The payment provider calls this directly, not through the gateway: no user identity, but
   // a signature when a secret is configured.
-  router.add("POST", "/v1/payments/webhook",
-             [&storage, &workers, secret = options.webhook_secret](Request& req, Reply reply) {
-               if (!signature_ok(secret, req)) {
-                 return reply(http::error_response(
-                     401, "bad_signature", "X-Signature is not the HMAC-SHA256 of the body"));
-               }
-               http::Response error;
-               const auto body = http::parse_json_object(req, error);
-               if (!body) return reply(error);
-               std::string event_id, order_id;
-               bool succeeded = false;
-               try {
-                 Fields f(*body, {"event_id", "order_id", "outcome"});
-                 event_id = *f.text("event_id", 1, 200, true);
-                 order_id = *f.text("order_id", 36, 36, true);
-                 const auto outcome = *f.text("outcome", 1, 20, true);
-                 if (!is_uuid(order_id)) throw BadRequest("order_id must be a UUID");
-                 if (outcome != "succeeded" && outcome != "failed") {
-                   throw BadRequest("outcome must be \"succeeded\" or \"failed\"");
-                 }
-                 succeeded = outcome == "succeeded";
-               } catch (const BadRequest& e) {
-                 return reply(http::error_response(400, "bad_request", e.what()));
-               }
-               on_worker(workers, reply, [&storage, event_id, order_id, succeeded] {
-                 auto r = storage.record_payment(event_id, order_id, succeeded);
-                 if (r.error == "duplicate") {
-                   auto body = nlohmann::json::parse(r.body);
-                   body["duplicate"] = true;
-                   return http::json_response(200, body);
-                 }
-                 return storage_response(r, 200);
-               });
-             });
+  router.add(
+      "POST", "/v1/payments/webhook",
+      [&storage, scheduler, &workers, secret = options.webhook_secret](Request& req, Reply reply) {
+        if (!signature_ok(secret, req)) {
+          return reply(http::error_response(401, "bad_signature",
+                                            "X-Signature is not the HMAC-SHA256 of the body"));
+        }
+        http::Response error;
+        const auto body = http::parse_json_object(req, error);
+        if (!body) return reply(error);
+        std::string event_id, order_id;
+        bool succeeded = false;
+        try {
+          Fields f(*body, {"event_id", "order_id", "outcome"});
+          event_id = *f.text("event_id", 1, 200, true);
+          order_id = *f.text("order_id", 36, 36, true);
+          const auto outcome = *f.text("outcome", 1, 20, true);
+          if (!is_uuid(order_id)) throw BadRequest("order_id must be a UUID");
+          if (outcome != "succeeded" && outcome != "failed") {
+            throw BadRequest("outcome must be \"succeeded\" or \"failed\"");
+          }
+          succeeded = outcome == "succeeded";
+        } catch (const BadRequest& e) {
+          return reply(http::error_response(400, "bad_request", e.what()));
+        }
+        on_worker(workers, reply, [&storage, scheduler, event_id, order_id, succeeded] {
+          auto r = storage.record_payment(event_id, order_id, succeeded);
+          // The refund is a job keyed by the payment event: enqueued again on a
+          // duplicate callback, so a provider retrying after a failed enqueue (answered
+          // 500) still gets its money back, once.
+          if ((r.error.empty() || r.error == "duplicate") && scheduler &&
+              nlohmann::json::parse(r.body).value("result", "") == "refund_required") {
+            scheduler->enqueue({jobs::refund_job(order_id, event_id)});
+          }
+          if (r.error == "duplicate") {
+            auto body = nlohmann::json::parse(r.body);
+            body["duplicate"] = true;
+            return http::json_response(200, body);
+          }
+          return storage_response(r, 200);
+        });
+      });
 }
 
 }  // namespace flashsale::api

@@ -1,6 +1,7 @@
 // The public API, /v1 (SPEC §3): orders and items as one user sees them, behind the gateway.
 #pragma once
 
+#include <flashsale/sdk/scheduler.hpp>
 #include <flashsale/sdk/storage.hpp>
 #include <string>
 
@@ -14,7 +15,8 @@ struct PublicApiOptions {
   std::string webhook_secret;   ///< HMAC-SHA256 key for X-Signature; empty: not checked
 };
 
-void add_public_routes(http::Router& router, sdk::Storage& storage, WorkerPool& workers,
-                       PublicApiOptions options);
+/// `scheduler` (may be null) receives the refund jobs of late payments.
+void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
+                       WorkerPool& workers, PublicApiOptions options);
 
 }  // namespace flashsale::api

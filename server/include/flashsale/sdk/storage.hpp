@@ -93,6 +93,14 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   /// soonest expiry first, at most `limit`.
   virtual StorageResult leases(const std::string& item_id, int limit) = 0;
 
+  /// Stores the payment link of a RESERVED order that has none yet (the link then surfaces as
+  /// the payment_link.ready event); invalid_transition when the order is no longer reserved or
+  /// already has a link.
+  virtual StorageResult set_payment_link(const std::string& order_id, const std::string& link) = 0;
+  /// Touches an item as a placement would: reclaims lapsed leases, promotes the line, or ends it
+  /// once the sale has closed. Body: the item with its counts.
+  virtual StorageResult sweep_item(const std::string& item_id) = 0;
+
   /// A payment provider's callback; body {"result": "confirmed" | "failed" |
   /// "refund_required" | "unknown_order"}; a repeated event_id answers error "duplicate"
   /// with the first result and changes nothing.

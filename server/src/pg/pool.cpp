@@ -1,18 +1,20 @@
-// See connection_pool.hpp.
-#include "connection_pool.hpp"
+// See flashsale/pg_pool.hpp.
+#include "flashsale/pg_pool.hpp"
 
-namespace flashsale::plugins {
+namespace flashsale::pg {
 
-ConnectionPool::ConnectionPool(std::string url, std::size_t size, Setup setup,
-                               prometheus::Gauge& in_use)
-    : url_(pg::with_keepalives(url)), size_(size), setup_(std::move(setup)), in_use_(in_use) {}
+Pool::Pool(const std::string& url, std::size_t size, Setup setup, OnLoan on_loan)
+    : url_(with_keepalives(url)),
+      size_(size),
+      setup_(std::move(setup)),
+      on_loan_(std::move(on_loan)) {}
 
-ConnectionPool::Lease ConnectionPool::acquire(std::chrono::milliseconds timeout) {
+Pool::Lease Pool::acquire(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   const bool available =
       freed_.wait_for(lock, timeout, [this] { return !idle_.empty() || open_ < size_; });
-  if (!available) throw pg::Error("database busy: no free connection", "53300");
-  in_use_.Increment();
+  if (!available) throw Error("database busy: no free connection", "53300");
+  if (on_loan_) on_loan_(+1);
   if (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
@@ -21,22 +23,22 @@ ConnectionPool::Lease ConnectionPool::acquire(std::chrono::milliseconds timeout)
   ++open_;
   lock.unlock();
   try {
-    auto conn = std::make_unique<pg::Connection>(url_);
-    setup_(*conn);
+    auto conn = std::make_unique<Connection>(url_);
+    if (setup_) setup_(*conn);
     return Lease(*this, std::move(conn));
   } catch (...) {
     lock.lock();
     --open_;
-    in_use_.Decrement();
+    if (on_loan_) on_loan_(-1);
     freed_.notify_one();
     throw;
   }
 }
 
-void ConnectionPool::give_back(std::unique_ptr<pg::Connection> conn) {
+void Pool::give_back(std::unique_ptr<Connection> conn) {
   {
     std::lock_guard lock(mutex_);
-    in_use_.Decrement();
+    if (on_loan_) on_loan_(-1);
     // A connection in a failed or unknown state is closed rather than reused.
     if (conn->ok() && PQtransactionStatus(conn->raw()) == PQTRANS_IDLE) {
       idle_.push_back(std::move(conn));
@@ -47,4 +49,4 @@ void ConnectionPool::give_back(std::unique_ptr<pg::Connection> conn) {
   freed_.notify_one();
 }
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::pg

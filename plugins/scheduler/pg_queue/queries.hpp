@@ -1,0 +1,136 @@
+// Every statement of the pg_queue scheduler against the `jobs` table (migrations/0003_jobs.sql),
+// in one place so the tests EXPLAIN exactly what the workers run. Each polling statement walks a
+// partial index of its own, and those that lock rows skip locked ones (SKIP LOCKED), so workers
+// and instances never wait for each other.
+#pragma once
+
+#include <array>
+#include <string_view>
+
+namespace flashsale::plugins::pg_queue {
+
+struct Statement {
+  std::string_view name;
+  std::string_view sql;
+};
+
+/// Claims up to $2 due jobs of the kinds in $1 (text[]) for $3 milliseconds: marks them running,
+/// counts the attempt. Per kind it reads the head of jobs_due (kind, run_at, id) — a job of a
+/// kind nobody handles is never looked at — and rows another worker is claiming are skipped.
+/// The update finds its rows by primary key (= ANY, never a join that could turn into a scan).
+inline constexpr Statement kClaim{
+    "claim",
+    "WITH due AS ("
+    " SELECT d.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL ("
+    "  SELECT j.id, j.run_at FROM jobs j"
+    "  WHERE j.state = 'queued' AND j.kind = k.kind AND j.run_at <= now()"
+    "  ORDER BY j.run_at, j.id LIMIT $2 FOR UPDATE SKIP LOCKED) d"
+    " ORDER BY d.run_at, d.id LIMIT $2)"
+    " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,"
+    " locked_until = now() + $3::int * interval '1 millisecond', updated_at = now()"
+    " WHERE j.id = ANY (ARRAY(SELECT id FROM due)) AND j.state = 'queued'"
+    " RETURNING j.id, j.kind, j.payload::text, j.attempts,"
+    " (extract(epoch FROM j.run_at) * 1000000)::bigint"};
+
+/// Milliseconds from now (the database's clock) until the earliest queued job of the kinds in
+/// $1 is due; negative when one is due already, NULL when there is none. One index probe per
+/// kind.
+inline constexpr Statement kNextDue{
+    "next_due",
+    "SELECT extract(epoch FROM min(n.run_at) - clock_timestamp()) * 1000"
+    " FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL ("
+    "  SELECT j.run_at FROM jobs j WHERE j.state = 'queued' AND j.kind = k.kind"
+    "  ORDER BY j.run_at LIMIT 1) n"};
+
+/// Records what became of claimed jobs: $1 is a JSON array of {id, attempts, outcome, delay_ms,
+/// error} with outcome done | retry | dead | release (not started: back to the queue, attempt
+/// not counted); $2 (bigint[]) holds the same ids. A row changes only if it is still running
+/// the same attempt: a worker that outlived its visibility timeout cannot overwrite the run
+/// that replaced it.
+inline constexpr Statement kRecord{
+    "record",
+    "UPDATE jobs j SET"
+    " state = CASE o.outcome WHEN 'done' THEN 'done' WHEN 'dead' THEN 'dead' ELSE 'queued' END,"
+    " attempts = CASE WHEN o.outcome = 'release' THEN j.attempts - 1 ELSE j.attempts END,"
+    " run_at = CASE WHEN o.outcome = 'retry'"
+    "  THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,"
+    " locked_until = NULL,"
+    " last_error = CASE WHEN o.outcome IN ('retry', 'dead') THEN o.error ELSE j.last_error END,"
+    " updated_at = now(),"
+    " finished_at = CASE WHEN o.outcome IN ('done', 'dead') THEN now() END"
+    " FROM jsonb_to_recordset($1::jsonb)"
+    "  AS o(id bigint, attempts int, outcome text, delay_ms bigint, error text)"
+    " WHERE j.id = ANY ($2::bigint[]) AND j.id = o.id AND j.state = 'running'"
+    " AND j.attempts = o.attempts"
+    " RETURNING j.id"};
+
+/// Puts back up to $1 running jobs whose visibility timeout passed (their worker died or hung):
+/// queued again, due at once, or dead when that was attempt $2 (max_attempts) already.
+inline constexpr Statement kRescue{
+    "rescue",
+    "WITH lost AS ("
+    " SELECT id FROM jobs WHERE state = 'running' AND locked_until < now()"
+    " ORDER BY locked_until LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " UPDATE jobs j SET state = CASE WHEN j.attempts >= $2::int THEN 'dead' ELSE 'queued' END,"
+    " locked_until = NULL, updated_at = now(),"
+    " finished_at = CASE WHEN j.attempts >= $2::int THEN now() END,"
+    " last_error = 'visibility timeout passed: the worker running attempt ' || j.attempts"
+    "  || ' was lost'"
+    " WHERE j.id = ANY (ARRAY(SELECT id FROM lost)) AND j.state = 'running'"
+    " RETURNING j.kind, j.state"};
+
+/// Deletes at most $2 done jobs that finished more than $1 seconds ago, oldest first.
+inline constexpr Statement kCleanup{"cleanup",
+                                    "DELETE FROM jobs WHERE id = ANY (ARRAY("
+                                    " SELECT id FROM jobs WHERE state = 'done' AND finished_at < "
+                                    "now() - $1::int * interval '1 second'"
+                                    " ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED))"};
+
+/// Queued jobs per kind (at most $1 kinds), for flashsale_job_queue_depth.
+inline constexpr Statement kDepth{
+    "depth",
+    "SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind ORDER BY kind"
+    " LIMIT $1"};
+
+/// Adds the jobs of $1, a JSON array of {kind, payload, run_at_us, unique_key}, in one
+/// statement; a job whose unique_key is taken is skipped. Returns a row per new job. Rows go in
+/// key order, so two enqueues sharing keys take the keys' locks in the same order (no deadlock).
+inline constexpr Statement kEnqueue{
+    "enqueue",
+    "INSERT INTO jobs (kind, payload, run_at, unique_key)"
+    " SELECT e.kind, coalesce(e.payload, '{}'::jsonb),"
+    " timestamptz 'epoch' + e.run_at_us * interval '1 microsecond', nullif(e.unique_key, '')"
+    " FROM jsonb_to_recordset($1::jsonb)"
+    "  AS e(kind text, payload jsonb, run_at_us bigint, unique_key text)"
+    " ORDER BY e.unique_key"
+    " ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING"
+    " RETURNING id"};
+
+// {"jobs": [...]} of at most $1 jobs in one state, newest first. One statement per state, so
+// each can use that state's partial index in a generic plan too.
+#define FLASHSALE_PG_QUEUE_LIST_SQL(state)                                          \
+  "SELECT jsonb_build_object('jobs', coalesce(jsonb_agg(jsonb_build_object("        \
+  " 'id', j.id::text, 'kind', j.kind, 'state', j.state, 'payload', j.payload,"      \
+  " 'attempts', j.attempts, 'run_at', fs_ts(j.run_at), 'last_error', j.last_error," \
+  " 'updated_at', fs_ts(j.updated_at)) ORDER BY j.id DESC), '[]'::jsonb))::text"    \
+  " FROM (SELECT * FROM jobs WHERE state = '" state "' ORDER BY id DESC LIMIT $1::int) j"
+
+inline constexpr std::array kList{
+    Statement{"list_queued", FLASHSALE_PG_QUEUE_LIST_SQL("queued")},
+    Statement{"list_running", FLASHSALE_PG_QUEUE_LIST_SQL("running")},
+    Statement{"list_done", FLASHSALE_PG_QUEUE_LIST_SQL("done")},
+    Statement{"list_dead", FLASHSALE_PG_QUEUE_LIST_SQL("dead")},
+};
+#undef FLASHSALE_PG_QUEUE_LIST_SQL
+
+/// Moves dead job $1 back to the queue, due now, attempts reset.
+inline constexpr Statement kRetry{
+    "retry",
+    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = now(), locked_until = NULL,"
+    " finished_at = NULL, updated_at = now() WHERE id = $1::bigint AND state = 'dead'"
+    " RETURNING id"};
+
+inline constexpr std::array kStatements{kClaim,   kNextDue, kRecord,  kRescue,  kCleanup, kDepth,
+                                        kEnqueue, kRetry,   kList[0], kList[1], kList[2], kList[3]};
+
+}  // namespace flashsale::plugins::pg_queue

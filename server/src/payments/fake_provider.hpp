@@ -1,0 +1,15 @@
+// A stand-in payment provider served by the service itself (admin listener, /fake-payments),
+// used when payments.provider_url is empty: links point to payments.invalid, refunds are kept
+// in memory and listed, so a demo or a test can see them.
+#pragma once
+
+#include <memory>
+
+#include "http/router.hpp"
+
+namespace flashsale::payments {
+
+/// POST /fake-payments/links, POST /fake-payments/refunds, GET /fake-payments/refunds.
+void add_fake_provider_routes(http::Router& router);
+
+}  // namespace flashsale::payments
