@@ -20,7 +20,7 @@ RESULTS_DIR=${RESULTS_DIR:-$BUILD/bench-results}
 
 DURATION=${DURATION:-60}              # seconds of paced load, measured
 RATE=${RATE:-5500}                    # pgbench -R: lifecycle transactions/s (0: as fast as it goes)
-CLIENTS=${CLIENTS:-100}               # pgbench clients (many: commits share WAL flushes)
+CLIENTS=${CLIENTS:-50}                # pgbench clients (enough for group commit; more only crowd the CPUs)
 ITEMS=${ITEMS:-200}                   # items cdc-1 .. cdc-N, each transaction on a random one
 STOCK=${STOCK:-1000000}               # per item: large, so every placement is a reservation
 CANCEL_PCT=${CANCEL_PCT:-0}           # % of transactions that cancel the client's last order
@@ -450,6 +450,8 @@ SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'),
 SQL
 )"
 db_tps=$(awk -v n=$((w_placed + w_cancelled)) -v s="$WINDOW" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
+# The transactions pgbench drove in the window: a placement transaction carries BATCH orders.
+driven_tps=$(awk -v p="$w_placed" -v b="$BATCH" -v c="$w_cancelled" -v s="$WINDOW" 'BEGIN { printf "%.1f", (s > 0 ? (p / b + c) / s : 0) }')
 
 ev_events=$(json_field events "$ev_line") ev_rate=$(json_field events_per_s "$ev_line")
 ev_txns=$(json_field transactions "$ev_line") ev_trate=$(json_field transactions_per_s "$ev_line")
@@ -491,6 +493,10 @@ reconnects_before=$(metric_sum flashsale_cdc_reconnects_total "$METRICS_BEFORE")
 # polled every 50 ms until it has grown by the backlog's events: decode throughput. A
 # flashsale-eventlag connected meanwhile shows whether a WebSocket consumer gets them too.
 bk_tps="" bk_txns="" bk_expected="" bk_decoded="" bk_drain="" bk_rate="" bk_ws="" bk_svc_cores="" bk_pg_cores="" bk_wal_cores=""
+if ((BACKLOG > 0)) && [[ $(json_string stopped_by "$ev_line") != until_item ]]; then
+  log "skipping the backlog run: the stream did not catch up after the load"
+  BACKLOG=0
+fi
 if ((BACKLOG > 0)); then
   MARKER2=cdc-end-$STAMP-2
   log "backlog run: the service frozen (SIGSTOP) while pgbench runs unpaced for ${BACKLOG}s; then SIGCONT and time the drain"
@@ -560,7 +566,7 @@ awk '/listening: public/ { up = 1; next } up' "$WORK/service.log" |
   echo
   echo "service exit status after SIGTERM: $svc_rc"
   echo "service CDC metrics before the measured run:"; echo "$METRICS_BEFORE"
-  echo "service CDC metrics after it caught up:"; echo "$METRICS_AFTER"
+  echo "service CDC metrics after the catch-up wait:"; echo "$METRICS_AFTER"
   echo "every flashsale_* metric then (no histogram buckets):"; echo "$ALL_METRICS_AFTER"
   echo "service log lines with error/warn/lost/too slow after start-up (first 20):"; cat "$WORK/service-problems.txt"
   echo "service log (last 30 lines):"; tail -30 "$WORK/service.log"
@@ -568,7 +574,7 @@ awk '/listening: public/ { up = 1; next } up' "$WORK/service.log" |
 
 # --- the report -----------------------------------------------------------------------------
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN { if (v == "") print "FAIL (no figure)"; else if (v + 0 < t + 0) print "PASS"; else print "FAIL" }'; }
-rate_verdict=$(awk -v r="$ev_trate" 'BEGIN { print (r + 0 >= 5000 ? "reached" : "NOT reached") }')
+rate_verdict=$(awk -v r="$driven_tps" 'BEGIN { print (r + 0 >= 5000 ? "reached" : "NOT reached") }')
 issue_verdict=$(verdict "$p99" "$TARGET_P99_MS")
 spec_verdict=$(verdict "$p99" "$SPEC_P99_MS")
 integrity=PASS
@@ -577,8 +583,8 @@ report=$(
   echo "plugins: ${LOADED_PLUGINS:-?} (--plugins $PLUGINS)"
   echo "CDC event lag, ${DURATION}s measured after ${WARMUP}s warm-up, $([[ -n ${RATE_ARGS[*]} ]] && echo "pgbench -R $RATE" || echo "pgbench at full speed"), $CLIENTS clients, $ITEMS items, cancel ${CANCEL_PCT}%, $BATCH order(s) per transaction"
   printf '  %-44s %s\n' "pgbench tps (whole run, warm-up included)" "${tps:--} ($pgb_txns transactions in $((WARMUP + DURATION))s; latency avg ${pgb_lat:--} ms, schedule lag avg ${pgb_lag:--} ms)"
-  printf '  %-44s %s\n' "lifecycle transactions/s (stream, window)" "${ev_trate:--} (${ev_txns:--} transactions; 5,000/s $rate_verdict)"
-  printf '  %-44s %s\n' "orders placed + cancelled/s (database)" "$db_tps ($w_placed placed + $w_cancelled cancelled in the ${WINDOW}s window$( ((BATCH > 1)) && echo ", $BATCH per transaction"))"
+  printf '  %-44s %s\n' "lifecycle transactions/s driven (database)" "$driven_tps (5,000/s $rate_verdict; orders: $w_placed placed + $w_cancelled cancelled in the ${WINDOW}s window$( ((BATCH > 1)) && echo ", $BATCH per placement"))"
+  printf '  %-44s %s\n' "transactions/s on the stream" "${ev_trate:--} (${ev_txns:--} with events; includes the service's own follow-ups, e.g. payment links)"
   printf '  %-44s %s\n' "events delivered/s (first to last frame)" "${ev_rate:--} ($ev_events events; $(json_field warmup_events "$ev_line") warm-up events apart)"
   printf '  %-44s %s\n' "commit -> frame ms p50 / p90 / p99" "${p50:--} / ${p90:--} / ${p99:--}"
   printf '  %-44s %s\n' "commit -> frame ms p99.9 / max" "${p999:--} / ${pmax:--} (worst 1-s p99 ${worst:--}; longest silence ${gap:--} ms)"
@@ -597,7 +603,7 @@ report=$(
     printf '  %-44s %s\n' "WebSocket consumer during the drain" "$bk_ws"
   fi
   printf '  %-44s %s\n' "load average" "before $LOAD_BEFORE; at the end of the load $LOAD_DURING"
-  echo "  issue 4: >= 5,000 transactions/s: $rate_verdict (${ev_trate:--}/s); p99 < ${TARGET_P99_MS} ms: $issue_verdict (p99 ${p99:--} ms)"
+  echo "  issue 4: >= 5,000 transactions/s: $rate_verdict (${driven_tps}/s); p99 < ${TARGET_P99_MS} ms: $issue_verdict (p99 ${p99:--} ms)"
   echo "  SPEC 8 event lag: p99 < ${SPEC_P99_MS} ms: $spec_verdict; stream integrity (no loss, duplicate, disorder): $integrity"
   [[ -s $WORK/service-problems.txt ]] && echo "  the service log has error/warning lines: see the results file"
   echo "  service exit status after SIGTERM: $svc_rc"
@@ -606,4 +612,4 @@ report=$(
 echo
 echo "$report"
 echo "results: $RESULTS"
-[[ $integrity == PASS ]]
+[[ $integrity == PASS ]] || exit 1  # a list: no ERR trap

@@ -1,6 +1,9 @@
 // Domain events end to end: committed changes read from the write-ahead log by the pg_wal
 // plugin reach an operator on GET /admin/stream, once each, in commit order, and survive a
 // killed replication connection.
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/websocket.hpp>
 #include <catch2/catch.hpp>
 #include <map>
 #include <set>
@@ -176,4 +179,36 @@ TEST_CASE("a killed replication connection resumes: no event lost, none twice") 
 TEST_CASE("a plain GET on the stream route asks for an upgrade") {
   const auto r = http_request(shared_service().admin_port, "GET", "/admin/stream");
   CHECK(r.status == 426);
+}
+
+TEST_CASE("a client that does not read is closed as too slow; the others keep receiving") {
+  const auto& svc = shared_service();
+  // A client that completes the handshake and then never reads, with a tiny receive buffer.
+  boost::asio::io_context io;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> slow(io);
+  slow.next_layer().open(boost::asio::ip::tcp::v4());
+  slow.next_layer().set_option(boost::asio::socket_base::receive_buffer_size(4096));
+  slow.next_layer().connect({boost::asio::ip::make_address("127.0.0.1"), svc.admin_port});
+  slow.handshake("127.0.0.1", "/admin/stream");
+  auto fast = admin_stream();
+  const auto item = unique_name("flood");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Flood"}, {"total_stock", 1}});
+  // One transaction, 20,000 changes of a watched column: 20,000 events at once.
+  flashsale::pg::Connection(svc.database_url)
+      .exec("DO $$ BEGIN FOR i IN 1..20000 LOOP UPDATE items SET paused = NOT paused WHERE id = '" +
+            item + "'; END LOOP; END $$");
+  int flood = 0;
+  for (const auto& f : drain(*fast))
+    flood += f["item_id"] == item && f["type"] == "inventory.changed";
+  CHECK(flood == 20000);  // a burst bigger than the queue reaches a client that reads
+  // The slow one gets what fit in the buffers, then the close frame with its reason.
+  boost::beast::error_code ec;
+  boost::beast::flat_buffer buffer;
+  while (!ec) {
+    slow.read(buffer, ec);
+    buffer.consume(buffer.size());
+  }
+  CHECK(ec == boost::beast::websocket::error::closed);
+  CHECK(slow.reason().code == boost::beast::websocket::close_code::policy_error);
+  CHECK(std::string(slow.reason().reason.c_str()) == "too slow: the client does not keep up");
 }

@@ -2,6 +2,7 @@
 #include "api/admin_stream.hpp"
 
 #include <flashsale/sdk/storage.hpp>
+#include <thread>
 
 #include "worker_pool.hpp"
 
@@ -21,7 +22,12 @@ void AdminStream::handle(const sdk::EventBatch& batch) {
   }
   for (const auto& event : batch.events) {
     const std::string frame = event.to_json().dump();
-    for (const auto& client : live) client->send(frame);
+    for (const auto& client : live) {
+      // A full client holds the stream back for at most its grace period, then is closed.
+      while (client->send(frame) == http::WebSocket::Sent::full) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+    }
   }
 }
 

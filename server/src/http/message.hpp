@@ -43,13 +43,19 @@ using Reply = std::function<void(Response)>;
 using Handler = std::function<void(Request&, Reply)>;
 
 /// A WebSocket connection as a handler sees it. Thread-safe. Frames go out in order, one write
-/// at a time; a client that falls too far behind is closed ("too slow"), never buffered without
+/// at a time; a client that stays too far behind is closed ("too slow"), never buffered without
 /// bound.
 class WebSocket {
  public:
   virtual ~WebSocket() = default;
-  /// Queues a text frame; false if the connection is closed (or just got closed for being slow).
-  virtual bool send(std::string text) = 0;
+  enum class Sent {
+    queued,  ///< on its way
+    full,    ///< too many frames waiting: try again shortly (the client gets a grace period)
+    closed,  ///< the connection is closed (possibly just now, for staying full too long)
+  };
+  /// Queues a text frame. `full` pushes back on a burst; a client still full after the grace
+  /// period is closed as too slow.
+  virtual Sent send(std::string text) = 0;
   /// Frames are held until release(): then `first` goes out, followed by everything queued
   /// meanwhile. Lets a snapshot precede the live events that arrived while it was being made.
   virtual void release(std::string first) = 0;

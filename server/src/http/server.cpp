@@ -31,8 +31,10 @@ using tcp = net::ip::tcp;
 class Session;
 class WsSession;
 
-// Frames a WebSocket client may have waiting before it is closed as too slow.
+// Frames a WebSocket client may have waiting; past it, senders are told to wait, and a client
+// that stays full for the grace period is closed as too slow.
 constexpr std::size_t kWebSocketQueueLimit = 4096;
+constexpr auto kWebSocketFullGrace = std::chrono::seconds(2);
 
 struct Server::State {
   State(net::io_context& io, Options opts, const Router& r, Metrics& m)
@@ -116,17 +118,21 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     });
   }
 
-  bool send(std::string text) override {
+  Sent send(std::string text) override {
     std::lock_guard lock(mutex_);
-    if (closing_) return false;
+    if (closing_) return Sent::closed;
     if (queue_.size() >= kWebSocketQueueLimit) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!full_since_) full_since_ = now;
+      if (now - *full_since_ < kWebSocketFullGrace) return Sent::full;
       start_close_locked("too slow: the client does not keep up",
                          websocket::close_code::policy_error);
-      return false;
+      return Sent::closed;
     }
+    full_since_.reset();
     queue_.push_back(std::move(text));
     kick_locked();
-    return true;
+    return Sent::queued;
   }
 
   void release(std::string first) override {
@@ -217,6 +223,7 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
   bool close_sent_ = false;
   std::string close_reason_;
   websocket::close_code close_code_ = websocket::close_code::normal;
+  std::optional<std::chrono::steady_clock::time_point> full_since_;
 };
 
 class Session : public std::enable_shared_from_this<Session> {
