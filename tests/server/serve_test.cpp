@@ -49,7 +49,12 @@ TEST_CASE("/metrics passes promtool and carries the build and plugin info") {
   ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database()});
   REQUIRE(service.wait_listening());
   http_request(service.public_port, "GET", "/healthz");
-  auto metrics = http_request(service.public_port, "GET", "/metrics");
+  // A request is counted once its answer is written, which can be just after the client read it.
+  test::HttpResult metrics;
+  CHECK(test::eventually([&] {
+    metrics = http_request(service.public_port, "GET", "/metrics");
+    return metrics.body.find(R"(route="/healthz"} 1)") != std::string::npos;
+  }));
   CHECK(metrics.status == 200);
   CHECK_THAT(metrics.headers["content-type"], Catch::StartsWith("text/plain; version=0.0.4"));
   CHECK_THAT(metrics.body, Catch::Contains("flashsale_build_info{"));
