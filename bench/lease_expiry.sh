@@ -335,13 +335,13 @@ SELECT kind, state, count(*),
   FROM jobs GROUP BY kind, state ORDER BY kind, state;
 SQL
     echo
-    echo "timeline (s after placement start): enqueue of expire_lease jobs (created_at - granted_at p50/p99/max ms); last make_payment_link finished; first/last expires_at:"
+    echo "timeline (s after placement start): event -> job enqueue lag, measured on the per-order make_payment_link jobs (created_at - granted_at p50/p99/max ms); last make_payment_link finished; first/last expires_at:"
     psql_db -d "$db" -At -F ' ' -v t0="$t_place0" <<'SQL'
-SELECT 'expire_lease enqueue lag ms',
+SELECT 'job enqueue lag ms',
        round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM j.created_at - r.granted_at))::numeric * 1000, 1),
        round(percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM j.created_at - r.granted_at))::numeric * 1000, 1),
        round(max(extract(epoch FROM j.created_at - r.granted_at))::numeric * 1000, 1)
-  FROM reservations r JOIN jobs j ON j.unique_key = 'expire_lease:' || r.order_id;
+  FROM reservations r JOIN jobs j ON j.unique_key = 'payment_link:' || r.order_id;
 SELECT 'make_payment_link last finished at +' || round((extract(epoch FROM max(finished_at)) - :t0)::numeric, 1) || 's'
   FROM jobs WHERE kind = 'make_payment_link';
 SELECT 'expires_at from +' || round((extract(epoch FROM min(expires_at)) - :t0)::numeric, 1) || 's to +' ||

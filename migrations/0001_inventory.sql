@@ -274,10 +274,10 @@ BEGIN
    WHERE id = p_item;
 END $$;
 
--- Ends an order's lease or place in line. p_kind: 'cancel' (by its user: WAITING or RESERVED),
--- 'expire' (the scheduler: a RESERVED order whose window is over), 'force_expire' (an
--- operator: a RESERVED order, now). Returns outcome 'ok' with the order, 'not_found', or
--- 'invalid_transition' with the order as it is.
+-- Ends an order's lease or place in line. p_kind: 'cancel' (by its user: WAITING or RESERVED)
+-- or 'force_expire' (an operator: a RESERVED order, now). Returns outcome 'ok' with the order,
+-- 'not_found', or 'invalid_transition' with the order as it is. (Leases whose window is over
+-- are ended by fs_reclaim, from any touch of the item or from the scheduled sweep.)
 CREATE FUNCTION fs_end_order(p_order uuid, p_user text, p_kind text)
 RETURNS TABLE (outcome text, message text, body text) LANGUAGE plpgsql AS $$
 DECLARE
@@ -285,9 +285,7 @@ DECLARE
   v_item text;
   ended integer;
   new_status text := CASE WHEN p_kind = 'cancel' THEN 'cancelled' ELSE 'expired' END;
-  why text := CASE p_kind WHEN 'cancel' THEN 'cancelled_by_user'
-                          WHEN 'expire' THEN 'payment_window_over'
-                          ELSE 'expired_by_operator' END;
+  why text := CASE p_kind WHEN 'cancel' THEN 'cancelled_by_user' ELSE 'expired_by_operator' END;
 BEGIN
   SELECT * INTO o FROM orders WHERE id = p_order AND (p_user IS NULL OR user_id = p_user);
   IF NOT FOUND THEN
@@ -296,15 +294,12 @@ BEGIN
   END IF;
   v_item := o.item_id;
   PERFORM 1 FROM items WHERE id = v_item FOR UPDATE;
-  -- A lease past expires_at is no longer held: it expires before a cancel or an operator's
-  -- action is judged. The scheduled expiry does that expiry itself, just below.
-  IF p_kind <> 'expire' THEN
-    PERFORM fs_reclaim(v_item);
-  END IF;
+  -- A lease past expires_at is no longer held: it expires before anything else is judged.
+  PERFORM fs_reclaim(v_item);
 
   UPDATE reservations SET status = CASE WHEN p_kind = 'cancel' THEN 'released' ELSE 'expired' END,
                           ended_at = now()
-   WHERE order_id = p_order AND status = 'active' AND (p_kind <> 'expire' OR expires_at <= now());
+   WHERE order_id = p_order AND status = 'active';
   GET DIAGNOSTICS ended = ROW_COUNT;
   IF ended = 1 THEN
     UPDATE orders SET status = new_status, reason = why, updated_at = now()
@@ -322,9 +317,7 @@ BEGIN
   PERFORM fs_promote(v_item);
   IF ended = 0 THEN
     SELECT * INTO o FROM orders WHERE id = p_order;
-    RETURN QUERY SELECT 'invalid_transition'::text,
-      CASE WHEN p_kind = 'expire' AND o.status = 'reserved' THEN 'the payment window is not over'
-           ELSE 'the order is ' || o.status END,
+    RETURN QUERY SELECT 'invalid_transition'::text, 'the order is ' || o.status,
       fs_order_json(o)::text;
     RETURN;
   END IF;

@@ -17,15 +17,20 @@ struct Statement {
 /// Claims up to $2 due jobs of the kinds in $1 (text[]) for $3 milliseconds: marks them running,
 /// counts the attempt. Per kind it reads the head of jobs_due (kind, run_at, id) — a job of a
 /// kind nobody handles is never looked at — and rows another worker is claiming are skipped.
+/// The kinds take turns (oldest first within a kind), so a backlog of one kind (say 100,000
+/// payment links) cannot hold back another kind's due jobs (lease expiries) until it is gone.
 /// The update finds its rows by primary key (= ANY, never a join that could turn into a scan).
 inline constexpr Statement kClaim{
     "claim",
     "WITH due AS ("
-    " SELECT d.id FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL ("
-    "  SELECT j.id, j.run_at FROM jobs j"
-    "  WHERE j.state = 'queued' AND j.kind = k.kind AND j.run_at <= now()"
-    "  ORDER BY j.run_at, j.id LIMIT $2 FOR UPDATE SKIP LOCKED) d"
-    " ORDER BY d.run_at, d.id LIMIT $2)"
+    " SELECT t.id FROM ("
+    "  SELECT d.id, d.run_at,"
+    "   row_number() OVER (PARTITION BY k.kind ORDER BY d.run_at, d.id) AS turn"
+    "  FROM unnest($1::text[]) AS k(kind) CROSS JOIN LATERAL ("
+    "   SELECT j.id, j.run_at FROM jobs j"
+    "   WHERE j.state = 'queued' AND j.kind = k.kind AND j.run_at <= now()"
+    "   ORDER BY j.run_at, j.id LIMIT $2 FOR UPDATE SKIP LOCKED) d) t"
+    " ORDER BY t.turn, t.run_at, t.id LIMIT $2)"
     " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,"
     " locked_until = now() + $3::int * interval '1 millisecond', updated_at = now()"
     " WHERE j.id = ANY (ARRAY(SELECT id FROM due)) AND j.state = 'queued'"

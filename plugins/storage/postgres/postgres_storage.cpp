@@ -217,9 +217,7 @@ class PostgresStorage final : public sdk::Storage {
 
   StorageResult end_order(const std::string& order_id, const std::string& user_id,
                           sdk::EndKind kind) override {
-    const char* name = kind == sdk::EndKind::cancel   ? "cancel"
-                       : kind == sdk::EndKind::expire ? "expire"
-                                                      : "force_expire";
+    const char* name = kind == sdk::EndKind::cancel ? "cancel" : "force_expire";
     return query([&](pg::Connection& c) {
       return from_row(c.exec_prepared(
           "end_order", {order_id, user_id.empty() ? pg::Param() : pg::Param(user_id), name}));

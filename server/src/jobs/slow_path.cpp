@@ -14,6 +14,9 @@ namespace {
 using sdk::JobClock;
 using sdk::JobOutcome;
 
+// Leases of one item lapsing within this span are expired together.
+constexpr std::chrono::milliseconds kExpiryBucket{100};
+
 // "2026-11-24T10:00:00.123Z" -> a time point; nullopt for anything else.
 std::optional<JobClock::time_point> parse_time(const nlohmann::json& value) {
   if (!value.is_string()) return std::nullopt;
@@ -57,11 +60,16 @@ void Planner::handle(const sdk::EventBatch& batch) {
       const auto expires = parse_time(e.data.value("reservation", nlohmann::json::object())
                                           .value("expires_at", nlohmann::json()));
       if (expires) {
+        // One sweep per item per bucket: every lease of the item lapsing in the bucket comes
+        // back in one transaction. Due at the bucket's end, so never before a lease's expiry.
+        const auto since_epoch =
+            std::chrono::duration_cast<std::chrono::milliseconds>(expires->time_since_epoch());
+        const auto bucket_end = (since_epoch / kExpiryBucket + 1) * kExpiryBucket;
         jobs.push_back(
-            {"expire_lease",
-             {{"order_id", e.order_id}, {"expires_at", e.data["reservation"]["expires_at"]}},
-             *expires,
-             "expire_lease:" + e.order_id});
+            {"expire_leases",
+             {{"item_id", e.item_id}, {"bucket_start_ms", (bucket_end - kExpiryBucket).count()}},
+             JobClock::time_point(bucket_end),
+             "expire_leases:" + e.item_id + ":" + std::to_string(bucket_end.count())});
       }
       jobs.push_back({"make_payment_link",
                       {{"order_id", e.order_id}, {"user_id", e.user_id}, {"item_id", e.item_id}},
@@ -95,20 +103,15 @@ void register_handlers(sdk::Scheduler& scheduler, sdk::Storage& storage,
           .Add({}, prometheus::Histogram::BucketBoundaries{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                            2.5, 5, 10});
 
-  scheduler.on("expire_lease", [&storage, &lateness](const sdk::Job& job) {
-    const auto r = storage.end_order(field(job, "order_id"), "", sdk::EndKind::expire);
-    if (r.error.empty()) {
-      if (const auto expires = parse_time(job.payload.value("expires_at", nlohmann::json()))) {
-        lateness.Observe(std::chrono::duration<double>(JobClock::now() - *expires).count());
-      }
-      return done("expired");
-    }
-    if (r.error == "invalid_transition" && r.message == "the payment window is not over") {
-      // Our clock ran ahead of the database's: try again in a moment.
-      return retry(r.message, std::chrono::milliseconds(200));
-    }
-    if (r.error == "invalid_transition" || r.error == "not_found") return done(r.message);
-    return retry(r.message);
+  scheduler.on("expire_leases", [&storage, &lateness](const sdk::Job& job) {
+    const auto r = storage.sweep_item(field(job, "item_id"));
+    if (r.error == "not_found") return done(r.message);
+    if (!r.error.empty()) return retry(r.message);
+    // From the bucket's start: an upper bound of every swept lease's lateness.
+    const JobClock::time_point start{
+        std::chrono::milliseconds(job.payload.value("bucket_start_ms", std::int64_t{0}))};
+    lateness.Observe(std::chrono::duration<double>(JobClock::now() - start).count());
+    return done("swept");
   });
 
   scheduler.on("make_payment_link", [&storage, &provider](const sdk::Job& job) {

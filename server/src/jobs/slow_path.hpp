@@ -1,7 +1,7 @@
 // The slow path (SPEC §9): what follows a state change, as durable jobs. The planner turns
-// events into jobs (expire a lease at its expiry, make its payment link, close a sale at its
-// closing time); the handlers carry them out through the storage plugin and the payment
-// provider. Every handler tolerates running twice.
+// events into jobs (sweep an item's lapsed leases when they expire, make a payment link, close a
+// sale at its closing time); the handlers carry them out through the storage plugin and the
+// payment provider. Every handler tolerates running twice.
 #pragma once
 
 #include <flashsale/sdk/events.hpp>
@@ -30,7 +30,7 @@ class Planner final : public sdk::EventConsumer {
   sdk::Scheduler& scheduler_;
 };
 
-/// Registers the handlers of expire_lease, make_payment_link, refund and close_sale.
+/// Registers the handlers of expire_leases, make_payment_link, refund and close_sale.
 void register_handlers(sdk::Scheduler& scheduler, sdk::Storage& storage,
                        const payments::Provider& provider, prometheus::Registry& metrics);
 

@@ -18,7 +18,7 @@ using JobClock = std::chrono::system_clock;
 
 /// A job to enqueue.
 struct NewJob {
-  std::string kind;             ///< selects the handler, e.g. "expire_lease"
+  std::string kind;             ///< selects the handler, e.g. "expire_leases"
   nlohmann::json payload;       ///< the handler's input (a JSON object)
   JobClock::time_point run_at;  ///< not before this
   /// Enqueueing is idempotent per key: while a job with this key exists (any state), another

@@ -52,7 +52,6 @@ struct ItemChange {
 /// How an order ends.
 enum class EndKind {
   cancel,        ///< by its user: a WAITING or RESERVED order
-  expire,        ///< by the scheduler: a RESERVED order whose payment window is over
   force_expire,  ///< by an operator: a RESERVED order, now
 };
 
