@@ -6,6 +6,12 @@
 #include "log.hpp"
 
 namespace flashsale {
+namespace {
+
+// Most transactions one consumer call covers.
+constexpr std::size_t kMergeLimit = 512;
+
+}  // namespace
 
 EventBus::EventBus(std::size_t queue_limit) : limit_(queue_limit) {}
 
@@ -72,12 +78,19 @@ void EventBus::run(Subscriber& s) {
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || !s.queue.empty(); });
     if (stopping_) return;
-    const sdk::EventBatch& batch = s.queue.front();  // stays put until handled
+    // Everything queued goes in one call, so a consumer that does one round trip per call (the
+    // job planner) keeps up with thousands of small transactions per second. The queued batches
+    // stay put until handled.
+    const std::size_t taken = std::min(s.queue.size(), kMergeLimit);
+    sdk::EventBatch merged{s.queue[taken - 1].end_lsn, s.queue[taken - 1].commit_unix_us, {}};
+    for (std::size_t i = 0; i < taken; ++i) {
+      merged.events.insert(merged.events.end(), s.queue[i].events.begin(), s.queue[i].events.end());
+    }
     lock.unlock();
     bool done = true;
-    if (!batch.events.empty()) {
+    if (!merged.events.empty()) {
       try {
-        s.consumer->handle(batch);
+        s.consumer->handle(merged);
         pause = std::chrono::milliseconds(100);
       } catch (const std::exception& e) {
         log::write(sdk::LogLevel::error, "events",
@@ -88,8 +101,8 @@ void EventBus::run(Subscriber& s) {
     }
     lock.lock();
     if (done) {
-      s.handled = s.queue.front().end_lsn;
-      s.queue.pop_front();
+      s.handled = merged.end_lsn;
+      s.queue.erase(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(taken));
       changed_.notify_all();
     } else {
       changed_.wait_for(lock, pause, [this] { return stopping_; });

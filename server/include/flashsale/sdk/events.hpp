@@ -34,8 +34,9 @@ struct Event {
   }
 };
 
-/// The events of one committed transaction, in commit order. A transaction with no events
-/// still carries its position, so acknowledgements can move past it.
+/// The events of one committed transaction — or, as a consumer receives them, of several
+/// consecutive ones — in commit order. A batch with no events still carries its position, so
+/// acknowledgements can move past it.
 struct EventBatch {
   std::uint64_t end_lsn = 0;        ///< acknowledge this once the batch is durably handled
   std::int64_t commit_unix_us = 0;  ///< commit time, microseconds since 1970
@@ -63,8 +64,9 @@ class BOOST_SYMBOL_VISIBLE EventConsumer {
   virtual ~EventConsumer() = default;
   /// Short name for logs and metrics.
   [[nodiscard]] virtual std::string name() const = 0;
-  /// Handles one transaction's events of the subscribed types, in commit order, on the
-  /// consumer's own thread; returns once they are durably handled. Called again with the same
+  /// Handles the events of the subscribed types of one or more consecutive transactions (all
+  /// that queued up meanwhile), in commit order, on the consumer's own thread; returns once they
+  /// are durably handled. Called again with the same
   /// events after a crash (at-least-once): deduplicate on event_id. Throwing means "not
   /// handled": the bus retries after a pause and does not move past the batch.
   virtual void handle(const EventBatch& batch) = 0;
