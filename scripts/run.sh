@@ -11,7 +11,10 @@ public=127.0.0.1:8080
 admin=127.0.0.1:8081
 build/bin/flashsale serve "$@" &
 service=$!
-trap 'kill -INT "$service" 2>/dev/null || true; wait "$service" || true; exit 0' INT TERM
+# Ctrl-C reaches the service directly (same process group): let it drain. A TERM sent to this
+# script alone is passed on. Sending INT again would make the service stop at once.
+trap 'wait "$service" || true; exit 0' INT
+trap 'kill -TERM "$service" 2>/dev/null || true; wait "$service" || true; exit 0' TERM
 
 for _ in $(seq 1 300); do
   curl -sf "http://$public/readyz" >/dev/null 2>&1 && break
