@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # c0_*, c1_*, b0_*, b1_*: set by cpu_snapshot through printf -v
 # CDC event-lag benchmark (issue 4, SPEC §5 and §8): pgbench drives lifecycle transactions
 # (fs_place_batch, one order per transaction) into a throwaway PostgreSQL 15 cluster at a fixed
 # rate while `flashsale serve` turns the write-ahead log into events and flashsale-eventlag,
@@ -39,7 +40,7 @@ SPEC_P99_MS=${SPEC_P99_MS:-250}       # SPEC §8, event lag
 FORCE_BUILD=${FORCE_BUILD:-0}
 KEEP=${KEEP:-0}
 
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '3,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "cdc_lag: $*" >&2; exit 1; }
 need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
@@ -109,7 +110,6 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/flashsale-cdc-lag.XXXXXX")
 chmod 755 "$WORK"
 PGDATA=$WORK/pgdata
 SERVICE_PID=""
-SERVICE_FROZEN=0
 CHILD_PIDS=()      # background helpers (eventlag, the metrics sampler, pgbench)
 PG_STARTED=0
 
@@ -133,6 +133,7 @@ forget_pid() {  # drops one pid from CHILD_PIDS once it has been waited for
 
 cleanup() {
   local rc=$?
+  trap - ERR
   set +e
   for pid in "${CHILD_PIDS[@]}"; do stop_pid "$pid" 3; done
   if [[ -n $SERVICE_PID ]] && kill -0 "$SERVICE_PID" 2>/dev/null; then
@@ -248,6 +249,12 @@ LOADED_PLUGINS=$(curl -s -m 2 "http://127.0.0.1:$ADMIN_PORT/admin/plugins" |
   grep -oE '"name":"[a-z0-9_]+"' | cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//' || true)
 echo "loaded plugins: ${LOADED_PLUGINS:-?} (--plugins $PLUGINS)" >>"$RESULTS"
 cdc_metrics() { curl -s -m 2 "http://127.0.0.1:$PUBLIC_PORT/metrics" | grep -E '^flashsale_cdc_' || true; }
+# The events a placement backlog makes (payment_link.ready, from the service's own job workers,
+# is left out: those follow at the workers' pace, not the decoder's).
+backlog_events() {
+  awk '$1 ~ /^flashsale_cdc_events_total\{type="(order\.reserved|order\.waiting|inventory\.changed|item\.created)"\}$/ { s += $NF }
+       END { printf "%d\n", s }' <<<"$1"
+}
 metric_sum() { awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.6g\n", s + 0 }' <<<"$2"; }
 
 # --- CPU accounting (clock ticks from /proc) -------------------------------------------------
@@ -284,7 +291,7 @@ top_processes() {  # top_processes BEFORE AFTER SECONDS: the 6 busiest commands 
     sed 's/, $//'
 }
 walsender_pid() { psql_db -d "$DB" -At -c "SELECT pid FROM pg_stat_replication LIMIT 1" 2>/dev/null || true; }
-cpu_snapshot() {  # cpu_snapshot NAME: variables NAME_{svc,pg,wal,busy,idle}
+cpu_snapshot() {  # cpu_snapshot NAME: variables NAME_{svc,pg,wal,walpid,busy,idle}
   local busy idle wal
   read -r busy idle < <(machine_ticks)
   wal=$(walsender_pid)
@@ -324,7 +331,7 @@ psql_db -d "$DB" -c CHECKPOINT >/dev/null
 
 # --- the measured run -----------------------------------------------------------------------
 # Background helpers: started here, stopped by cleanup if the script dies.
-start_eventlag() {  # start_eventlag NAME MARKER USER_PREFIX MAX_SECONDS [MEASURE_FROM]
+start_eventlag() {  # start_eventlag NAME MARKER USER_PREFIX MAX_SECONDS [MEASURE_FROM]; 1: no snapshot
   rm -f "$WORK/$1.ready"
   "$EVENTLAG" --port "$ADMIN_PORT" --duration "$4" --until-item "$2" --idle "$IDLE" \
     ${5:+--measure-from "$5"} \
@@ -334,8 +341,13 @@ start_eventlag() {  # start_eventlag NAME MARKER USER_PREFIX MAX_SECONDS [MEASUR
   CHILD_PIDS+=("$EVENTLAG_PID")
   local deadline=$((SECONDS + 15))
   until [[ -f $WORK/$1.ready ]]; do
-    kill -0 "$EVENTLAG_PID" 2>/dev/null || { cat "$WORK/$1.err" >&2; die "flashsale-eventlag exited before the snapshot"; }
-    ((SECONDS < deadline)) || { cat "$WORK/$1.err" >&2; die "no snapshot within 15 s"; }
+    if ! kill -0 "$EVENTLAG_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+      cat "$WORK/$1.err" >&2
+      log "flashsale-eventlag got no snapshot (above)"
+      stop_pid "$EVENTLAG_PID" 3
+      forget_pid "$EVENTLAG_PID"
+      return 1
+    fi
     sleep 0.1
   done
 }
@@ -367,7 +379,8 @@ MARKER=cdc-end-$STAMP-1
 LAUNCH_AT=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 1 }')
 MEASURE_FROM=$(awk -v l="$LAUNCH_AT" -v w="$WARMUP" 'BEGIN { printf "%.3f", l + w }')
 log "load: pgbench -c $CLIENTS -j $PGBENCH_JOBS${RATE_ARGS[*]:+ ${RATE_ARGS[*]}} for ${WARMUP}s warm-up + ${DURATION}s measured, $ITEMS items, cancel $CANCEL_PCT%"
-start_eventlag eventlag "$MARKER" u2- $((WARMUP + DURATION + CATCHUP_TIMEOUT + 60)) "$MEASURE_FROM"
+start_eventlag eventlag "$MARKER" u2- $((WARMUP + DURATION + CATCHUP_TIMEOUT + 60)) "$MEASURE_FROM" ||
+  die "no snapshot from GET /admin/stream"
 
 # The service's CDC metrics once a second, until the stream has caught up.
 (
@@ -376,10 +389,12 @@ start_eventlag eventlag "$MARKER" u2- $((WARMUP + DURATION + CATCHUP_TIMEOUT + 6
     m=$(cdc_metrics)
     # Compilers running meanwhile (the machine is shared): they skew the figures.
     cc=$(ps -e -o comm= | grep -cE '^(cc1plus|cc1|ld|collect2|clang|clang\+\+|lld|rustc)$' || true)
-    printf '%s lag_seconds=%s lag_bytes=%s events_total=%s reconnects=%s compilers=%s load=%s\n' "$(date +%H:%M:%S)" \
+    # Other PostgreSQL clusters doing work (another benchmark or a test suite): busy backends.
+    others=$(ps -e -o ppid=,pcpu=,comm= | awk -v pm="$PM_PID" '$3 == "postgres" && $1 != pm && $1 != 1 && $2 >= 5 { n++ } END { print n + 0 }')
+    printf '%s lag_seconds=%s lag_bytes=%s events_total=%s reconnects=%s compilers=%s other_pg_busy=%s load=%s\n' "$(date +%H:%M:%S)" \
       "$(metric_sum flashsale_cdc_lag_seconds "$m")" "$(metric_sum flashsale_cdc_lag_bytes "$m")" \
       "$(metric_sum flashsale_cdc_events_total "$m")" "$(metric_sum flashsale_cdc_reconnects_total "$m")" \
-      "$cc" "$(cut -d' ' -f1 /proc/loadavg)"
+      "$cc" "$others" "$(cut -d' ' -f1 /proc/loadavg)"
     sleep 1
   done
 ) >"$WORK/metrics.log" 2>/dev/null &
@@ -449,7 +464,6 @@ SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'),
   FROM orders WHERE user_id LIKE 'u2-%';
 SQL
 )"
-db_tps=$(awk -v n=$((w_placed + w_cancelled)) -v s="$WINDOW" 'BEGIN { printf "%.1f", (s > 0 ? n / s : 0) }')
 # The transactions pgbench drove in the window: a placement transaction carries BATCH orders.
 driven_tps=$(awk -v p="$w_placed" -v b="$BATCH" -v c="$w_cancelled" -v s="$WINDOW" 'BEGIN { printf "%.1f", (s > 0 ? (p / b + c) / s : 0) }')
 
@@ -475,6 +489,7 @@ machine_pct=$(awk -v b="$busy" -v i="$idle" 'BEGIN { printf "%.0f", (b + i > 0 ?
 busy_cores=$(cores "$busy" "$WINDOW")
 top_procs=$(top_processes "$WORK/procs-c0.txt" "$WORK/procs-c1.txt" "$TOP_SECS")
 compile_samples=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^compilers=/ && substr($i, 11) + 0 > 0) n++ } END { print n + 0 }' "$WORK/metrics.log")
+otherpg_samples=$(awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^other_pg_busy=/ && substr($i, 15) + 0 > 0) n++ } END { print n + 0 }' "$WORK/metrics.log")
 samples=$(wc -l <"$WORK/metrics.log")
 read -r pgb_user pgb_sys <<<"$(cat "$WORK/pgbench.time" 2>/dev/null || echo '0 0')"
 # pgbench and eventlag: their whole run (warm-up included), an upper bound of the window's share.
@@ -500,10 +515,25 @@ fi
 if ((BACKLOG > 0)); then
   MARKER2=cdc-end-$STAMP-2
   log "backlog run: the service frozen (SIGSTOP) while pgbench runs unpaced for ${BACKLOG}s; then SIGCONT and time the drain"
-  start_eventlag backlog "$MARKER2" u3- $((BACKLOG + CATCHUP_TIMEOUT + 60))
-  bk_total0=$(metric_sum flashsale_cdc_events_total "$(cdc_metrics)")
+  # eventlag measures the events committed from 0.3 s after the freeze on: backlog events only
+  # (pgbench is still connecting then); earlier ones, e.g. payment links of the measured run
+  # still being made, are counted apart, so its events/s is the drain's.
+  FREEZE_AT=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 5 }')  # the snapshot may take a while
+  BK_MEASURE_FROM=$(awk -v f="$FREEZE_AT" 'BEGIN { printf "%.3f", f + 0.3 }')
+  if ! start_eventlag backlog "$MARKER2" u3- $((BACKLOG + CATCHUP_TIMEOUT + 60)) "$BK_MEASURE_FROM"; then
+    { echo; echo "## backlog run skipped: flashsale-eventlag got no snapshot:"; cat "$WORK/backlog.err"; } >>"$RESULTS"
+    BACKLOG=0
+  fi
+fi
+if ((BACKLOG > 0)); then
+  bk_ws_valid=1
+  if awk -v f="$FREEZE_AT" -v n="$(now)" 'BEGIN { exit !(n > f) }'; then
+    log "the snapshot came after the planned freeze time: the WebSocket drain rate is not measured"
+    bk_ws_valid=0
+  fi
+  sleep_until "$FREEZE_AT"
+  bk_total0=$(backlog_events "$(cdc_metrics)")
   kill -STOP "$SERVICE_PID"
-  SERVICE_FROZEN=1
   mapfile -t args < <(CANCEL_PCT=0 pgbench_args 3)  # placements only: their events are known
   bk_rc=0
   pgbench "${args[@]}" -T "$BACKLOG" "$DB" >"$WORK/backlog-pgbench.out" 2>&1 || bk_rc=$?
@@ -516,11 +546,10 @@ if ((BACKLOG > 0)); then
   cpu_snapshot b0
   drain_start=$(now)
   kill -CONT "$SERVICE_PID"
-  SERVICE_FROZEN=0
   bk_decoded=0
   poll_end=$((SECONDS + CATCHUP_TIMEOUT))
   while ((SECONDS < poll_end)); do
-    bk_decoded=$(awk -v a="$(metric_sum flashsale_cdc_events_total "$(cdc_metrics)")" -v b="$bk_total0" 'BEGIN { printf "%d", a - b }')
+    bk_decoded=$(( $(backlog_events "$(cdc_metrics)") - bk_total0 ))
     ((bk_decoded >= bk_expected)) && break
     sleep 0.05
   done
@@ -532,8 +561,14 @@ if ((BACKLOG > 0)); then
   finish_eventlag
   bk_line=$(tail -1 "$WORK/backlog.json" 2>/dev/null || true)
   [[ $bk_line == '{"events":'* ]] || bk_line=""
-  bk_ws="$(json_field events "$bk_line") of $((bk_expected - 1)) events, $(json_field events_per_s "$bk_line")/s, stopped by $(json_string stopped_by "$bk_line")"
-  [[ -n $(json_string close_reason "$bk_line") ]] && bk_ws+=" ($(json_string close_reason "$bk_line"))"
+  bk_types=$(json_object types "$bk_line")
+  bk_ws_n=$(($(type_count "$bk_types" order.reserved) + $(type_count "$bk_types" order.waiting) + $(type_count "$bk_types" inventory.changed)))
+  if ((bk_ws_valid)) && [[ -n $bk_line ]]; then
+    bk_ws="$(json_field events_per_s "$bk_line") events/s ($bk_ws_n backlog events committed 0.3 s after the freeze or later, first to last frame), stopped by $(json_string stopped_by "$bk_line")"
+    [[ -z $(json_string close_reason "$bk_line") ]] || bk_ws+=" ($(json_string close_reason "$bk_line"))"
+  else
+    bk_ws="not measured (no eventlag report, or its snapshot came after the planned freeze)"
+  fi
   bk_svc_cores=$(cores $((b1_svc - b0_svc)) "$bk_drain")
   bk_pg_cores=$(cores $((b1_pg - b0_pg)) "$bk_drain")
   bk_wal_cores=$([[ $b0_walpid == "$b1_walpid" && -n $b0_walpid ]] && cores $((b1_wal - b0_wal)) "$bk_drain" || echo "?")
@@ -598,6 +633,7 @@ report=$(
   printf '  %-44s %s\n' "CPU in the window (cores of $(nproc))" "machine ${machine_pct}% busy ($busy_cores): postgres $pg_cores (walsender $wal_cores), service $svc_cores, pgbench $pgb_cores, eventlag $ev_cores, other $other_cores"
   printf '  %-44s %s\n' "busiest commands, whole machine (cores)" "$top_procs"
   printf '  %-44s %s\n' "compilers running (samples with any / all)" "$compile_samples / $samples"
+  printf '  %-44s %s\n' "other busy PostgreSQL (samples with any / all)" "$otherpg_samples / $samples (another benchmark or test suite on the machine)"
   if ((BACKLOG > 0)); then
     printf '  %-44s %s\n' "decode throughput (backlog drain)" "$bk_rate events/s ($bk_decoded of $bk_expected events in ${bk_drain}s; backlog: ${BACKLOG}s unpaced at $bk_tps tps; service $bk_svc_cores cores, postgres $bk_pg_cores, walsender $bk_wal_cores)"
     printf '  %-44s %s\n' "WebSocket consumer during the drain" "$bk_ws"
