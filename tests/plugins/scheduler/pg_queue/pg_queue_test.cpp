@@ -60,6 +60,11 @@ class Instance {
   void start() { host_->start_all(); }
   void stop() { host_->stop_all(); }
   [[nodiscard]] std::string metrics() const { return metrics_.serialize(); }
+  // Counters move just after the commit that finished a job, so a test that saw the commit waits
+  // for them.
+  [[nodiscard]] bool metrics_show(const std::string& line) const {
+    return test::eventually([&] { return metrics().find(line) != std::string::npos; });
+  }
   [[nodiscard]] std::vector<PluginHealth> health() const { return host_->health(); }
 
  private:
@@ -280,7 +285,9 @@ TEST_CASE("jobs run at their run_at, not before, and promptly after") {
   CHECK(lateness.back() < 500);
 
   pg::Connection conn(url);
-  CHECK(scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'done'") == 21);
+  REQUIRE(test::eventually(
+      [&] { return scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'done'") == 21; }));
+  REQUIRE(scheduler.metrics_show(R"(flashsale_jobs_total{kind="tick",outcome="done"} 21)"));
   const std::string metrics = scheduler.metrics();
   CHECK_THAT(metrics, Catch::Contains(R"(flashsale_jobs_total{kind="tick",outcome="done"} 21)"));
   CHECK_THAT(metrics, Catch::Contains("flashsale_job_lateness_seconds_count 21"));
@@ -373,6 +380,7 @@ TEST_CASE("failures retry with backoff, dead-letter after max_attempts, and can 
   CHECK(letter["last_error"] == "provider down");
   CHECK(letter["payload"]["tag"] == "p1");
   CHECK(scheduler->list_jobs("queued", 10)["jobs"].empty());
+  REQUIRE(scheduler.metrics_show(R"(flashsale_jobs_total{kind="pay",outcome="dead"} 1)"));
   CHECK_THAT(scheduler.metrics(),
              Catch::Contains(R"(flashsale_jobs_total{kind="pay",outcome="retry"} 2)") &&
                  Catch::Contains(R"(flashsale_jobs_total{kind="pay",outcome="dead"} 1)"));
@@ -388,8 +396,7 @@ TEST_CASE("failures retry with backoff, dead-letter after max_attempts, and can 
       [&] { return scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'done'") == 1; }, 5s));
   CHECK(scheduler->list_jobs("dead", 10)["jobs"].empty());
   CHECK(scheduler->list_jobs("done", 10)["jobs"][0]["id"] == id);
-  CHECK_THAT(scheduler.metrics(),
-             Catch::Contains(R"(flashsale_jobs_total{kind="pay",outcome="done"} 1)"));
+  CHECK(scheduler.metrics_show(R"(flashsale_jobs_total{kind="pay",outcome="done"} 1)"));
 }
 
 TEST_CASE("a throwing handler counts as a retry; a failed outcome dead-letters at once") {
@@ -419,6 +426,7 @@ TEST_CASE("a throwing handler counts as a retry; a failed outcome dead-letters a
   CHECK(rows.get(1, 1) == "done");
   CHECK(rows.get_int(1, 2) == 2);
   CHECK_THAT(std::string(rows.get(1, 3)), Catch::Contains("boom"));
+  REQUIRE(scheduler.metrics_show(R"(flashsale_jobs_total{kind="throws",outcome="done"} 1)"));
   const std::string metrics = scheduler.metrics();
   CHECK_THAT(metrics, Catch::Contains(R"(flashsale_jobs_total{kind="throws",outcome="retry"} 1)"));
   CHECK_THAT(metrics, Catch::Contains(R"(flashsale_jobs_total{kind="throws",outcome="done"} 1)"));
