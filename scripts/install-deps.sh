@@ -12,6 +12,8 @@ packages=(
   catch2 clang-format         # tests and the style check
   prometheus                  # promtool, which checks /metrics in a test
   curl
+  qt6-base-dev qt6-websockets-dev qt6-charts-dev  # the dashboard (admin-gui/)
+  fonts-dejavu-core           # readable text in the dashboard's offscreen screenshots
 )
 
 missing=()

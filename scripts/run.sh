@@ -53,6 +53,8 @@ The service keeps running. Try:
   curl http://$public/v1/orders -H 'X-User-Id: you'
   curl http://$admin/admin/items/$item/waitlist
   curl http://$public/metrics
+  # the buyer's own events, pushed (any WebSocket client, e.g. websocat):
+  #   ws://$public/v1/stream   with header   X-User-Id: $buyer
 Leases last 120 s: when they run out, the expiry jobs give the units to the next in line.
 Ctrl-C stops the service.
 EOT

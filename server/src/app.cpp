@@ -23,6 +23,7 @@
 #include "payments/fake_provider.hpp"
 #include "payments/provider.hpp"
 #include "plugin_host.hpp"
+#include "push/channel_feed.hpp"
 #include "version.hpp"
 #include "worker_pool.hpp"
 
@@ -101,12 +102,14 @@ int serve(const Config& config) {
   http::Router public_routes;
   http::Router admin_routes;
   // Bound now, accepting only once every route and plugin is in place.
-  http::Server public_server(
-      io, {"public", config.http_listen, config.max_connections, config.read_timeout},
-      public_routes, metrics);
-  http::Server admin_server(
-      io, {"admin", config.admin_listen, config.max_connections, config.read_timeout}, admin_routes,
-      metrics);
+  http::Server public_server(io,
+                             {"public", config.http_listen, config.max_connections,
+                              config.read_timeout, config.websocket_idle_timeout},
+                             public_routes, metrics);
+  http::Server admin_server(io,
+                            {"admin", config.admin_listen, config.max_connections,
+                             config.read_timeout, config.websocket_idle_timeout},
+                            admin_routes, metrics);
 
   for (auto* router : {&public_routes, &admin_routes}) {
     api::add_ops_routes(*router, plugins, workers, metrics);
@@ -122,10 +125,10 @@ int serve(const Config& config) {
   std::string provider_url = config.payment_provider_url;
   if (provider_url.empty()) {
     payments::add_fake_provider_routes(admin_routes);
-    const std::string host =
-        config.admin_listen.host == "0.0.0.0" || config.admin_listen.host == "::"
-            ? "127.0.0.1"
-            : config.admin_listen.host;
+    const std::string& listen = config.admin_listen.host;
+    const std::string host = listen == "0.0.0.0" || listen == "::"   ? "127.0.0.1"
+                             : listen.find(':') != std::string::npos ? "[" + listen + "]"
+                                                                     : listen;
     provider_url = "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
     log::info("payments: using the built-in fake provider at " + provider_url);
   }
@@ -138,6 +141,9 @@ int serve(const Config& config) {
         "no scheduler plugin: leases expire only when their item is next touched, and no "
         "payment links, refunds or sale closings happen");
   }
+  push::route_push(events, plugins.push_channels(), storage, scheduler, config.push_timeout,
+                   metrics.registry());
+  api::add_user_streams(public_routes, plugins.user_streams(), config.identity_header);
   plugins.start_all();
 
   public_server.start();

@@ -224,6 +224,8 @@ Config load_config(const std::optional<std::filesystem::path>& file,
   c.http_threads = static_cast<int>(integer(tree, "http.threads", 1, 256));
   c.max_connections = static_cast<std::size_t>(integer(tree, "http.max_connections", 1, 1000000));
   c.read_timeout = std::chrono::milliseconds(integer(tree, "http.read_timeout_ms", 100, 3600000));
+  c.websocket_idle_timeout =
+      std::chrono::milliseconds(integer(tree, "http.websocket_idle_timeout_ms", 1000, 3600000));
   c.identity_header = tree.at(pointer("identity.header")).get<std::string>();
   const bool token =
       !c.identity_header.empty() &&
@@ -239,6 +241,7 @@ Config load_config(const std::optional<std::filesystem::path>& file,
   c.worker_queue_limit =
       static_cast<std::size_t>(integer(tree, "workers.queue_limit", 1, 10000000));
   c.shutdown_grace = std::chrono::milliseconds(integer(tree, "shutdown.grace_ms", 0, 3600000));
+  c.push_timeout = std::chrono::milliseconds(integer(tree, "push.timeout_ms", 10, 600000));
   c.log_level = one_of(tree, "log.level", {"debug", "info", "warn", "error"});
   c.plugins_dir = tree.at(pointer("plugins.dir")).get<std::string>();
   c.plugins = parse_plugins(tree.at(pointer("plugins.load")));

@@ -42,6 +42,7 @@ struct Config {
   int http_threads = 2;
   std::size_t max_connections = 10000;
   std::chrono::milliseconds read_timeout{15000};
+  std::chrono::milliseconds websocket_idle_timeout{30000};
   std::string identity_header;
   std::string webhook_secret;
   std::string payment_provider_url;  ///< empty: the built-in fake provider
@@ -49,6 +50,7 @@ struct Config {
   int worker_threads = 4;
   std::size_t worker_queue_limit = 10000;
   std::chrono::milliseconds shutdown_grace{10000};
+  std::chrono::milliseconds push_timeout{2000};
   std::string log_level;
   std::filesystem::path plugins_dir;  ///< empty: lib/flashsale next to the binary's folder
   std::vector<PluginEntry> plugins;

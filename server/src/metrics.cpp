@@ -22,7 +22,11 @@ Metrics::Metrics()
       latency_(prometheus::BuildHistogram()
                    .Name("flashsale_http_request_duration_seconds")
                    .Help("Time from a request's last byte read to its answer, by route")
-                   .Register(*registry_)) {
+                   .Register(*registry_)),
+      websockets_(prometheus::BuildGauge()
+                      .Name("flashsale_ws_connections")
+                      .Help("Open WebSocket connections, by listener (public: /v1/stream)")
+                      .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("flashsale_build_info")
       .Help("Build of the running service (value 1)")
@@ -33,6 +37,11 @@ Metrics::Metrics()
 
 std::string Metrics::serialize() const {
   return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+prometheus::Gauge& Metrics::websocket_connections(const std::string& listener) {
+  std::lock_guard lock(mutex_);
+  return websockets_.Add({{"listener", listener}});
 }
 
 void Metrics::plugin_loaded(const std::string& name, const std::string& kind,

@@ -26,12 +26,15 @@ class Metrics {
   /// Counts one answered request; `route` is the route pattern (bounded set), never the raw path.
   void http_request(const std::string& listener, const std::string& route,
                     const std::string& method, int status, double seconds);
+  /// Open WebSocket connections of a listener (flashsale_ws_connections).
+  prometheus::Gauge& websocket_connections(const std::string& listener);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Gauge>& plugin_info_;
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
+  prometheus::Family<prometheus::Gauge>& websockets_;
   std::mutex mutex_;
   // Family::Add is slow; each label set is added once and its handle cached here.
   std::map<std::tuple<std::string, std::string, std::string, int>, prometheus::Counter*> counters_;

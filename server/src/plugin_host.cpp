@@ -6,7 +6,9 @@
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstring>
 #include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/kinds.hpp>
 #include <flashsale/sdk/scheduler.hpp>
+#include <iterator>
 
 #include "event_bus.hpp"
 #include "log.hpp"
@@ -16,18 +18,17 @@ namespace flashsale {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr const char* kSection = "fsplugin";
-constexpr const char* kAlias = "flashsale_plugin";
-
 class Context final : public sdk::HostContext {
  public:
   Context(nlohmann::json config, const std::string& database_url, std::string name,
-          prometheus::Registry& registry, EventBus& events)
+          prometheus::Registry& registry, EventBus& events,
+          const std::vector<sdk::UserStreamRoute>& taken)
       : config_(std::move(config)),
         database_url_(database_url),
         name_(std::move(name)),
         registry_(registry),
-        events_(events) {}
+        events_(events),
+        taken_(taken) {}
   const nlohmann::json& config() const override { return config_; }
   const std::string& database_url() const override { return database_url_; }
   void log(sdk::LogLevel level, std::string_view message) override {
@@ -39,6 +40,22 @@ class Context final : public sdk::HostContext {
                  std::shared_ptr<sdk::EventConsumer> consumer) override {
     events_.subscribe(std::move(types), std::move(consumer));
   }
+  void add_user_stream(sdk::UserStreamRoute route) override {
+    if (route.path.size() < 2 || route.path.front() != '/' || !route.check || !route.open) {
+      throw std::invalid_argument("add_user_stream: needs a path like /v1/stream, check and open");
+    }
+    const auto taken = [&](const auto& list) {
+      return std::any_of(list.begin(), list.end(),
+                         [&](const auto& other) { return other.path == route.path; });
+    };
+    if (taken(taken_) || taken(routes)) {
+      throw std::invalid_argument("add_user_stream: " + route.path + " is already served");
+    }
+    routes.push_back(std::move(route));
+  }
+
+  // Routes this plugin asked for; the host takes them once its factory returned.
+  std::vector<sdk::UserStreamRoute> routes;
 
  private:
   nlohmann::json config_;
@@ -46,21 +63,8 @@ class Context final : public sdk::HostContext {
   std::string name_;
   prometheus::Registry& registry_;
   EventBus& events_;
+  const std::vector<sdk::UserStreamRoute>& taken_;
 };
-
-// Whether the object really implements the kind its descriptor claims.
-bool implements(const std::string& kind, sdk::Plugin* object) {
-  if (kind == sdk::Storage::kKind) return dynamic_cast<sdk::Storage*>(object) != nullptr;
-  if (kind == sdk::EventSource::kKind) return dynamic_cast<sdk::EventSource*>(object) != nullptr;
-  if (kind == sdk::Scheduler::kKind) return dynamic_cast<sdk::Scheduler*>(object) != nullptr;
-  if (kind == sdk::PushChannel::kKind) return dynamic_cast<sdk::PushChannel*>(object) != nullptr;
-  return false;
-}
-
-bool known_kind(const std::string& kind) {
-  return kind == sdk::Storage::kKind || kind == sdk::EventSource::kKind ||
-         kind == sdk::Scheduler::kKind || kind == sdk::PushChannel::kKind;
-}
 
 // Only one plugin of these kinds may run: the host needs exactly one authority for each.
 bool singular_kind(const std::string& kind) { return kind != sdk::PushChannel::kKind; }
@@ -99,10 +103,11 @@ LoadedPlugin& PluginHost::load(const PluginEntry& entry) {
   try {
     boost::dll::library_info info(path, true);
     const auto sections = info.sections();
-    const auto symbols = std::find(sections.begin(), sections.end(), kSection) == sections.end()
-                             ? std::vector<std::string>{}
-                             : info.symbols(kSection);
-    if (std::find(symbols.begin(), symbols.end(), kAlias) == symbols.end()) {
+    const auto symbols =
+        std::find(sections.begin(), sections.end(), sdk::kDescriptorSection) == sections.end()
+            ? std::vector<std::string>{}
+            : info.symbols(sdk::kDescriptorSection);
+    if (std::find(symbols.begin(), symbols.end(), sdk::kDescriptorAlias) == symbols.end()) {
       throw refuse("not a flashsale plugin (it exports no flashsale_plugin descriptor)");
     }
   } catch (const PluginRefused&) {
@@ -135,7 +140,7 @@ LoadedPlugin& PluginHost::load(const PluginEntry& entry) {
 
 template <typename Refuse>
 void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
-  const auto& d = p.library.get_alias<const sdk::PluginDescriptor>(kAlias);
+  const auto& d = p.library.get_alias<const sdk::PluginDescriptor>(sdk::kDescriptorAlias);
   if (d.magic != sdk::kDescriptorMagic) throw refuse("not a flashsale plugin (bad descriptor)");
   if (d.abi_version != sdk::kAbiVersion) {
     throw refuse("ABI mismatch: built for SDK ABI " + std::to_string(d.abi_version) +
@@ -149,8 +154,8 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
   p.kind = d.kind ? d.kind : "";
   p.name = d.name ? d.name : "";
   p.version = d.version ? d.version : "";
-  if (!known_kind(p.kind)) {
-    throw refuse("unknown kind '" + p.kind + "' (known: storage, event_source, scheduler, push)");
+  if (!sdk::is_known_kind(p.kind)) {
+    throw refuse("unknown kind '" + p.kind + "' (known: " + sdk::kKnownKinds + ")");
   }
   if (p.name.empty() || d.create == nullptr) throw refuse("descriptor has no name or factory");
   for (const auto& other : plugins_) {
@@ -163,8 +168,10 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
     }
   }
 
-  p.context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
-                                        metrics_.registry(), events_);
+  auto context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
+                                           metrics_.registry(), events_, user_streams_);
+  auto& routes = context->routes;
+  p.context = std::move(context);
   try {
     p.object.reset(d.create(*p.context));
   } catch (const std::exception& e) {
@@ -173,10 +180,12 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
     throw refuse("factory threw a non-standard exception");
   }
   if (!p.object) throw refuse("factory returned no object");
-  if (!implements(p.kind, p.object.get())) {
+  if (!sdk::implements(p.kind, p.object.get())) {
     p.object.reset();
     throw refuse("its object does not implement the " + p.kind + " interface");
   }
+  std::move(routes.begin(), routes.end(), std::back_inserter(user_streams_));
+  routes.clear();
 }
 
 void PluginHost::load_all() {
@@ -232,6 +241,15 @@ sdk::Scheduler* PluginHost::scheduler() const {
     if (auto* s = dynamic_cast<sdk::Scheduler*>(p->object.get())) return s;
   }
   return nullptr;
+}
+
+std::vector<std::pair<std::string, sdk::PushChannel*>> PluginHost::push_channels() const {
+  std::vector<std::pair<std::string, sdk::PushChannel*>> channels;
+  for (const auto& p : plugins_) {
+    if (auto* c = dynamic_cast<sdk::PushChannel*>(p->object.get()))
+      channels.emplace_back(p->name, c);
+  }
+  return channels;
 }
 
 std::vector<PluginHealth> PluginHost::health() const {

@@ -69,6 +69,12 @@ class PluginHost {
   [[nodiscard]] sdk::Storage& storage() const;
   /// The scheduler plugin, or null when none is configured.
   [[nodiscard]] sdk::Scheduler* scheduler() const;
+  /// The push plugins, in load order.
+  [[nodiscard]] std::vector<std::pair<std::string, sdk::PushChannel*>> push_channels() const;
+  /// WebSocket routes plugins asked for (HostContext::add_user_stream).
+  [[nodiscard]] const std::vector<sdk::UserStreamRoute>& user_streams() const {
+    return user_streams_;
+  }
   /// Calls every plugin's health(); blocks (run it on a worker).
   [[nodiscard]] std::vector<PluginHealth> health() const;
 
@@ -83,6 +89,7 @@ class PluginHost {
 
   std::vector<boost::dll::shared_library> refused_libraries_;  // never unloaded, see load()
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
+  std::vector<sdk::UserStreamRoute> user_streams_;
   std::size_t started_ = 0;
 };
 

@@ -44,8 +44,9 @@ TEST_CASE("defaults match the documented values") {
   CHECK(c.plugins[1].required);
   CHECK(c.plugins[2].file == "flashsale_scheduler_pg_queue");
   CHECK(c.plugins[2].required);
-  CHECK_FALSE(c.plugins[3].required);
-  CHECK(c.plugin_config("log").empty());
+  CHECK(c.plugins[3].file == "flashsale_push_websocket");
+  CHECK(c.plugins[3].required);
+  CHECK(c.plugin_config("websocket").empty());
 }
 
 TEST_CASE("a config file overrides only what it names") {

@@ -54,21 +54,6 @@ constexpr int kRescueBatch = 1000;                   // lost jobs requeued per p
 constexpr int kMaxDepthKinds = 100;                  // bound on the depth gauge's label set
 constexpr std::size_t kMaxErrorLength = 2000;        // last_error is for humans
 
-// A text[] literal of `values` (for a parameter, never spliced into SQL).
-std::string text_array(const std::vector<std::string>& values) {
-  std::string out = "{";
-  for (const auto& v : values) {
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (const char c : v) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 std::string truncated(std::string text) {
   if (text.size() > kMaxErrorLength) text.resize(kMaxErrorLength);
   return text;
@@ -136,7 +121,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
       for (const char* outcome : {"done", "retry", "dead"}) counter(kind, outcome);
       depth_gauge(kind);
     }
-    kinds_param_ = text_array(kinds_);
+    kinds_param_ = pg::text_array(kinds_);
     const std::size_t workers = handlers_.empty() ? 0 : static_cast<std::size_t>(settings_.threads);
     {
       std::lock_guard lock(wake_mutex_);  // enqueue() may already be waking workers

@@ -72,6 +72,14 @@ const std::map<std::string, std::string> kStatements = {
     // An update that changes nothing still locks, reclaims and promotes.
     {"sweep_item",
      "SELECT outcome, message, body FROM fs_update_item($1, NULL, NULL, false, NULL)"},
+    {"register_device",
+     "INSERT INTO devices (token, user_id) VALUES ($1, $2) ON CONFLICT (token) DO UPDATE"
+     " SET user_id = excluded.user_id, registered_at = now()"
+     " RETURNING jsonb_build_object('token', token, 'registered_at', fs_ts(registered_at))::text"},
+    {"drop_device", "DELETE FROM devices WHERE token = $1 AND user_id = $2"},
+    {"device_tokens",
+     "SELECT user_id, token FROM devices WHERE user_id = ANY($1::text[]) ORDER BY user_id, token"},
+    {"forget_devices", "DELETE FROM devices WHERE token = ANY($1::text[])"},
     {"item_gauges",
      "SELECT i.id, i.available, i.waiting, (SELECT count(*) FROM reservations r"
      " WHERE r.item_id = i.id AND r.status = 'active') FROM items i ORDER BY i.id LIMIT $1::int"},
@@ -316,6 +324,37 @@ class PostgresStorage final : public sdk::Storage {
       const std::string result(r.get(0, 0));
       return {result == "duplicate" ? "duplicate" : "", "", std::string(r.get(0, 1))};
     });
+  }
+
+  StorageResult register_device(const std::string& user_id, const std::string& token) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      return {"", "", std::string(c.exec_prepared("register_device", {token, user_id}).get(0, 0))};
+    });
+  }
+
+  StorageResult drop_device(const std::string& user_id, const std::string& token) override {
+    return query([&](pg::Connection& c) -> StorageResult {
+      if (c.exec_prepared("drop_device", {token, user_id}).affected() == 0) {
+        return {"not_found", "no such device token for this user", ""};
+      }
+      return {};
+    });
+  }
+
+  std::map<std::string, std::vector<std::string>> device_tokens(
+      const std::vector<std::string>& user_ids) override {
+    std::map<std::string, std::vector<std::string>> tokens;
+    if (user_ids.empty()) return tokens;
+    auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+    const auto r = conn->exec_prepared("device_tokens", {pg::text_array(user_ids)});
+    for (int i = 0; i < r.rows(); ++i) tokens[std::string(r.get(i, 0))].emplace_back(r.get(i, 1));
+    return tokens;
+  }
+
+  void forget_devices(const std::vector<std::string>& tokens) override {
+    if (tokens.empty()) return;
+    auto conn = pool_.acquire(milliseconds(settings_.acquire_timeout_ms));
+    conn->exec_prepared("forget_devices", {pg::text_array(tokens)});
   }
 
  private:

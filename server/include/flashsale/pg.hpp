@@ -33,6 +33,8 @@ class Result {
   /// The text of a field; empty for NULL.
   [[nodiscard]] std::string_view get(int row, int col) const;
   [[nodiscard]] long long get_int(int row, int col) const;
+  /// Rows an INSERT, UPDATE or DELETE touched.
+  [[nodiscard]] long long affected() const;
   [[nodiscard]] PGresult* raw() const { return result_.get(); }
 
  private:
@@ -40,6 +42,9 @@ class Result {
 };
 
 using Param = std::optional<std::string>;  ///< nullopt is SQL NULL
+
+/// A text[] literal of `values`, for a parameter (never spliced into SQL).
+std::string text_array(const std::vector<std::string>& values);
 
 /// One libpq connection. Not thread-safe: use one per thread or guard it.
 class Connection {

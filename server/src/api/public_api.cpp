@@ -11,6 +11,7 @@
 #include "api/validation.hpp"
 #include "crypto.hpp"
 #include "jobs/slow_path.hpp"
+#include "log.hpp"
 
 namespace flashsale::api {
 namespace {
@@ -18,30 +19,39 @@ namespace {
 using http::Reply;
 using http::Request;
 
+// FCM registration tokens run to about 200 characters; leave room for other providers.
+constexpr std::size_t kMaxDeviceToken = 4096;
+
 const std::set<std::string> kStatuses = {"waiting", "reserved", "confirmed", "cancelled",
                                          "expired"};
 
-// The caller's user id, or the error to answer.
-std::optional<std::string> identify(const Request& req, const std::string& header,
-                                    const Reply& reply) {
-  const std::string user = req.header(header);
+// Why the request carries no usable user id, or nullopt when it does.
+std::optional<http::Response> identity_error(const Request& req, const std::string& header) {
   std::string lower = header;
   for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (req.repeated_headers.count(lower)) {
-    reply(
-        http::error_response(400, "bad_request", "the " + header + " header came more than once"));
-    return std::nullopt;
+    return http::error_response(400, "bad_request",
+                                "the " + header + " header came more than once");
   }
+  const std::string user = req.header(header);
   if (user.empty()) {
-    reply(http::error_response(401, "missing_identity", "the " + header + " header is missing"));
-    return std::nullopt;
+    return http::error_response(401, "missing_identity", "the " + header + " header is missing");
   }
   if (!is_printable(user, 256)) {
-    reply(http::error_response(400, "bad_request",
-                               "the " + header + " header must be 1-256 printable characters"));
+    return http::error_response(400, "bad_request",
+                                "the " + header + " header must be 1-256 printable characters");
+  }
+  return std::nullopt;
+}
+
+// The caller's user id; otherwise answers the error and returns nullopt.
+std::optional<std::string> identify(const Request& req, const std::string& header,
+                                    const Reply& reply) {
+  if (auto error = identity_error(req, header)) {
+    reply(std::move(*error));
     return std::nullopt;
   }
-  return user;
+  return req.header(header);
 }
 
 http::Response not_found(const std::string& what) {
@@ -140,6 +150,39 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
               [&storage, item] { return storage_response(storage.get_item(item, false), 200); });
   });
 
+  router.add("POST", "/v1/devices", [&storage, &workers, header](Request& req, Reply reply) {
+    const auto user = identify(req, header, reply);
+    if (!user) return;
+    http::Response error;
+    const auto body = http::parse_json_object(req, error);
+    if (!body) return reply(error);
+    std::string token;
+    try {
+      token = *Fields(*body, {"token"}).text("token", 1, kMaxDeviceToken, true);
+      if (!is_printable(token, kMaxDeviceToken) || token.find('/') != std::string::npos) {
+        throw BadRequest("token must be printable characters without '/'");
+      }
+    } catch (const BadRequest& e) {
+      return reply(http::error_response(400, "bad_request", e.what()));
+    }
+    on_worker(workers, reply, [&storage, user = *user, token] {
+      return storage_response(storage.register_device(user, token), 201);
+    });
+  });
+
+  router.add("DELETE", "/v1/devices/{token}",
+             [&storage, &workers, header](Request& req, Reply reply) {
+               const auto user = identify(req, header, reply);
+               if (!user) return;
+               const std::string token = req.params["token"];
+               if (!is_printable(token, kMaxDeviceToken)) return reply(not_found("device token"));
+               on_worker(workers, reply, [&storage, user = *user, token] {
+                 auto r = storage.drop_device(user, token);
+                 if (!r.error.empty()) return storage_response(r, 204);
+                 return http::Response{204, "", "application/json", {}};
+               });
+             });
+
   // The payment provider calls this directly, not through the gateway: no user identity, but
   // a signature when a secret is configured.
   router.add(
@@ -184,6 +227,38 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
           return storage_response(r, 200);
         });
       });
+}
+
+void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRoute>& routes,
+                      const std::string& identity_header) {
+  for (const auto& route : routes) {
+    const auto stream_request = [identity_header](const Request& req) {
+      return sdk::UserStreamRequest{req.header(identity_header), req.query};
+    };
+    router.add_websocket(
+        route.path,
+        [&route, stream_request](const Request& req, std::shared_ptr<http::WebSocket> client) {
+          try {
+            route.open(stream_request(req), client);
+          } catch (const std::exception& e) {
+            log::error("plugin route " + route.path + " threw on open: " + e.what());
+            client->close("internal error");
+          }
+          client->release("");  // what open() queued goes out now
+        },
+        [&route, stream_request, identity_header](const Request& req) {
+          if (auto error = identity_error(req, identity_header)) return error;
+          std::string refusal;
+          try {
+            refusal = route.check(stream_request(req));
+          } catch (const std::exception& e) {
+            log::error("plugin route " + route.path + " threw on check: " + e.what());
+            return std::optional(http::error_response(500, "internal", "internal error"));
+          }
+          if (refusal.empty()) return std::optional<http::Response>();
+          return std::optional(http::error_response(400, "bad_request", refusal));
+        });
+  }
 }
 
 }  // namespace flashsale::api

@@ -3,7 +3,9 @@
 
 #include <flashsale/sdk/scheduler.hpp>
 #include <flashsale/sdk/storage.hpp>
+#include <flashsale/sdk/websocket.hpp>
 #include <string>
+#include <vector>
 
 #include "http/router.hpp"
 #include "worker_pool.hpp"
@@ -18,5 +20,10 @@ struct PublicApiOptions {
 /// `scheduler` (may be null) receives the refund jobs of late payments.
 void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
                        WorkerPool& workers, PublicApiOptions options);
+
+/// Serves the plugins' WebSocket routes for identified users (HostContext::add_user_stream);
+/// `routes` must outlive the router.
+void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRoute>& routes,
+                      const std::string& identity_header);
 
 }  // namespace flashsale::api

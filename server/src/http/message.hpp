@@ -2,6 +2,7 @@
 // handler code compiles fast and is tested without sockets.
 #pragma once
 
+#include <flashsale/sdk/websocket.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,29 +43,22 @@ using Reply = std::function<void(Response)>;
 /// Handles a request; may reply at once or later (after work on another thread).
 using Handler = std::function<void(Request&, Reply)>;
 
-/// A WebSocket connection as a handler sees it. Thread-safe. Frames go out in order, one write
-/// at a time; a client that stays too far behind is closed ("too slow"), never buffered without
-/// bound.
-class WebSocket {
+/// A WebSocket connection as a handler sees it (the SDK's client interface, plus release()).
+/// Thread-safe. Frames go out in order, one write at a time; send() answers `full` while too
+/// many frames wait, and a client still full after a grace period is closed ("too slow"), never
+/// buffered without bound.
+class WebSocket : public sdk::WebSocketClient {
  public:
-  virtual ~WebSocket() = default;
-  enum class Sent {
-    queued,  ///< on its way
-    full,    ///< too many frames waiting: try again shortly (the client gets a grace period)
-    closed,  ///< the connection is closed (possibly just now, for staying full too long)
-  };
-  /// Queues a text frame. `full` pushes back on a burst; a client still full after the grace
-  /// period is closed as too slow.
-  virtual Sent send(std::string text) = 0;
-  /// Frames are held until release(): then `first` goes out, followed by everything queued
-  /// meanwhile. Lets a snapshot precede the live events that arrived while it was being made.
+  /// Frames are held until release(): then `first` (unless empty) goes out, followed by
+  /// everything queued meanwhile. Lets a snapshot precede the live events that arrived while it
+  /// was being made.
   virtual void release(std::string first) = 0;
-  /// Closes with a normal close code and `reason`.
-  virtual void close(std::string reason) = 0;
 };
 
 /// Takes over an upgraded connection (the request is the upgrade request).
 using WebSocketHandler = std::function<void(const Request&, std::shared_ptr<WebSocket>)>;
+/// Looks at an upgrade request before it is accepted: a response refuses it (e.g. 401).
+using WebSocketCheck = std::function<std::optional<Response>(const Request&)>;
 
 /// A JSON response.
 Response json_response(int status, const nlohmann::json& body);

@@ -38,11 +38,13 @@ bool percent_decode(const std::string& in, std::string& out, bool plus_is_space)
 }
 
 void Router::add(const std::string& method, const std::string& pattern, Handler handler) {
-  routes_.push_back({method, pattern, split(pattern, '/'), std::move(handler), {}});
+  routes_.push_back({method, pattern, split(pattern, '/'), std::move(handler), {}, {}});
 }
 
-void Router::add_websocket(const std::string& pattern, WebSocketHandler handler) {
-  routes_.push_back({"GET", pattern, split(pattern, '/'), {}, std::move(handler)});
+void Router::add_websocket(const std::string& pattern, WebSocketHandler handler,
+                           WebSocketCheck check) {
+  routes_.push_back(
+      {"GET", pattern, split(pattern, '/'), {}, std::move(handler), std::move(check)});
 }
 
 Router::Match Router::match(Request& req) const {
@@ -72,8 +74,10 @@ Router::Match Router::match(Request& req) const {
       continue;
     }
     req.params = std::move(params);
-    if (route.websocket) return {nullptr, &route.websocket, route.pattern, 200, ""};
-    return {&route.handler, nullptr, route.pattern, 200, ""};
+    if (route.websocket) {
+      return {nullptr, &route.websocket, &route.check, route.pattern, 200, ""};
+    }
+    return {&route.handler, nullptr, nullptr, route.pattern, 200, ""};
   }
   return result;
 }

@@ -13,12 +13,14 @@ class Router {
  public:
   /// Adds a route. `pattern` segments in braces capture into Request::params.
   void add(const std::string& method, const std::string& pattern, Handler handler);
-  /// Adds a WebSocket route (GET with an upgrade).
-  void add_websocket(const std::string& pattern, WebSocketHandler handler);
+  /// Adds a WebSocket route (GET with an upgrade); `check`, if set, may refuse the upgrade.
+  void add_websocket(const std::string& pattern, WebSocketHandler handler,
+                     WebSocketCheck check = {});
 
   struct Match {
     const Handler* handler = nullptr;  ///< null: no route (see status), or a WebSocket route
     const WebSocketHandler* websocket = nullptr;  ///< set for a WebSocket route
+    const WebSocketCheck* check = nullptr;        ///< set for a WebSocket route (may be empty)
     std::string route;                            ///< the matched pattern, or "unmatched"
     int status = 200;   ///< 404 no such path, 405 path exists for other methods
     std::string allow;  ///< for 405: the methods the path has
@@ -33,6 +35,7 @@ class Router {
     std::vector<std::string> segments;
     Handler handler;
     WebSocketHandler websocket;
+    WebSocketCheck check;
   };
   std::vector<Route> routes_;
 };

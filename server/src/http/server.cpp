@@ -38,12 +38,18 @@ constexpr auto kWebSocketFullGrace = std::chrono::seconds(2);
 
 struct Server::State {
   State(net::io_context& io, Options opts, const Router& r, Metrics& m)
-      : io(io), acceptor(net::make_strand(io)), options(std::move(opts)), router(r), metrics(m) {}
+      : io(io),
+        acceptor(net::make_strand(io)),
+        options(std::move(opts)),
+        router(r),
+        metrics(m),
+        websocket_gauge(m.websocket_connections(options.name)) {}
   net::io_context& io;
   tcp::acceptor acceptor;
   Options options;
   const Router& router;
   Metrics& metrics;
+  prometheus::Gauge& websocket_gauge;
   std::atomic<std::size_t> connections{0};
   std::atomic<bool> draining{false};
   std::mutex mutex;
@@ -93,12 +99,14 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
   WsSession(tcp::socket&& socket, std::shared_ptr<Server::State> state)
       : ws_(std::move(socket)), state_(std::move(state)) {
     ++state_->connections;
+    state_->websocket_gauge.Increment();
   }
   ~WsSession() override {
     {
       std::lock_guard lock(state_->mutex);
       state_->websockets.erase(this);
     }
+    state_->websocket_gauge.Decrement();
     --state_->connections;
   }
   WsSession(const WsSession&) = delete;
@@ -110,7 +118,11 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
       std::lock_guard lock(state_->mutex);
       state_->websockets[this] = weak_from_this();
     }
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // Pings after half the idle timeout without a frame from the client; closes at the timeout.
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = state_->options.websocket_idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.async_accept(upgrade, [self = shared_from_this(), request, &handler](beast::error_code ec) {
       if (ec) return;
       handler(*request, self);
@@ -137,7 +149,7 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
 
   void release(std::string first) override {
     std::lock_guard lock(mutex_);
-    queue_.push_front(std::move(first));
+    if (!first.empty()) queue_.push_front(std::move(first));
     released_ = true;
     kick_locked();
   }
@@ -304,8 +316,14 @@ class Session : public std::enable_shared_from_this<Session> {
     auto match = state_->router.match(*req);
     route_ = match.route;
     if (match.websocket) {
+      if (bad_query) {
+        return write(error_response(400, "bad_request", "malformed percent-encoding in the query"));
+      }
       if (!upgrade) {
         return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
+      }
+      if (*match.check) {
+        if (auto refusal = (*match.check)(*req)) return write(std::move(*refusal));
       }
       // The connection now belongs to the WebSocket session; this HTTP session ends here.
       state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);

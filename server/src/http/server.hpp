@@ -27,6 +27,9 @@ class Server {
     ListenAddress listen;
     std::size_t max_connections = 10000;
     std::chrono::milliseconds read_timeout{15000};
+    /// A WebSocket client that sends nothing (not even a pong) for this long is closed; it is
+    /// pinged after half of it.
+    std::chrono::milliseconds websocket_idle_timeout{30000};
   };
 
   /// Binds at once (throws std::runtime_error naming the address if it cannot).

@@ -3,7 +3,7 @@
 #pragma once
 
 #include <chrono>
-#include <cstdint>
+#include <flashsale/http_client.hpp>
 #include <stdexcept>
 #include <string>
 
@@ -35,9 +35,7 @@ class Provider {
  private:
   std::string post(const std::string& path, const std::string& body) const;
 
-  std::string host_;
-  std::uint16_t port_ = 80;
-  std::string prefix_;
+  http_client::Client client_;
   std::chrono::milliseconds timeout_;
 };
 

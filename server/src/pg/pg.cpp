@@ -52,6 +52,22 @@ long long Result::get_int(int row, int col) const {
   return std::strtoll(PQgetvalue(result_.get(), row, col), nullptr, 10);
 }
 
+long long Result::affected() const { return std::strtoll(PQcmdTuples(result_.get()), nullptr, 10); }
+
+std::string text_array(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (const char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 Connection::Connection(const std::string& url) : conn_(PQconnectdb(url.c_str()), &PQfinish) {
   if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK) {
     throw Error("cannot connect to PostgreSQL: " + trimmed(PQerrorMessage(conn_.get())), "08006");

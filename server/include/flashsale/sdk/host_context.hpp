@@ -1,6 +1,6 @@
-// What the host offers a plugin: its config section, the database address, logging, metrics and
-// the event bus. A plugin never sees "the server"; this narrow interface is the whole of the host
-// it may use.
+// What the host offers a plugin: its config section, the database address, logging, metrics,
+// the event bus and WebSocket routes. A plugin never sees "the server"; this narrow interface is
+// the whole of the host it may use.
 #pragma once
 
 #include <boost/config.hpp>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "flashsale/sdk/events.hpp"
+#include "flashsale/sdk/websocket.hpp"
 
 namespace prometheus {
 class Registry;
@@ -48,6 +49,10 @@ class BOOST_SYMBOL_VISIBLE HostContext {
   /// on. The log position is acknowledged only after every consumer handled a transaction.
   virtual void subscribe(std::vector<std::string> types,
                          std::shared_ptr<EventConsumer> consumer) = 0;
+
+  /// Serves `route` on the public listener. Call it from the plugin's constructor (routes are
+  /// fixed before the listeners open); a path already taken throws std::invalid_argument.
+  virtual void add_user_stream(UserStreamRoute route) = 0;
 };
 
 }  // namespace v1

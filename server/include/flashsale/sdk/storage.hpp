@@ -2,8 +2,10 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flashsale/sdk/plugin.hpp"
 
@@ -105,6 +107,17 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   /// with the first result and changes nothing.
   virtual StorageResult record_payment(const std::string& event_id, const std::string& order_id,
                                        bool succeeded) = 0;
+
+  /// The device registry of push channels (POST/DELETE /v1/devices). Registers `token` for
+  /// `user_id` (a token registered by another user moves to this one); body {"token"}.
+  virtual StorageResult register_device(const std::string& user_id, const std::string& token) = 0;
+  /// Drops one of the user's tokens; not_found when the user has no such token.
+  virtual StorageResult drop_device(const std::string& user_id, const std::string& token) = 0;
+  /// The registered tokens of each of `user_ids` (users without any are absent); one query.
+  virtual std::map<std::string, std::vector<std::string>> device_tokens(
+      const std::vector<std::string>& user_ids) = 0;
+  /// Deletes tokens a push provider reported as gone, whoever registered them.
+  virtual void forget_devices(const std::vector<std::string>& tokens) = 0;
 };
 
 }  // namespace v1

@@ -1,0 +1,83 @@
+// What the dashboard reads from the admin API and /admin/stream (docs/api.md), and the parsing
+// of it: a bad answer becomes an error message naming the field, never a crash.
+#pragma once
+
+#include <QDateTime>
+#include <QJsonObject>
+#include <QString>
+#include <QVector>
+#include <optional>
+
+namespace flashsale::admin {
+
+struct Item {
+  QString id;
+  QString name;
+  int total_stock = 0;
+  int available = 0;
+  int reserved = 0;   // active leases: total_stock - available - confirmed
+  int confirmed = 0;  // consumed leases (paid)
+  int waiting = 0;
+  bool paused = false;
+  QDateTime closes_at;  // invalid while the sale has no end
+};
+
+struct Event {
+  QString event_id;
+  QString type;
+  QString item_id;
+  QString order_id;  // empty for item events
+  QString user_id;   // empty for item events
+  QDateTime committed_at;
+  QJsonObject data;
+};
+
+struct Waiter {
+  QString order_id;
+  QString user_id;
+  qint64 waitlist_seq = 0;
+  QDateTime waiting_since;
+};
+
+struct WaitlistPage {
+  QString item_id;
+  int waiting = 0;  // the whole line; the page holds its head
+  QVector<Waiter> waiters;
+};
+
+struct Lease {
+  QString reservation_id;
+  QString order_id;
+  QString user_id;
+  QDateTime granted_at;
+  QDateTime expires_at;
+};
+
+struct PluginInfo {
+  QString name;
+  QString kind;
+  QString version;
+  QString file;
+  bool required = false;
+  bool healthy = false;
+  QString detail;
+};
+
+// The parsers return nullopt and set *error to a sentence naming what is wrong.
+std::optional<Item> parse_item(const QJsonValue& value, QString* error);
+std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
+std::optional<Event> parse_event(const QJsonObject& frame, QString* error);
+std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* error);
+std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error);
+std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
+
+// RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
+QDateTime parse_time(const QString& text);
+
+// The lease carried by an order.reserved event, when it has one.
+std::optional<Lease> lease_of(const Event& event);
+
+// One line for the activity log, e.g. "available 0, waiting 1,204, total 20".
+QString describe(const Event& event);
+
+}  // namespace flashsale::admin

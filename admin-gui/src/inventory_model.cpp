@@ -1,0 +1,184 @@
+// See inventory_model.hpp.
+#include "inventory_model.hpp"
+
+#include <QBrush>
+#include <QColor>
+#include <QSet>
+
+namespace flashsale::admin {
+namespace {
+
+double sold_through(const Item& item) {
+  return item.total_stock > 0 ? 100.0 * item.confirmed / item.total_stock : 0.0;
+}
+
+QString state_of(const Item& item) {
+  if (item.paused) return QStringLiteral("paused");
+  if (item.closes_at.isValid() && item.closes_at <= QDateTime::currentDateTimeUtc())
+    return QStringLiteral("closed");
+  if (item.available == 0) return QStringLiteral("sold out");
+  return QStringLiteral("on sale");
+}
+
+// Recomputes the lease count from the invariant available + reserved + confirmed == total.
+void settle(Item& item) {
+  item.confirmed = qBound(0, item.confirmed, qMax(0, item.total_stock - item.available));
+  item.reserved = qMax(0, item.total_stock - item.available - item.confirmed);
+}
+
+}  // namespace
+
+int InventoryModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(items_.size());
+}
+
+int InventoryModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : columns;
+}
+
+QVariant InventoryModel::data(const QModelIndex& index, int role) const {
+  if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
+  const Item& item = items_[index.row()];
+  const int column = index.column();
+  if (role == Qt::DisplayRole || role == kSortRole) {
+    switch (column) {
+      case id:
+        return item.id;
+      case name:
+        return item.name;
+      case total:
+        return item.total_stock;
+      case available:
+        return item.available;
+      case reserved:
+        return item.reserved;
+      case confirmed:
+        return item.confirmed;
+      case waiting:
+        return item.waiting;
+      case sold:
+        if (role == kSortRole) return sold_through(item);
+        return QStringLiteral("%1 %").arg(sold_through(item), 0, 'f', 1);
+      case state:
+        return state_of(item);
+    }
+  }
+  if (role == Qt::TextAlignmentRole && column >= total && column <= sold) {
+    return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
+  }
+  if (role == Qt::ForegroundRole && column == state && item.paused) {
+    return QBrush(QColor(0xb0, 0x60, 0x00));
+  }
+  return {};
+}
+
+QVariant InventoryModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+  static const char* const titles[columns] = {
+      "Item", "Name", "Total", "Available", "Reserved", "Confirmed", "Waiting", "Sold %", "State"};
+  return section >= 0 && section < columns ? tr(titles[section]) : QVariant();
+}
+
+void InventoryModel::set_items(const QVector<Item>& items) {
+  QHash<QString, const Item*> fresh;
+  for (const Item& item : items) fresh.insert(item.id, &item);
+  // Rows that went away (rare: items are never deleted, but a new server may differ).
+  for (int row = static_cast<int>(items_.size()) - 1; row >= 0; --row) {
+    if (fresh.contains(items_[row].id)) continue;
+    beginRemoveRows({}, row, row);
+    items_.remove(row);
+    endRemoveRows();
+  }
+  reindex();
+  // In place, so selection and scroll position survive a reconnect.
+  for (int row = 0; row < items_.size(); ++row) {
+    items_[row] = *fresh.value(items_[row].id);
+    emit dataChanged(index(row, 0), index(row, columns - 1));
+  }
+  for (const Item& item : items) {
+    if (rows_.contains(item.id)) continue;
+    const int row = static_cast<int>(items_.size());
+    beginInsertRows({}, row, row);
+    items_.push_back(item);
+    rows_.insert(item.id, row);
+    endInsertRows();
+  }
+}
+
+void InventoryModel::apply(const QVector<Event>& batch) {
+  QVector<Item> created;
+  QSet<int> changed;
+  for (const Event& e : batch) {
+    const int row = rows_.value(e.item_id, -1);
+    Item* item = row >= 0 ? &items_[row] : nullptr;
+    if (!item) {
+      auto it = std::find_if(created.begin(), created.end(),
+                             [&](const Item& i) { return i.id == e.item_id; });
+      if (it != created.end()) {
+        item = &*it;
+      } else if (e.type == QLatin1String("item.created")) {
+        item = &created.emplace_back();
+        item->id = e.item_id;
+        item->name = e.data.value("name").toString();
+      } else {
+        continue;
+      }
+    }
+    if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+      // Absolute values: applying an event twice changes nothing.
+      item->total_stock = e.data.value("total_stock").toInt(item->total_stock);
+      item->available = e.data.value("available").toInt(item->available);
+      item->waiting = e.data.value("waiting").toInt(item->waiting);
+      item->paused = e.data.value("paused").toBool(item->paused);
+      if (e.data.contains("closes_at")) {
+        item->closes_at = parse_time(e.data.value("closes_at").toString());
+      }
+    } else if (e.type == QLatin1String("order.confirmed")) {
+      ++item->confirmed;  // a lease became a sale; available is unchanged
+    } else {
+      continue;
+    }
+    settle(*item);
+    if (row >= 0) changed.insert(row);
+  }
+  for (int row : changed) emit dataChanged(index(row, 0), index(row, columns - 1));
+  if (created.isEmpty()) return;
+  const int first = static_cast<int>(items_.size());
+  beginInsertRows({}, first, first + static_cast<int>(created.size()) - 1);
+  for (const Item& item : created) {
+    rows_.insert(item.id, static_cast<int>(items_.size()));
+    items_.push_back(item);
+  }
+  endInsertRows();
+}
+
+const Item* InventoryModel::item(const QString& id) const {
+  const auto row = rows_.constFind(id);
+  return row == rows_.constEnd() ? nullptr : &items_[*row];
+}
+
+QString InventoryModel::id_at(int row) const {
+  return row >= 0 && row < items_.size() ? items_[row].id : QString();
+}
+
+void InventoryModel::reindex() {
+  rows_.clear();
+  for (int row = 0; row < items_.size(); ++row) rows_.insert(items_[row].id, row);
+}
+
+ItemFilterProxy::ItemFilterProxy(QObject* parent) : QSortFilterProxyModel(parent) {
+  setSortRole(InventoryModel::kSortRole);
+  setFilterCaseSensitivity(Qt::CaseInsensitive);
+}
+
+bool ItemFilterProxy::filterAcceptsRow(int source_row, const QModelIndex& source_parent) const {
+  const QRegularExpression& pattern = filterRegularExpression();
+  const auto* model = sourceModel();
+  for (int column : {InventoryModel::id, InventoryModel::name}) {
+    const QString text = model->index(source_row, column, source_parent).data().toString();
+    if (text.contains(pattern)) return true;
+  }
+  return false;
+}
+
+}  // namespace flashsale::admin

@@ -1,0 +1,56 @@
+// See plugin_model.hpp.
+#include "plugin_model.hpp"
+
+#include <QBrush>
+#include <QColor>
+
+namespace flashsale::admin {
+
+int PluginModel::rowCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : static_cast<int>(plugins_.size());
+}
+
+int PluginModel::columnCount(const QModelIndex& parent) const {
+  return parent.isValid() ? 0 : columns;
+}
+
+QVariant PluginModel::data(const QModelIndex& index, int role) const {
+  if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
+  const PluginInfo& p = plugins_[index.row()];
+  if (role == Qt::DisplayRole) {
+    switch (index.column()) {
+      case name:
+        return p.name;
+      case kind:
+        return p.kind;
+      case version:
+        return p.version;
+      case health:
+        return p.detail.isEmpty() ? (p.healthy ? tr("ok") : tr("failing"))
+                                  : (p.healthy ? tr("ok: %1") : tr("failing: %1")).arg(p.detail);
+      case required:
+        return p.required ? tr("required") : tr("optional");
+      case file:
+        return p.file;
+    }
+  }
+  if (role == Qt::ForegroundRole && index.column() == health) {
+    return QBrush(p.healthy ? QColor(0x1a, 0x7f, 0x37) : QColor(0xb0, 0x00, 0x00));
+  }
+  return {};
+}
+
+QVariant PluginModel::headerData(int section, Qt::Orientation orientation, int role) const {
+  if (orientation != Qt::Horizontal || role != Qt::DisplayRole) return {};
+  static const char* const titles[columns] = {"Plugin", "Kind",     "Version",
+                                              "Health", "Required", "File"};
+  return section >= 0 && section < columns ? tr(titles[section]) : QVariant();
+}
+
+void PluginModel::set_plugins(const QVector<PluginInfo>& plugins) {
+  beginResetModel();
+  plugins_ = plugins;
+  endResetModel();
+}
+
+}  // namespace flashsale::admin

@@ -1,0 +1,473 @@
+// The client against a real QWebSocketServer and a real HTTP server on port 0 (FakeAdminServer)
+// playing a scripted sale: going live, batching, bad frames and answers in words, reconnecting
+// with backoff and a fresh snapshot; and the whole window following the sale and running the
+// operator's actions through their confirmations.
+#include <QAbstractItemModelTester>
+#include <QAction>
+#include <QComboBox>
+#include <QInputDialog>
+#include <QJsonDocument>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QPushButton>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QtTest>
+
+#include "admin_client.hpp"
+#include "create_item_dialog.hpp"
+#include "inventory_model.hpp"
+#include "lease_model.hpp"
+#include "main_window.hpp"
+#include "support/fake_admin_server.hpp"
+#include "support/sale.hpp"
+
+using namespace flashsale::admin;
+using flashsale::admin::testing::FakeAdminServer;
+using flashsale::admin::testing::Sale;
+
+namespace {
+
+constexpr int kWait = 10000;  // generous: the CI machine is small and busy
+
+void send(FakeAdminServer& server, const Sale::Events& events) {
+  for (const QJsonObject& e : events) server.send(e);
+}
+
+int total_events(const QSignalSpy& spy) {
+  int n = 0;
+  for (const auto& args : spy) n += static_cast<int>(args.at(0).value<QVector<Event>>().size());
+  return n;
+}
+
+// The dialog of that name that is open now (closed ones linger until deleted).
+template <typename T>
+T* open_dialog(QWidget& window, const char* name) {
+  for (T* w : window.findChildren<T*>(QLatin1String(name))) {
+    if (w->isVisible()) return w;
+  }
+  return nullptr;
+}
+
+QString cell(const QTableView* view, int row, int column) {
+  return view->model()->index(row, column).data().toString();
+}
+
+// The inventory row of `item`, -1 if not shown.
+int row_of(const QTableView* view, const QString& item) {
+  for (int row = 0; row < view->model()->rowCount(); ++row) {
+    if (cell(view, row, InventoryModel::id) == item) return row;
+  }
+  return -1;
+}
+
+QString inventory(const QTableView* view, const QString& item, int column) {
+  const int row = row_of(view, item);
+  return row < 0 ? QString() : cell(view, row, column);
+}
+
+bool has_request(const FakeAdminServer& server, const QByteArray& method, const QString& path,
+                 const QJsonObject& body = {}) {
+  for (const auto& r : server.requests()) {
+    if (r.method == method && r.path == path &&
+        (body.isEmpty() || QJsonDocument::fromJson(r.body).object() == body)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+class ClientTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void initTestCase();
+  void stream_goes_live_and_batches_events();
+  void bad_frames_are_reported_not_fatal();
+  void reconnects_with_backoff_and_a_fresh_snapshot();
+  void rest_errors_come_in_words();
+  void dashboard_follows_a_scripted_sale();
+  void actions_are_confirmed_and_errors_shown();
+};
+
+void ClientTest::initTestCase() {
+  QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test folder
+  qRegisterMetaType<QVector<Event>>();
+}
+
+void ClientTest::stream_goes_live_and_batches_events() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 100);
+  server.set_snapshot(sale.items_json());
+  AdminClient client;
+  QSignalSpy snapshots(&client, &AdminClient::snapshot);
+  QSignalSpy batches(&client, &AdminClient::events);
+  client.connect_to(server.url());
+  QCOMPARE(client.state(), AdminClient::State::connecting);
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 1, kWait);
+  QCOMPARE(client.state(), AdminClient::State::live);
+  const auto items = snapshots.at(0).at(0).value<QVector<Item>>();
+  QCOMPARE(items.size(), 1);
+  QCOMPARE(items[0].available, 100);
+
+  int sent = 0;
+  for (int i = 0; i < 150; ++i) {
+    const auto events = sale.place("shoes", QStringLiteral("u%1").arg(i));
+    send(server, events);
+    sent += static_cast<int>(events.size());
+  }
+  const QJsonObject again = sale.event("order.confirmed", "shoes", "o", "u");
+  server.send(again);
+  server.send(again);  // a replay: the same event_id is dropped
+  QTRY_COMPARE_WITH_TIMEOUT(total_events(batches), sent + 1, kWait);
+  QVERIFY2(batches.count() < 20, "events arrive in batches, not one signal each");
+  const auto last = batches.last().at(0).value<QVector<Event>>();
+  QCOMPARE(last.back().type, QStringLiteral("order.confirmed"));
+}
+
+void ClientTest::bad_frames_are_reported_not_fatal() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  server.set_snapshot_frame(R"({"type":"snapshot","items":[{"id":"a"}]})");
+  AdminClient client;
+  QSignalSpy problems(&client, &AdminClient::problem);
+  QSignalSpy batches(&client, &AdminClient::events);
+  client.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(problems.count(), 1, kWait);
+  QCOMPARE(problems.at(0).at(0).toString(),
+           QStringLiteral("the stream's snapshot is unusable: item 'a': field 'name' is missing "
+                          "or not a string"));
+  QVERIFY(client.state() != AdminClient::State::live);
+
+  server.send_text("<html>oops</html>");
+  server.send_text(R"({"type":"order.waiting","item_id":"a"})");
+  Sale sale;
+  server.send(sale.event("order.waiting", "a", "o1", "u1", {{"waitlist_seq", 1}}));
+  QTRY_COMPARE_WITH_TIMEOUT(total_events(batches), 1, kWait);
+  QCOMPARE(problems.count(), 3);
+  QVERIFY(problems.at(1).at(0).toString().startsWith(
+      "the stream sent a frame that is not a JSON object"));
+  QCOMPARE(problems.at(2).at(0).toString(),
+           QStringLiteral("ignored a stream frame: event: field 'event_id' is missing or not a "
+                          "string"));
+}
+
+void ClientTest::reconnects_with_backoff_and_a_fresh_snapshot() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  const quint16 port = server.port();
+  Sale sale;
+  sale.add_item("shoes", 5);
+  server.set_snapshot(sale.items_json());
+  AdminClient client;
+  client.set_backoff(100, 400);
+  QSignalSpy snapshots(&client, &AdminClient::snapshot);
+  QSignalSpy states(&client, &AdminClient::state_changed);
+  client.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 1, kWait);
+
+  // The server goes away and comes back: the client says so, reconnects, reads a new snapshot.
+  server.drop_clients("server shutting down");
+  sale.place("shoes", "while-away");  // its events are lost with the connection
+  server.set_snapshot(sale.items_json());
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 2, kWait);
+  QCOMPARE(snapshots.at(1).at(0).value<QVector<Item>>()[0].available, 4);
+  QCOMPARE(server.stream_connections(), 2);
+  bool said_why = false;
+  for (const auto& s : states) {
+    said_why |= s.at(0).value<AdminClient::State>() == AdminClient::State::reconnecting &&
+                s.at(1).toString().contains("server shutting down");
+  }
+  QVERIFY(said_why);
+
+  // Down for longer: each failed attempt waits twice as long, up to the cap.
+  states.clear();
+  server.close();
+  QTRY_VERIFY_WITH_TIMEOUT(states.count() >= 4, kWait);
+  QStringList details;
+  for (const auto& s : states) {
+    QCOMPARE(s.at(0).value<AdminClient::State>(), AdminClient::State::reconnecting);
+    details << s.at(1).toString();
+  }
+  QVERIFY2(details[0].startsWith("retry in 0.1 s (attempt 1)"), qPrintable(details[0]));
+  QVERIFY2(details[1].startsWith("retry in 0.2 s (attempt 2)"), qPrintable(details[1]));
+  QVERIFY2(details[2].startsWith("retry in 0.4 s (attempt 3)"), qPrintable(details[2]));
+  QVERIFY2(details[3].startsWith("retry in 0.4 s (attempt 4)"), qPrintable(details[3]));
+  QVERIFY2(details[3].contains("refused"), qPrintable(details[3]));
+
+  QVERIFY(server.listen(port));
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 3, kWait);
+  QCOMPARE(client.state(), AdminClient::State::live);
+  client.stop();
+  QCOMPARE(client.state(), AdminClient::State::idle);
+}
+
+void ClientTest::rest_errors_come_in_words() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  server.route("PATCH", "/admin/items/shoes", [](const FakeAdminServer::Request&) {
+    return FakeAdminServer::Response{
+        409, R"({"error":"sale_closed","message":"the sale of shoes is closed"})"};
+  });
+  server.route("GET", "/proxy", [](const FakeAdminServer::Request&) {
+    return FakeAdminServer::Response{502, "<html>bad gateway</html>", "text/html"};
+  });
+  server.route("GET", "/garbage", [](const FakeAdminServer::Request&) {
+    return FakeAdminServer::Response{200, "items: none"};
+  });
+  QVector<Reply> replies;  // before the client: it outlives every answer
+  AdminClient client;
+  client.connect_to(server.url());
+  const auto keep = [&](const Reply& r) { replies.push_back(r); };
+  client.send("PATCH", "/admin/items/shoes", {{"add_stock", 1}}, this, keep);
+  client.get("/proxy", this, keep);
+  client.get("/garbage", this, keep);
+  QTRY_COMPARE_WITH_TIMEOUT(replies.size(), 3, kWait);
+  const auto answer = [&](int status) {
+    const auto it = std::find_if(replies.begin(), replies.end(),
+                                 [&](const Reply& r) { return r.status == status; });
+    return it == replies.end() ? QString("no answer with HTTP %1").arg(status) : it->error;
+  };
+  QCOMPARE(answer(409), QStringLiteral("the sale of shoes is closed (sale_closed, HTTP 409)"));
+  QCOMPARE(answer(502), QStringLiteral("the server answered HTTP 502 Bad Gateway to %1/proxy")
+                            .arg(server.url().toString()));
+  QCOMPARE(answer(200), QStringLiteral("the server's answer to %1/garbage is not a JSON object")
+                            .arg(server.url().toString()));
+
+  const QUrl gone = server.url();
+  server.close();
+  client.get("/admin/items", this, keep);
+  QTRY_COMPARE_WITH_TIMEOUT(replies.size(), 4, kWait);
+  QVERIFY2(replies[3].error.startsWith("cannot reach " + gone.toString() + "/admin/items: "),
+           qPrintable(replies[3].error));
+
+  // The answer to a caller that is gone is dropped, not delivered to freed memory.
+  auto* context = new QObject;
+  bool called = false;
+  client.get("/admin/items", context, [&](const Reply&) { called = true; });
+  delete context;
+  QTest::qWait(200);
+  QVERIFY(!called);
+}
+
+void ClientTest::dashboard_follows_a_scripted_sale() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  const quint16 port = server.port();
+  Sale sale;
+  sale.add_item("shoes", 3, 300);
+  sale.add_item("hats", 10);
+  for (int i = 1; i <= 5; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+
+  MainWindow window;
+  window.show();
+  auto* client = window.findChild<AdminClient*>("adminClient");
+  client->set_backoff(100, 400);
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  auto* waitlist_view = window.findChild<QTableView*>("waitlistView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* log_view = window.findChild<QTableView*>("logView");
+  auto* plugin_view = window.findChild<QTableView*>("pluginView");
+  auto* connection = window.findChild<QLabel*>("connectionLabel");
+  QAbstractItemModelTester waitlist_tester(waitlist_view->model(),
+                                           QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QAbstractItemModelTester lease_tester(lease_view->model(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QAbstractItemModelTester log_tester(log_view->model(),
+                                      QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QAbstractItemModelTester inventory_tester(inventory_view->model(),
+                                            QAbstractItemModelTester::FailureReportingMode::QtTest);
+
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(inventory_view->model()->rowCount(), 2, kWait);
+  QVERIFY(connection->text().contains("Connected"));
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::reserved), QStringLiteral("3"));
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::waiting), QStringLiteral("2"));
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::state), QStringLiteral("sold out"));
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 2, kWait);
+  QCOMPARE(cell(waitlist_view, 0, 0), QStringLiteral("1"));
+  QCOMPARE(cell(waitlist_view, 0, 2), QStringLiteral("buyer-4"));
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 3, kWait);
+  QCOMPARE(cell(lease_view, 0, 1), QStringLiteral("buyer-1"));
+  const QString left = cell(lease_view, 0, LeaseModel::remaining);
+  QVERIFY2(left.startsWith("4:5") || left == "5:00", qPrintable(left));
+  QTRY_COMPARE_WITH_TIMEOUT(plugin_view->model()->rowCount(), 3, kWait);
+  QCOMPARE(cell(plugin_view, 2, 3), QStringLiteral("failing: 3 clients too slow"));
+
+  // A latecomer joins the tail; the soonest lease expires and the head is promoted into it.
+  send(server, sale.place("shoes", "buyer-6"));
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 3, kWait);
+  QCOMPARE(cell(waitlist_view, 2, 2), QStringLiteral("buyer-6"));
+  send(server, sale.expire("shoes"));
+  QTRY_COMPARE_WITH_TIMEOUT(cell(waitlist_view, 0, 0), QStringLiteral("→ lease"), kWait);
+  QCOMPARE(cell(waitlist_view, 1, 0), QStringLiteral("1"));
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 2, kWait);  // it left the head
+  QCOMPARE(cell(waitlist_view, 0, 2), QStringLiteral("buyer-5"));
+  QCOMPARE(cell(lease_view, 0, 1), QStringLiteral("buyer-2"));  // buyer-1's lease is gone
+  QCOMPARE(cell(lease_view, 2, 1), QStringLiteral("buyer-4"));  // the promoted one's is last
+  QCOMPARE(lease_view->model()->rowCount(), 3);
+  // buyer-2 pays.
+  send(server, sale.confirm("shoes", sale.item("shoes").leases.front().order));
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::confirmed),
+                            QStringLiteral("1"), kWait);
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::reserved), QStringLiteral("2"));
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::sold), QStringLiteral("33.3 %"));
+  // The activity log has them all, newest first, and filters by type.
+  QCOMPARE(cell(log_view, 0, 1), QStringLiteral("order.confirmed"));
+  auto* type_filter = window.findChild<QComboBox*>("logTypeFilter");
+  type_filter->setCurrentIndex(type_filter->findData("order.expired"));
+  QCOMPARE(log_view->model()->rowCount(), 1);
+  type_filter->setCurrentIndex(0);
+
+  // The connection drops; meanwhile the sale moves on unseen. After the reconnect the views
+  // show the new state, not the old one.
+  const int line_reads = server.count("/admin/items/shoes/waitlist");
+  QSignalSpy states(client, &AdminClient::state_changed);
+  server.drop_clients();
+  sale.place("shoes", "buyer-7");
+  sale.expire("shoes");
+  sale.expire("shoes");
+  server.set_snapshot(sale.items_json());
+  QTRY_VERIFY_WITH_TIMEOUT(server.count("/admin/items/shoes/waitlist") > line_reads, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 1, kWait);
+  QCOMPARE(cell(waitlist_view, 0, 2), QStringLiteral("buyer-7"));
+  QTRY_COMPARE_WITH_TIMEOUT(cell(lease_view, 1, 1), QStringLiteral("buyer-6"), kWait);
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::waiting), QStringLiteral("1"));
+  QVERIFY(connection->text().contains("Connected"));
+  QVERIFY(std::any_of(states.begin(), states.end(), [](const QList<QVariant>& s) {
+    return s.at(0).value<AdminClient::State>() == AdminClient::State::reconnecting;
+  }));
+
+  // Down for a while: the status bar says so, then recovers by itself.
+  server.close();
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().startsWith("Reconnecting: retry in"), kWait);
+  QVERIFY(server.listen(port));
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().contains("Connected"), kWait);
+}
+
+void ClientTest::actions_are_confirmed_and_errors_shown() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2, 300);
+  sale.add_item("hats", 10);
+  for (int i = 1; i <= 4; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  server.route("PATCH", "/admin/items/hats", [](const FakeAdminServer::Request&) {
+    return FakeAdminServer::Response{
+        409, R"({"error":"sale_closed","message":"the sale of hats is closed"})"};
+  });
+
+  MainWindow window;
+  window.show();
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  auto* waitlist_view = window.findChild<QTableView*>("waitlistView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* restock = window.findChild<QAction*>("restockAction");
+  auto* pause = window.findChild<QAction*>("pauseAction");
+  auto* expire = window.findChild<QAction*>("expireAction");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 2, kWait);
+  QVERIFY(restock->isEnabled());
+  QVERIFY(!expire->isEnabled());  // no lease selected
+
+  // Restock: how many, then "are you sure", then the request; the line gets the units first.
+  restock->trigger();
+  QInputDialog* units = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((units = open_dialog<QInputDialog>(window, "restockDialog")), kWait);
+  units->setIntValue(3);
+  units->accept();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY(box->text().contains("Add 3 units to shoes"));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "PATCH", "/admin/items/shoes", {{"add_stock", 3}}),
+                           kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::total),
+                            QStringLiteral("5"), kWait);
+  QCOMPARE(inventory(inventory_view, "shoes", InventoryModel::available), QStringLiteral("1"));
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 4, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 0, kWait);
+
+  // Pause, cancelled: nothing is sent. Then confirmed.
+  pause->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY(box->text().startsWith("Pause the sale of shoes?"));
+  box->button(QMessageBox::Cancel)->click();
+  QTest::qWait(100);
+  QVERIFY(!has_request(server, "PATCH", "/admin/items/shoes", {{"paused", true}}));
+  pause->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::state),
+                            QStringLiteral("paused"), kWait);
+  QVERIFY(has_request(server, "PATCH", "/admin/items/shoes", {{"paused", true}}));
+  QCOMPARE(pause->text(), QStringLiteral("Resume"));
+
+  // Expire the selected lease.
+  lease_view->setCurrentIndex(lease_view->model()->index(0, 0));
+  QVERIFY(expire->isEnabled());
+  const QString order = sale.item("shoes").leases.front().order;
+  expire->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY(box->text().contains(order));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "POST", "/admin/orders/" + order + "/expire"),
+                           kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 3, kWait);
+
+  // The server refuses: the operator reads its reason.
+  window.select_item("hats");
+  QTRY_VERIFY_WITH_TIMEOUT(restock->isEnabled(), kWait);
+  restock->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((units = open_dialog<QInputDialog>(window, "restockDialog")), kWait);
+  units->accept();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QMessageBox* error = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((error = open_dialog<QMessageBox>(window, "errorBox")), kWait);
+  QCOMPARE(error->text(), QStringLiteral("Restock hats with 10 units failed: the sale of hats is "
+                                         "closed (sale_closed, HTTP 409)"));
+  error->button(QMessageBox::Ok)->click();
+
+  // Create an item: the form, the confirmation, and the new item is selected once it exists.
+  window.findChild<QAction*>("createAction")->trigger();
+  CreateItemDialog* form = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((form = open_dialog<CreateItemDialog>(window, "createItemDialog")),
+                           kWait);
+  form->findChild<QLineEdit*>("itemId")->setText("caps");
+  form->findChild<QLineEdit*>("itemName")->setText("Caps");
+  form->findChild<QSpinBox*>("totalStock")->setValue(25);
+  form->accept();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(row_of(inventory_view, "caps") >= 0, kWait);
+  QCOMPARE(inventory(inventory_view, "caps", InventoryModel::available), QStringLiteral("25"));
+  QTRY_COMPARE_WITH_TIMEOUT(
+      cell(inventory_view, inventory_view->currentIndex().row(), InventoryModel::id),
+      QStringLiteral("caps"), kWait);
+  QVERIFY(has_request(server, "POST", "/admin/items",
+                      {{"id", "caps"},
+                       {"name", "Caps"},
+                       {"total_stock", 25},
+                       {"payment_window_s", 600},
+                       {"per_user_limit", 1},
+                       {"paused", false}}));
+}
+
+QTEST_MAIN(ClientTest)
+#include "client_test.moc"

@@ -1,0 +1,471 @@
+// The dashboard's models, each under QAbstractItemModelTester: inventory counts from events,
+// the waiting line's head and its leavers, lease countdowns on an injected clock, the capped
+// activity log and its filter, plugins, throughput counts, and the parsing of bad answers.
+#include <QAbstractItemModelTester>
+#include <QJsonArray>
+#include <QSignalSpy>
+#include <QtTest>
+
+#include "api_types.hpp"
+#include "event_log_model.hpp"
+#include "inventory_model.hpp"
+#include "lease_model.hpp"
+#include "plugin_model.hpp"
+#include "throughput.hpp"
+#include "waitlist_model.hpp"
+
+using namespace flashsale::admin;
+
+namespace {
+
+const QDateTime kT0 = QDateTime::fromString("2026-11-24T10:00:00.000Z", Qt::ISODateWithMs);
+
+Event ev(const QString& type, const QString& item, const QString& order = {},
+         const QJsonObject& data = {}, const QDateTime& at = kT0) {
+  static int n = 0;
+  return Event{QStringLiteral("0/%1/0").arg(++n),
+               type,
+               item,
+               order,
+               order.isEmpty() ? QString() : "user-" + order,
+               at,
+               data};
+}
+
+Event counts(const QString& item, int total, int available, int waiting, bool paused = false) {
+  return ev(
+      "inventory.changed", item, {},
+      {{"total_stock", total}, {"available", available}, {"waiting", waiting}, {"paused", paused}});
+}
+
+Event reserved(const QString& item, const QString& order, const QDateTime& expires,
+               bool promoted = false, const QDateTime& at = kT0) {
+  return ev("order.reserved", item, order,
+            {{"promoted", promoted},
+             {"reservation", QJsonObject{{"id", "r-" + order},
+                                         {"expires_at", expires.toString(Qt::ISODateWithMs)}}}},
+            at);
+}
+
+Item item(const QString& id, int total, int available, int confirmed, int waiting) {
+  Item i;
+  i.id = id;
+  i.name = "Item " + id;
+  i.total_stock = total;
+  i.available = available;
+  i.confirmed = confirmed;
+  i.waiting = waiting;
+  i.reserved = total - available - confirmed;
+  return i;
+}
+
+Waiter waiter(int seq) {
+  return Waiter{QStringLiteral("o%1").arg(seq), QStringLiteral("u%1").arg(seq), seq,
+                kT0.addSecs(seq)};
+}
+
+WaitlistPage page(const QString& item, int waiting, int first_seq, int count) {
+  WaitlistPage p{item, waiting, {}};
+  for (int s = first_seq; s < first_seq + count; ++s) p.waiters.push_back(waiter(s));
+  return p;
+}
+
+QString cell(const QAbstractItemModel& m, int row, int column, int role = Qt::DisplayRole) {
+  return m.index(row, column).data(role).toString();
+}
+
+QColor background(const QAbstractItemModel& m, int row, int column) {
+  return m.index(row, column).data(Qt::BackgroundRole).value<QBrush>().color();
+}
+
+}  // namespace
+
+class ModelsTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void inventory_follows_events();
+  void inventory_snapshot_updates_in_place();
+  void inventory_sorts_numbers_and_filters();
+  void waitlist_shows_the_head_and_who_leaves();
+  void waitlist_grows_only_while_it_holds_the_whole_line();
+  void waitlist_drops_orders_that_left_during_a_fetch();
+  void waitlist_asks_for_a_refill_when_low();
+  void leases_count_down_on_one_clock();
+  void leases_leave_when_the_order_ends();
+  void leases_keep_to_the_head_of_a_long_list();
+  void event_log_is_capped_and_filtered();
+  void plugins_show_health();
+  void throughput_counts_per_second();
+  void bad_answers_are_named();
+};
+
+void ModelsTest::inventory_follows_events() {
+  InventoryModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_items({item("shoes", 20, 0, 2, 5)});
+  QCOMPARE(m.rowCount(), 1);
+  QCOMPARE(m.index(0, InventoryModel::reserved).data().toInt(), 18);
+
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  // Two leases expire into the line's head; one order pays; the line shrinks.
+  m.apply(
+      {counts("shoes", 20, 0, 3), ev("order.confirmed", "shoes", "o1"), counts("shoes", 20, 0, 3)});
+  QCOMPARE(changed.count(), 1);  // one row, one signal per batch
+  QCOMPARE(m.index(0, InventoryModel::waiting).data().toInt(), 3);
+  QCOMPARE(m.index(0, InventoryModel::confirmed).data().toInt(), 3);
+  QCOMPARE(m.index(0, InventoryModel::reserved).data().toInt(), 17);
+  QCOMPARE(cell(m, 0, InventoryModel::sold), QStringLiteral("15.0 %"));
+  QCOMPARE(cell(m, 0, InventoryModel::state), QStringLiteral("sold out"));
+
+  // Restock and pause: absolute values; applying the same event twice changes nothing.
+  const Event restock = counts("shoes", 30, 7, 0, true);
+  m.apply({restock, restock});
+  QCOMPARE(m.index(0, InventoryModel::total).data().toInt(), 30);
+  QCOMPARE(m.index(0, InventoryModel::available).data().toInt(), 7);
+  QCOMPARE(m.index(0, InventoryModel::reserved).data().toInt(), 20);
+  QCOMPARE(cell(m, 0, InventoryModel::state), QStringLiteral("paused"));
+
+  // A new item appears from its event, and the events after it in the same batch count.
+  m.apply({ev("item.created", "hats", {},
+              {{"name", "Hats"},
+               {"total_stock", 5},
+               {"available", 5},
+               {"waiting", 0},
+               {"paused", false}}),
+           counts("hats", 5, 4, 0)});
+  QCOMPARE(m.rowCount(), 2);
+  QVERIFY(m.item("hats"));
+  QCOMPARE(m.item("hats")->name, QStringLiteral("Hats"));
+  QCOMPARE(m.item("hats")->reserved, 1);
+  // Events of unknown items (created before the snapshot was read) are ignored, not invented.
+  m.apply({counts("ghost", 1, 1, 0)});
+  QCOMPARE(m.rowCount(), 2);
+}
+
+void ModelsTest::inventory_snapshot_updates_in_place() {
+  InventoryModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_items({item("a", 10, 10, 0, 0), item("b", 10, 0, 0, 4), item("c", 1, 1, 0, 0)});
+  const QPersistentModelIndex b = m.index(1, 0);
+  QSignalSpy reset(&m, &QAbstractItemModel::modelReset);
+  // After a reconnect: b moved on, c is gone, d is new.
+  m.set_items({item("b", 10, 0, 6, 1), item("a", 10, 9, 0, 0), item("d", 3, 3, 0, 0)});
+  QCOMPARE(reset.count(), 0);
+  QVERIFY(b.isValid());
+  QCOMPARE(b.data().toString(), QStringLiteral("b"));
+  QCOMPARE(m.item("b")->confirmed, 6);
+  QCOMPARE(m.item("b")->waiting, 1);
+  QVERIFY(!m.item("c"));
+  QVERIFY(m.item("d"));
+  QCOMPARE(m.rowCount(), 3);
+}
+
+void ModelsTest::inventory_sorts_numbers_and_filters() {
+  InventoryModel m;
+  ItemFilterProxy proxy;
+  proxy.setSourceModel(&m);
+  QAbstractItemModelTester tester(&proxy, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_items({item("a", 100, 0, 0, 9), item("b", 100, 0, 0, 100000), item("c", 100, 0, 0, 20)});
+  proxy.sort(InventoryModel::waiting, Qt::DescendingOrder);
+  // Numerically: 100000 > 20 > 9 (as text "9" would come first).
+  QCOMPARE(cell(proxy, 0, InventoryModel::id), QStringLiteral("b"));
+  QCOMPARE(cell(proxy, 2, InventoryModel::id), QStringLiteral("a"));
+  m.apply({counts("a", 100, 0, 200000)});  // live re-sort
+  QCOMPARE(cell(proxy, 0, InventoryModel::id), QStringLiteral("a"));
+  proxy.setFilterFixedString("ITEM C");  // by name, any case
+  QCOMPARE(proxy.rowCount(), 1);
+  QCOMPARE(cell(proxy, 0, InventoryModel::id), QStringLiteral("c"));
+}
+
+void ModelsTest::waitlist_shows_the_head_and_who_leaves() {
+  WaitlistModel m(10);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  qint64 now = 1000;
+  m.set_clock([&] { return now; });
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page(page("shoes", 3, 1, 3));
+  QVERIFY(m.complete());
+  QCOMPARE(m.rowCount(), 3);
+  QCOMPARE(m.index(0, WaitlistModel::position).data().toInt(), 1);
+  QCOMPARE(cell(m, 0, WaitlistModel::order), QStringLiteral("o1"));
+
+  // The head is promoted: it stays, green, marked; the others move up at once.
+  m.apply({reserved("shoes", "o1", kT0.addSecs(600), true), counts("shoes", 5, 0, 2)});
+  QCOMPARE(m.rowCount(), 3);
+  QCOMPARE(cell(m, 0, WaitlistModel::position), QStringLiteral("→ lease"));
+  QCOMPARE(background(m, 0, WaitlistModel::order), QColor(0xc8, 0xf0, 0xc8));
+  QCOMPARE(m.index(1, WaitlistModel::position).data().toInt(), 1);
+  QCOMPARE(m.index(2, WaitlistModel::position).data().toInt(), 2);
+  QCOMPARE(m.waiting(), 2);
+  QCOMPARE(m.shown(), 2);
+  // o3 cancels; a new order of another item changes nothing here.
+  m.apply({ev("order.cancelled", "shoes", "o3", {{"reason", "cancelled_by_user"}}),
+           ev("order.cancelled", "hats", "o2")});
+  QCOMPARE(cell(m, 2, WaitlistModel::position), QStringLiteral("cancelled"));
+  QCOMPARE(m.index(1, WaitlistModel::position).data().toInt(), 1);
+
+  now += WaitlistModel::kLeavingMs - 1;
+  m.sweep();
+  QCOMPARE(m.rowCount(), 3);
+  now += 1;
+  m.sweep();
+  QCOMPARE(m.rowCount(), 1);
+  QCOMPARE(cell(m, 0, WaitlistModel::order), QStringLiteral("o2"));
+  QCOMPARE(m.index(0, WaitlistModel::position).data().toInt(), 1);
+}
+
+void ModelsTest::waitlist_grows_only_while_it_holds_the_whole_line() {
+  WaitlistModel m(4);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page(page("shoes", 2, 1, 2));
+  const auto join = [](int seq) {
+    return ev("order.waiting", "shoes", QStringLiteral("o%1").arg(seq), {{"waitlist_seq", seq}});
+  };
+  m.apply({join(3), join(4)});
+  QCOMPARE(m.rowCount(), 4);
+  QCOMPARE(cell(m, 3, WaitlistModel::user), QStringLiteral("user-o4"));
+  QCOMPARE(m.index(3, WaitlistModel::position).data().toInt(), 4);
+  // The page is full: the line goes on beyond it, the model keeps showing the head.
+  m.apply({join(5), join(6)});
+  QCOMPARE(m.rowCount(), 4);
+  QVERIFY(!m.complete());
+
+  // A page that is the head of a much longer line (100,000 waiting) takes no newcomers.
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page(page("shoes", 100000, 1, 4));
+  QVERIFY(!m.complete());
+  m.apply({join(100001)});
+  QCOMPARE(m.rowCount(), 4);
+  QCOMPARE(m.waiting(), 100000);
+}
+
+void ModelsTest::waitlist_drops_orders_that_left_during_a_fetch() {
+  WaitlistModel m(10);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_item("shoes");
+  m.begin_fetch();
+  // While the request is in flight: o1 is promoted, o6 joins. The page was read before both.
+  m.apply({reserved("shoes", "o1", kT0.addSecs(600), true),
+           ev("order.waiting", "shoes", "o6", {{"waitlist_seq", 6}})});
+  m.set_page(page("shoes", 5, 1, 5));
+  QCOMPARE(m.rowCount(), 5);
+  QCOMPARE(cell(m, 0, WaitlistModel::order), QStringLiteral("o2"));
+  QCOMPARE(cell(m, 4, WaitlistModel::order), QStringLiteral("o6"));
+  // An answer for the item shown before is dropped.
+  m.set_item("hats");
+  m.begin_fetch();
+  m.set_page(page("shoes", 5, 1, 5));
+  QCOMPARE(m.rowCount(), 0);
+  QVERIFY(m.fetching());
+}
+
+void ModelsTest::waitlist_asks_for_a_refill_when_low() {
+  WaitlistModel m(4);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  qint64 now = 5000;
+  m.set_clock([&] { return now; });
+  QSignalSpy refill(&m, &WaitlistModel::refill_needed);
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page(page("shoes", 50, 1, 4));
+  m.apply({reserved("shoes", "o1", kT0, true)});
+  QCOMPARE(refill.count(), 0);  // 3 of 4 left
+  m.apply({reserved("shoes", "o2", kT0, true), reserved("shoes", "o3", kT0, true)});
+  QCOMPARE(refill.count(), 1);
+  m.apply({counts("shoes", 5, 0, 46)});
+  QCOMPARE(refill.count(), 1);  // at most once a second
+  now += 1000;
+  m.apply({counts("shoes", 5, 0, 46)});
+  QCOMPARE(refill.count(), 2);
+  m.begin_fetch();  // in flight: no more asking
+  now += 1000;
+  m.apply({counts("shoes", 5, 0, 46)});
+  QCOMPARE(refill.count(), 2);
+}
+
+void ModelsTest::leases_count_down_on_one_clock() {
+  LeaseModel m(100);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  qint64 now = kT0.toMSecsSinceEpoch();
+  m.set_clock([&] { return now; });
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page("shoes", {Lease{"r2", "o2", "u2", kT0, kT0.addSecs(300)},
+                       Lease{"r1", "o1", "u1", kT0.addSecs(-100), kT0.addSecs(200)}});
+  QCOMPARE(m.rowCount(), 2);
+  QCOMPARE(cell(m, 0, LeaseModel::order), QStringLiteral("o1"));  // soonest expiry first
+  QCOMPARE(cell(m, 0, LeaseModel::remaining), QStringLiteral("3:20"));
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("5:00"));
+  QVERIFY(!m.index(1, 0).data(Qt::BackgroundRole).isValid());
+
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  now += 225'500;  // o2 has 74.5 s of 300 left: under a quarter
+  m.tick();
+  QCOMPARE(changed.count(), 1);  // one signal redraws every row
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("1:15"));
+  QCOMPARE(background(m, 1, LeaseModel::order), QColor(0xff, 0xe0, 0x99));  // amber
+  now += 45'000;  // 29.5 s left: under a tenth
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("0:30"));
+  QCOMPARE(background(m, 1, LeaseModel::order), QColor(0xf6, 0xc0, 0xbb));  // red
+  QCOMPARE(cell(m, 0, LeaseModel::remaining), QStringLiteral("expiring…"));
+  QCOMPARE(LeaseModel::countdown(3'600'000 + 61'000), QStringLiteral("1:01:01"));
+  QCOMPARE(LeaseModel::countdown(1), QStringLiteral("0:01"));
+}
+
+void ModelsTest::leases_leave_when_the_order_ends() {
+  LeaseModel m(100);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_item("shoes");
+  m.begin_fetch();
+  m.set_page("shoes", {});
+  QVERIFY(m.complete());
+  m.apply({reserved("shoes", "o1", kT0.addSecs(10)), reserved("shoes", "o2", kT0.addSecs(20)),
+           reserved("shoes", "o3", kT0.addSecs(30)), reserved("hats", "o9", kT0.addSecs(5))});
+  QCOMPARE(m.rowCount(), 3);
+  // Paid, cancelled, expired; and one granted and gone within one batch.
+  m.apply({ev("order.confirmed", "shoes", "o1"), ev("order.expired", "shoes", "o3"),
+           reserved("shoes", "o4", kT0.addSecs(15)), ev("order.cancelled", "shoes", "o4"),
+           reserved("shoes", "o5", kT0.addSecs(5))});
+  QCOMPARE(m.rowCount(), 2);
+  QCOMPARE(cell(m, 0, LeaseModel::order), QStringLiteral("o5"));
+  QCOMPARE(cell(m, 1, LeaseModel::order), QStringLiteral("o2"));
+  QCOMPARE(m.lease_at(1)->user_id, QStringLiteral("user-o2"));
+  QVERIFY(!m.lease_at(2));
+}
+
+void ModelsTest::leases_keep_to_the_head_of_a_long_list() {
+  LeaseModel m(3);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QSignalSpy refill(&m, &LeaseModel::refill_needed);
+  m.set_item("shoes");
+  m.begin_fetch();
+  // During the fetch o1 ends: the page must not bring it back.
+  m.apply({ev("order.expired", "shoes", "o1")});
+  m.set_page("shoes", {Lease{"r1", "o1", "u1", kT0, kT0.addSecs(1)},
+                       Lease{"r2", "o2", "u2", kT0, kT0.addSecs(2)},
+                       Lease{"r3", "o3", "u3", kT0, kT0.addSecs(3)}});
+  QVERIFY(!m.complete());  // a full page: there may be more
+  QCOMPARE(m.rowCount(), 2);
+  // A later lease belongs past the page's end: not shown. An earlier one is.
+  m.apply({reserved("shoes", "o8", kT0.addSecs(8)), reserved("shoes", "o0", kT0)});
+  QCOMPARE(m.rowCount(), 3);
+  QCOMPARE(cell(m, 0, LeaseModel::order), QStringLiteral("o0"));
+  QCOMPARE(refill.count(), 0);
+  m.apply({ev("order.expired", "shoes", "o0"), ev("order.expired", "shoes", "o2")});
+  QCOMPARE(m.rowCount(), 1);
+  QCOMPARE(refill.count(), 1);
+}
+
+void ModelsTest::event_log_is_capped_and_filtered() {
+  EventLogModel m(5);
+  EventFilterProxy proxy;
+  proxy.setSourceModel(&m);
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  QAbstractItemModelTester proxy_tester(&proxy,
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.append({counts("shoes", 5, 4, 0), ev("order.waiting", "hats", "o1", {{"waitlist_seq", 7}})});
+  QCOMPARE(m.rowCount(), 2);
+  QCOMPARE(cell(m, 0, EventLogModel::type), QStringLiteral("order.waiting"));  // newest first
+  QCOMPARE(cell(m, 0, EventLogModel::details), QStringLiteral("joined the line (seq 7)"));
+  QCOMPARE(cell(m, 1, EventLogModel::details), QStringLiteral("available 4, waiting 0, total 5"));
+  QVector<Event> many;
+  for (int i = 0; i < 8; ++i) many.push_back(reserved("shoes", QStringLiteral("r%1").arg(i), kT0));
+  m.append(many);
+  QCOMPARE(m.rowCount(), 5);
+  QCOMPARE(cell(m, 0, EventLogModel::order), QStringLiteral("r7"));
+  QCOMPARE(cell(m, 4, EventLogModel::order), QStringLiteral("r3"));
+  m.append({ev("order.expired", "hats", "o1"), ev("order.expired", "shoes", "r3")});
+  QCOMPARE(m.rowCount(), 5);
+  proxy.set_type("order.expired");
+  QCOMPARE(proxy.rowCount(), 2);
+  proxy.set_item("HAT");
+  QCOMPARE(proxy.rowCount(), 1);
+  QCOMPARE(cell(proxy, 0, EventLogModel::order), QStringLiteral("o1"));
+  proxy.set_type({});
+  proxy.set_item("shoes");
+  QCOMPARE(proxy.rowCount(), 4);
+}
+
+void ModelsTest::plugins_show_health() {
+  PluginModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_plugins({PluginInfo{"postgres", "storage", "0.1.0", "/x.so", true, true, ""},
+                 PluginInfo{"websocket", "push", "0.2.0", "", false, false, "3 clients slow"}});
+  QCOMPARE(m.rowCount(), 2);
+  QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("ok"));
+  QCOMPARE(cell(m, 1, PluginModel::health), QStringLiteral("failing: 3 clients slow"));
+  QCOMPARE(cell(m, 1, PluginModel::kind), QStringLiteral("push"));
+  QCOMPARE(cell(m, 1, PluginModel::version), QStringLiteral("0.2.0"));
+  QCOMPARE(cell(m, 1, PluginModel::required), QStringLiteral("optional"));
+}
+
+void ModelsTest::throughput_counts_per_second() {
+  Throughput t(60);
+  const qint64 s0 = kT0.toSecsSinceEpoch();
+  t.add({reserved("a", "1", kT0, false, kT0), reserved("a", "2", kT0, false, kT0.addMSecs(999)),
+         reserved("a", "3", kT0, true, kT0.addSecs(1)), ev("order.expired", "a", "4", {}, kT0),
+         ev("order.waiting", "a", "5", {}, kT0)});
+  auto series = t.series(s0 + 1);
+  QCOMPARE(series.size(), 60);
+  QCOMPARE(series.back().at, s0 + 1);
+  QCOMPARE(series[58].reservations, 2);
+  QCOMPARE(series[58].expiries, 1);
+  QCOMPARE(series[59].promotions, 1);
+  QCOMPARE(series[0].reservations, 0);
+  // Seconds that slid out of the window are forgotten.
+  t.add({ev("order.expired", "a", "6", {}, kT0.addSecs(100))});
+  series = t.series(s0 + 100);
+  int total = 0;
+  for (const auto& s : series) total += s.reservations + s.promotions + s.expiries;
+  QCOMPARE(total, 1);
+}
+
+void ModelsTest::bad_answers_are_named() {
+  QString error;
+  QVERIFY(!parse_event(QJsonObject{{"type", "order.waiting"}}, &error));
+  QCOMPARE(error, QStringLiteral("event: field 'event_id' is missing or not a string"));
+  QVERIFY(!parse_event(
+      QJsonObject{
+          {"event_id", "1"}, {"type", "x"}, {"item_id", "a"}, {"committed_at", "yesterday"}},
+      &error));
+  QVERIFY(error.contains("'committed_at'"));
+  const QJsonObject good{{"event_id", "0/1/0"},
+                         {"type", "order.waiting"},
+                         {"item_id", "a"},
+                         {"order_id", "o"},
+                         {"committed_at", "2026-11-24T10:00:00.250Z"}};
+  const auto e = parse_event(good, &error);
+  QVERIFY(e);
+  QCOMPARE(e->committed_at.toMSecsSinceEpoch(), kT0.toMSecsSinceEpoch() + 250);
+  QVERIFY(e->user_id.isEmpty());
+
+  QVERIFY(!parse_items(QJsonObject{{"items", QJsonArray{QJsonObject{{"id", "a"}}}}}, &error));
+  QCOMPARE(error, QStringLiteral("item 'a': field 'name' is missing or not a string"));
+  QVERIFY(!parse_items(QJsonObject{{"items", QJsonArray{QJsonObject{
+                                                 {"id", "a"},
+                                                 {"name", "A"},
+                                                 {"total_stock", 1.5},
+                                             }}}},
+                       &error));
+  QVERIFY(error.contains("'total_stock'") && error.contains("whole number"));
+  QVERIFY(!parse_items(QJsonObject{{"things", QJsonArray{}}}, &error));
+  QVERIFY(error.contains("'items'"));
+  QVERIFY(
+      !parse_waitlist(QJsonObject{{"item_id", "a"}, {"waiting", 1}, {"waitlist", "x"}}, &error));
+  QVERIFY(!parse_leases(QJsonObject{{"leases", QJsonArray{1}}}, &error));
+  QCOMPARE(error, QStringLiteral("lease 1 is not an object"));
+  QVERIFY(!parse_plugins(
+      QJsonObject{
+          {"plugins", QJsonArray{QJsonObject{{"name", "p"}, {"kind", "push"}, {"version", "1"}}}}},
+      &error));
+  QVERIFY(error.contains("health"));
+  QVERIFY(!parse_time("24/11/2026 10:00").isValid());
+}
+
+QTEST_MAIN(ModelsTest)
+#include "models_test.moc"

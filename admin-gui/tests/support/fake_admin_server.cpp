@@ -1,0 +1,171 @@
+// See fake_admin_server.hpp.
+#include "fake_admin_server.hpp"
+
+#include <QJsonDocument>
+#include <QTcpSocket>
+
+namespace flashsale::admin::testing {
+namespace {
+
+QByteArray reason_phrase(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 409:
+      return "Conflict";
+    case 500:
+      return "Internal Server Error";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+  }
+  return "Status";
+}
+
+}  // namespace
+
+FakeAdminServer::FakeAdminServer(QObject* parent)
+    : QObject(parent),
+      tcp_(this),
+      ws_(QStringLiteral("fake admin"), QWebSocketServer::NonSecureMode, this),
+      burst_timer_(this) {
+  connect(&tcp_, &QTcpServer::newConnection, this, &FakeAdminServer::on_http_connection);
+  connect(&ws_, &QWebSocketServer::newConnection, this, &FakeAdminServer::on_stream_connection);
+  connect(&burst_timer_, &QTimer::timeout, this, &FakeAdminServer::burst_step);
+  set_snapshot({});
+}
+
+FakeAdminServer::~FakeAdminServer() {
+  // Clients closing as the server goes must not call back into it half-destroyed.
+  for (QWebSocket* client : std::as_const(clients_)) client->disconnect(this);
+}
+
+bool FakeAdminServer::listen(quint16 port) {
+  if (!tcp_.listen(QHostAddress::LocalHost, port)) return false;
+  port_ = tcp_.serverPort();
+  return true;
+}
+
+void FakeAdminServer::close() {
+  tcp_.close();
+  drop_clients();
+}
+
+QUrl FakeAdminServer::url() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port_)); }
+
+void FakeAdminServer::route(const QByteArray& method, const QString& path, Route route) {
+  routes_.insert(QString::fromLatin1(method) + ' ' + path, std::move(route));
+}
+
+void FakeAdminServer::set_snapshot(const QJsonArray& items) {
+  snapshot_ = QJsonDocument(QJsonObject{{"type", "snapshot"}, {"items", items}})
+                  .toJson(QJsonDocument::Compact);
+}
+
+void FakeAdminServer::send(const QJsonObject& frame) {
+  send_text(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact)));
+}
+
+void FakeAdminServer::send_text(const QString& frame) {
+  for (QWebSocket* client : clients_) client->sendTextMessage(frame);
+}
+
+void FakeAdminServer::drop_clients(const QString& reason) {
+  for (QWebSocket* client : clients_) client->close(QWebSocketProtocol::CloseCodeGoingAway, reason);
+}
+
+int FakeAdminServer::count(const QString& path) const {
+  return static_cast<int>(std::count_if(requests_.begin(), requests_.end(),
+                                        [&](const Request& r) { return r.path == path; }));
+}
+
+void FakeAdminServer::on_http_connection() {
+  while (QTcpSocket* socket = tcp_.nextPendingConnection()) {
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { on_http_data(socket); });
+    connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+  }
+}
+
+void FakeAdminServer::on_http_data(QTcpSocket* socket) {
+  // Peek until the head is complete: an upgrade goes to the WebSocket server unread.
+  const QByteArray buffered = socket->peek(socket->bytesAvailable());
+  const qsizetype head_end = buffered.indexOf("\r\n\r\n");
+  if (head_end < 0) return;
+  const QByteArray head = buffered.left(head_end);
+  const QList<QByteArray> lines = head.split('\n');
+  qsizetype length = 0;
+  bool upgrade = false;
+  for (const QByteArray& raw : lines.mid(1)) {
+    const QByteArray line = raw.trimmed().toLower();
+    if (line.startsWith("content-length:")) length = line.mid(15).trimmed().toLongLong();
+    if (line.startsWith("upgrade:") && line.contains("websocket")) upgrade = true;
+  }
+  if (upgrade) {
+    socket->disconnect(this);
+    ws_.handleConnection(socket);
+    return;
+  }
+  if (buffered.size() < head_end + 4 + length) return;
+  const QByteArray message = socket->read(head_end + 4 + length);
+  const QList<QByteArray> request_line = lines.value(0).trimmed().split(' ');
+  Request request;
+  request.method = request_line.value(0);
+  const QString target = QString::fromLatin1(request_line.value(1));
+  request.path = target.section('?', 0, 0);
+  request.query = target.section('?', 1);
+  request.body = message.mid(head_end + 4);
+  requests_.push_back(request);
+
+  Response response{404, R"({"error":"not_found","message":"no such route"})"};
+  const auto route = routes_.constFind(QString::fromLatin1(request.method) + ' ' + request.path);
+  if (route != routes_.constEnd()) {
+    response = (*route)(request);
+  } else if (fallback_) {
+    response = fallback_(request);
+  }
+  socket->write("HTTP/1.1 " + QByteArray::number(response.status) + ' ' +
+                reason_phrase(response.status) + "\r\nContent-Type: " + response.content_type +
+                "\r\nContent-Length: " + QByteArray::number(response.body.size()) +
+                "\r\nConnection: close\r\n\r\n" + response.body);
+  socket->disconnectFromHost();
+}
+
+void FakeAdminServer::on_stream_connection() {
+  while (QWebSocket* client = ws_.nextPendingConnection()) {
+    ++connections_;
+    clients_.push_back(client);
+    connect(client, &QWebSocket::disconnected, this, [this, client] {
+      clients_.removeAll(client);
+      client->deleteLater();
+    });
+    client->sendTextMessage(QString::fromUtf8(snapshot_));
+  }
+}
+
+void FakeAdminServer::start_burst(int per_second, double seconds,
+                                  std::function<QJsonObject(int)> make) {
+  burst_make_ = std::move(make);
+  burst_rate_ = per_second;
+  burst_total_ = static_cast<int>(per_second * seconds);
+  burst_sent_ = 0;
+  burst_clock_.start();
+  burst_timer_.start(5);
+}
+
+void FakeAdminServer::burst_step() {
+  // As many as the rate says by now, so timer jitter does not lower the rate.
+  const int due = qMin(burst_total_, static_cast<int>(burst_clock_.elapsed() * burst_rate_ / 1000));
+  for (; burst_sent_ < due; ++burst_sent_) send(burst_make_(burst_sent_));
+  if (burst_sent_ < burst_total_) return;
+  burst_timer_.stop();
+  emit burst_finished(burst_sent_);
+}
+
+}  // namespace flashsale::admin::testing

@@ -1,0 +1,96 @@
+// A stand-in for the service's admin listener in tests: a real QTcpServer answering HTTP with
+// the routes a test sets, and handing WebSocket upgrades on the same port to a real
+// QWebSocketServer, which sends the snapshot on connect and whatever frames the test scripts.
+#pragma once
+
+#include <QElapsedTimer>
+#include <QJsonArray>
+#include <QJsonObject>
+#include <QTcpServer>
+#include <QTimer>
+#include <QUrl>
+#include <QWebSocket>
+#include <QWebSocketServer>
+#include <functional>
+
+namespace flashsale::admin::testing {
+
+class FakeAdminServer : public QObject {
+  Q_OBJECT
+
+ public:
+  struct Request {
+    QByteArray method;
+    QString path;   // without the query
+    QString query;  // e.g. "limit=100"
+    QByteArray body;
+  };
+  struct Response {
+    int status = 200;
+    QByteArray body;
+    QByteArray content_type = "application/json";
+  };
+  using Route = std::function<Response(const Request&)>;
+
+  explicit FakeAdminServer(QObject* parent = nullptr);
+  ~FakeAdminServer() override;
+
+  // Listens on 127.0.0.1 (port 0: any free one).
+  bool listen(quint16 port = 0);
+  // Stops listening and drops every stream client, as a crashed server would.
+  void close();
+  [[nodiscard]] quint16 port() const { return port_; }
+  [[nodiscard]] QUrl url() const;
+
+  // Answers `method path` (exact path); other requests go to the fallback, if set, else
+  // answer 404 not_found.
+  void route(const QByteArray& method, const QString& path, Route route);
+  void set_fallback(Route route) { fallback_ = std::move(route); }
+  // Every stream connection first gets {"type": "snapshot", "items": items}.
+  void set_snapshot(const QJsonArray& items);
+  // Or exactly this frame (to test bad snapshots).
+  void set_snapshot_frame(const QByteArray& frame) { snapshot_ = frame; }
+
+  void send(const QJsonObject& frame);
+  void send_text(const QString& frame);
+  // Closes every stream connection with `reason` (the server going away).
+  void drop_clients(const QString& reason = QStringLiteral("server shutting down"));
+
+  // Sends make(i) for i = 0, 1, ... at `per_second` for `seconds`, from this object's thread;
+  // burst_finished(sent) follows.
+  void start_burst(int per_second, double seconds, std::function<QJsonObject(int)> make);
+
+  [[nodiscard]] int stream_clients() const { return static_cast<int>(clients_.size()); }
+  [[nodiscard]] int stream_connections() const { return connections_; }
+  [[nodiscard]] const QVector<Request>& requests() const { return requests_; }
+  // Requests to `path`, any method.
+  [[nodiscard]] int count(const QString& path) const;
+
+ signals:
+  void burst_finished(int sent);
+
+ private:
+  void on_http_connection();
+  void on_http_data(QTcpSocket* socket);
+  void on_stream_connection();
+  void burst_step();
+
+  QTcpServer tcp_;
+  QWebSocketServer ws_;
+  quint16 port_ = 0;
+  QMap<QString, Route> routes_;  // "METHOD path"
+  Route fallback_;
+  QByteArray snapshot_;
+  QVector<QWebSocket*> clients_;
+  QVector<Request> requests_;
+  int connections_ = 0;
+
+  QTimer burst_timer_;  // a child, so it moves with the server to another thread
+  QElapsedTimer burst_clock_;
+  std::function<QJsonObject(int)> burst_make_;
+  int burst_rate_ = 0;
+  int burst_total_ = 0;
+  int burst_sent_ = 0;
+};
+
+}  // namespace flashsale::admin::testing

@@ -1,0 +1,188 @@
+// push/websocket: GET /v1/stream on the public listener (SPEC §3). Each identified user may hold
+// several connections; each receives only that user's order events, as SPEC §5 envelopes, one a
+// frame. The channel keeps the last `replay_window` notifications, so a client reconnecting with
+// ?since=<event_id> gets what it missed. A client whose send queue is full is closed ("too
+// slow"); it reconnects with since= and loses nothing still in the window.
+#include <charconv>
+#include <cstdint>
+#include <deque>
+#include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/websocket.hpp>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace flashsale::plugins {
+namespace {
+
+// Where an event stands in the log: (commit LSN, index within the transaction). Events of one
+// user are delivered in this order.
+struct Position {
+  std::uint64_t lsn = 0;
+  std::uint32_t index = 0;
+  auto operator<=>(const Position&) const = default;
+};
+
+bool parse_hex(std::string_view text, std::uint64_t& out) {
+  if (text.empty() || text.size() > 8) return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// "<hi>/<lo>/<index>" as the event source writes event ids (e.g. "0/16B3748/2").
+std::optional<Position> parse_event_id(std::string_view id) {
+  const auto first = id.find('/');
+  const auto second = first == std::string_view::npos ? first : id.find('/', first + 1);
+  if (second == std::string_view::npos) return std::nullopt;
+  std::uint64_t hi = 0, lo = 0;
+  std::uint32_t index = 0;
+  const auto tail = id.substr(second + 1);
+  const auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), index);
+  if (!parse_hex(id.substr(0, first), hi) ||
+      !parse_hex(id.substr(first + 1, second - first - 1), lo) || tail.empty() ||
+      ec != std::errc() || end != tail.data() + tail.size()) {
+    return std::nullopt;
+  }
+  return Position{hi << 32 | lo, index};
+}
+
+struct Settings {
+  std::size_t replay_window = 100000;
+};
+
+Settings parse_settings(const nlohmann::json& config) {
+  Settings s;
+  for (const auto& [key, value] : config.items()) {
+    if (key != "replay_window") throw std::invalid_argument("unknown key plugin.websocket." + key);
+    if (!value.is_number_integer() || value.get<long long>() < 0 ||
+        value.get<long long>() > 10000000) {
+      throw std::invalid_argument("plugin.websocket.replay_window must be an integer 0-10000000");
+    }
+    s.replay_window = value.get<std::size_t>();
+  }
+  return s;
+}
+
+}  // namespace
+
+class WebSocketChannel final : public sdk::PushChannel {
+ public:
+  explicit WebSocketChannel(sdk::HostContext& host) : settings_(parse_settings(host.config())) {
+    host.add_user_stream(
+        {"/v1/stream", [](const sdk::UserStreamRequest& r) { return check(r); },
+         [this](const sdk::UserStreamRequest& r, std::shared_ptr<sdk::WebSocketClient> client) {
+           open(r, std::move(client));
+         }});
+  }
+
+  sdk::Delivery deliver(const sdk::Notification& n) override {
+    const auto at = parse_event_id(n.event_id);
+    if (!at) {
+      return sdk::Delivery::failure("malformed event_id " + n.event_id);
+    }
+    std::lock_guard lock(mutex_);
+    auto& user = users_[n.user_id];
+    // At-least-once upstream: a re-delivered event is already here (and was sent).
+    if (!user.recent.empty() && *at <= user.recent.back().at) return {};
+    remember(n.user_id, user, *at, n.event_json);
+    std::erase_if(user.clients, [&](const std::weak_ptr<sdk::WebSocketClient>& weak) {
+      auto client = weak.lock();
+      return !client || !send(*client, n.event_json);
+    });
+    if (user.clients.empty() && user.recent.empty()) users_.erase(n.user_id);
+    return {};
+  }
+
+ private:
+  struct Entry {
+    Position at;
+    std::string frame;
+  };
+  struct User {
+    std::deque<Entry> recent;  // this user's part of the replay window, oldest first
+    std::vector<std::weak_ptr<sdk::WebSocketClient>> clients;
+  };
+
+  static std::string check(const sdk::UserStreamRequest& request) {
+    for (const auto& [key, value] : request.query) {
+      if (key != "since") return "unknown query parameter '" + key + "'; only since is known";
+      if (!parse_event_id(value)) {
+        return "since must be an event_id as the stream sent it, like 0/16B3748/0";
+      }
+    }
+    return {};
+  }
+
+  // Queues the hello frame and the missed events; the host sends them once open() returns.
+  void open(const sdk::UserStreamRequest& request, std::shared_ptr<sdk::WebSocketClient> client) {
+    std::optional<Position> since;
+    if (auto it = request.query.find("since"); it != request.query.end()) {
+      since = parse_event_id(it->second);
+    }
+    std::lock_guard lock(mutex_);
+    auto& user = users_[request.user_id];
+    std::vector<const Entry*> missed;
+    if (since) {
+      for (const auto& e : user.recent) {
+        if (e.at > *since) missed.push_back(&e);
+      }
+    }
+    // Complete unless events after `since` may have left the window already.
+    const bool complete = !since || !evicted_ || *since >= *evicted_;
+    nlohmann::json hello = {{"type", "stream.ready"},
+                            {"user_id", request.user_id},
+                            {"replayed", missed.size()},
+                            {"complete", complete}};
+    if (!send(*client, hello.dump())) return;
+    for (const auto* e : missed) {
+      if (!send(*client, e->frame)) return;
+    }
+    std::erase_if(user.clients, [](const auto& weak) { return weak.expired(); });
+    user.clients.push_back(client);
+  }
+
+  // Sends one frame; a client that does not keep up is closed. False when it is gone.
+  static bool send(sdk::WebSocketClient& client, const std::string& frame) {
+    switch (client.send(frame)) {
+      case sdk::WebSocketClient::Sent::queued:
+        return true;
+      case sdk::WebSocketClient::Sent::full:
+        client.close("too slow: the client does not keep up; reconnect with since=");
+        return false;
+      case sdk::WebSocketClient::Sent::closed:
+        return false;
+    }
+    return false;
+  }
+
+  void remember(const std::string& user_id, User& user, Position at, const std::string& frame) {
+    if (settings_.replay_window == 0) return;
+    user.recent.push_back({at, frame});
+    order_.push_back(user_id);
+    while (order_.size() > settings_.replay_window) {
+      // The oldest entry overall is the front of its user's deque.
+      auto it = users_.find(order_.front());
+      order_.pop_front();
+      if (it == users_.end() || it->second.recent.empty()) continue;
+      evicted_ = std::max(evicted_.value_or(Position{}), it->second.recent.front().at);
+      it->second.recent.pop_front();
+      if (it->second.recent.empty() && it->second.clients.empty()) users_.erase(it);
+    }
+  }
+
+  const Settings settings_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, User> users_;
+  std::deque<std::string> order_;    // user of each entry in the window, oldest first
+  std::optional<Position> evicted_;  // the newest position that left the window
+};
+
+}  // namespace flashsale::plugins
+
+FLASHSALE_PLUGIN(flashsale::plugins::WebSocketChannel, "websocket", "1.0.0")

@@ -1,0 +1,111 @@
+// Push routing (SPEC §3, §6): each loaded push channel gets its own event-bus consumer and its
+// own thread, so a slow or hanging channel holds up only itself. A delivery that does not answer
+// within `push.timeout_ms`, or answers "retry", becomes a durable `push` job in the scheduler;
+// tokens the provider reports gone leave the device registry.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <flashsale/sdk/events.hpp>
+#include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/scheduler.hpp>
+#include <flashsale/sdk/storage.hpp>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Histogram;
+}  // namespace prometheus
+
+namespace flashsale {
+class EventBus;
+}
+
+namespace flashsale::push {
+
+/// Runs a channel's deliver() calls on one thread, one at a time, each waited for at most a
+/// timeout. A call still running past it is abandoned (its answer ignored) and the lane is
+/// stuck until the call returns; a stuck lane takes no new work. Callers take turns.
+class Lane {
+ public:
+  explicit Lane(sdk::PushChannel& channel);
+  ~Lane();
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
+  struct Result {
+    std::optional<sdk::Delivery> answer;  ///< nullopt: no answer in time
+    bool was_stuck = false;               ///< not even tried: an earlier call still hangs
+  };
+  Result run(const sdk::Notification& n, std::chrono::milliseconds timeout);
+
+ private:
+  void loop();
+
+  sdk::PushChannel& channel_;
+  std::timed_mutex turn_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::optional<sdk::Notification> work_;
+  std::optional<sdk::Delivery> answer_;
+  std::uint64_t ticket_ = 0;  // the call whose answer is awaited
+  bool busy_ = false;
+  std::atomic<bool> stuck_{false};  // busy in a call its caller gave up on
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+/// The push metrics, shared by every channel (labelled by channel).
+struct PushMetrics {
+  explicit PushMetrics(prometheus::Registry& registry);
+  prometheus::Counter& outcome(const std::string& channel, const std::string& outcome);
+  prometheus::Histogram& latency(const std::string& channel);
+
+ private:
+  prometheus::Registry& registry_;
+};
+
+class ChannelFeed final : public sdk::EventConsumer {
+ public:
+  /// `scheduler` may be null: then what should be retried is dropped (and counted).
+  ChannelFeed(std::string channel_name, sdk::PushChannel& channel, sdk::Storage& storage,
+              sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
+              prometheus::Registry& registry);
+  [[nodiscard]] std::string name() const override { return "push:" + channel_name_; }
+  void handle(const sdk::EventBatch& batch) override;
+  /// Delivers a notification again from a `push` job.
+  sdk::JobOutcome retry(const sdk::Job& job);
+
+ private:
+  // Hands one notification over and acts on the answer; returns what happened.
+  std::string deliver(const sdk::Notification& n, int attempt, sdk::Delivery& answer);
+  sdk::NewJob retry_job(const sdk::Notification& n, const sdk::Delivery& answer) const;
+
+  std::string channel_name_;
+  sdk::PushChannel& channel_;
+  sdk::Storage& storage_;
+  sdk::Scheduler* scheduler_;
+  std::chrono::milliseconds timeout_;
+  PushMetrics metrics_;
+  prometheus::Histogram& latency_;
+  Lane lane_;
+};
+
+/// Subscribes a feed per push channel to `bus` and registers the `push` job handler.
+void route_push(EventBus& bus,
+                const std::vector<std::pair<std::string, sdk::PushChannel*>>& channels,
+                sdk::Storage& storage, sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
+                prometheus::Registry& registry);
+
+/// The job kind of a delivery retry.
+inline constexpr const char* kPushJob = "push";
+
+}  // namespace flashsale::push
