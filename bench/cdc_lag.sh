@@ -14,10 +14,9 @@
 # --build is FORCE_BUILD=1).
 set -Eeuo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-RESULTS_DIR=${RESULTS_DIR:-$BUILD/bench-results}
+BENCH_NAME=cdc_lag
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT, BUILD, PG_BIN, RESULTS_DIR, helpers
 
 DURATION=${DURATION:-60}              # seconds of paced load, measured
 RATE=${RATE:-5500}                    # pgbench -R: lifecycle transactions/s (0: as fast as it goes)
@@ -41,7 +40,6 @@ FORCE_BUILD=${FORCE_BUILD:-0}
 KEEP=${KEEP:-0}
 
 usage() { sed -n '3,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "cdc_lag: $*" >&2; exit 1; }
 need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
 while [[ $# -gt 0 ]]; do
@@ -84,52 +82,15 @@ if [[ $PLUGINS == cdc ]]; then
   export FLASHSALE_PLUGINS_LOAD='[{"file":"flashsale_storage_postgres","required":true},{"file":"flashsale_event_source_pg_wal","required":true}]'
 fi
 
-log() { printf '[cdc_lag %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
 # --- build ----------------------------------------------------------------------------------
-FLASHSALE=$BUILD/bin/flashsale
 EVENTLAG=$BUILD/bin/flashsale-eventlag
-if [[ $FORCE_BUILD == 1 || ! -x $FLASHSALE || ! -x $EVENTLAG ]]; then
-  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-    log "configuring $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  fi
-  plugins=$(cmake --build "$BUILD" --target help 2>/dev/null |
-    grep -oE '^flashsale_(storage|event_source|scheduler|push)_[a-z0-9_]+' | sort -u | tr '\n' ' ' || true)
-  log "building flashsale flashsale-eventlag $plugins"
-  # shellcheck disable=SC2086
-  cmake --build "$BUILD" --target flashsale flashsale-eventlag $plugins -j "$(nproc)"
-fi
-[[ -x $FLASHSALE && -x $EVENTLAG ]] || die "missing $FLASHSALE or $EVENTLAG after the build"
+bench_build "$FORCE_BUILD" flashsale flashsale-eventlag
 for tool in initdb pg_ctl postgres; do [[ -x $PG_BIN/$tool ]] || die "missing $PG_BIN/$tool (postgresql-15)"; done
 for tool in psql pgbench curl; do command -v "$tool" >/dev/null || die "missing $tool"; done
 for f in place cancel place_batch; do [[ -f $ROOT/bench/cdc/$f.sql ]] || die "missing bench/cdc/$f.sql"; done
 
 # --- throwaway cluster ----------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/flashsale-cdc-lag.XXXXXX")
-chmod 755 "$WORK"
-PGDATA=$WORK/pgdata
-SERVICE_PID=""
-CHILD_PIDS=()      # background helpers (eventlag, the metrics sampler, pgbench)
-PG_STARTED=0
-
-as_postgres() {
-  if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-stop_pid() {  # stop_pid PID SECONDS: SIGTERM, wait, SIGKILL
-  local pid=$1 tenths=$(($2 * 10))
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for _ in $(seq 1 "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null
-}
-
-forget_pid() {  # drops one pid from CHILD_PIDS once it has been waited for
-  local keep=() pid
-  for pid in "${CHILD_PIDS[@]}"; do [[ $pid == "$1" ]] || keep+=("$pid"); done
-  CHILD_PIDS=("${keep[@]}")
-}
+make_work_dir
 
 cleanup() {
   local rc=$?
@@ -140,10 +101,7 @@ cleanup() {
     kill -CONT "$SERVICE_PID" 2>/dev/null  # a frozen process would not act on SIGTERM
     stop_pid "$SERVICE_PID" 10
   fi
-  if [[ $PG_STARTED == 1 ]]; then
-    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-      as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 10 stop >/dev/null 2>&1
-  fi
+  pg_stop_cluster
   if [[ $KEEP == 1 ]]; then
     echo "cdc_lag: kept $WORK" >&2
   else
@@ -156,41 +114,12 @@ trap 'echo "cdc_lag: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir "$PGDATA"
-if [[ $(id -u) == 0 ]]; then chown postgres: "$PGDATA"; touch "$WORK/postgres.log"; chown postgres: "$WORK/postgres.log"; fi
-log "initdb in $PGDATA"
-as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 ||
-  { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PG_PORT=""
-for _ in 1 2 3 4 5; do
-  candidate=$((20000 + RANDOM % 30000))
-  port_in_use "$candidate" && continue
-  # Durability stays on (fsync, synchronous_commit, full_page_writes: the defaults); every
-  # transaction waits for its WAL flush, which concurrent commits share (group commit).
-  cat >>"$PGDATA/postgresql.conf" <<EOF
-# bench/cdc_lag.sh
-listen_addresses = '127.0.0.1'
-port = $candidate
-unix_socket_directories = ''
-max_connections = 300
-wal_level = logical
-shared_buffers = 256MB
-fsync = on
-synchronous_commit = on
-EOF
-  if as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null 2>&1; then
-    PG_PORT=$candidate
-    PG_STARTED=1
-    break
-  fi
-  log "PostgreSQL did not start on port $candidate; trying another"
-done
-[[ -n $PG_PORT ]] || { tail -20 "$WORK/postgres.log" >&2; die "cannot start PostgreSQL"; }
+# Durability stays on (fsync, synchronous_commit, full_page_writes: the defaults); every
+# transaction waits for its WAL flush, which concurrent commits share (group commit).
+pg_start_cluster "max_connections = 300" "wal_level = logical" "shared_buffers = 256MB" \
+  "fsync = on" "synchronous_commit = on"
 
 DB=flashsale
-psql_db() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
 log "PostgreSQL 15 on 127.0.0.1:$PG_PORT, database $DB"
 PG_SETTINGS=$(psql_db -d "$DB" -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
@@ -203,47 +132,16 @@ STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS=$RESULTS_DIR/cdc_lag-$STAMP.txt
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 {
-  echo "# bench/cdc_lag.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty tree)'); flashsale built $(date -u -r "$FLASHSALE" +%Y-%m-%dT%H:%M:%SZ), pg_wal plugin built $(date -u -r "$BUILD/lib/flashsale/flashsale_event_source_pg_wal.so" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo '?')"
+  results_header
+  echo "binaries: flashsale built $(date -u -r "$FLASHSALE" +%Y-%m-%dT%H:%M:%SZ), pg_wal plugin built $(date -u -r "$BUILD/lib/flashsale/flashsale_event_source_pg_wal.so" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo '?')"
   echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS items=$ITEMS stock=$STOCK cancel_pct=$CANCEL_PCT batch=$BATCH warmup=${WARMUP}s backlog=${BACKLOG}s catchup_timeout=${CATCHUP_TIMEOUT}s idle=${IDLE}s pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE plugins=$PLUGINS${FLASHSALE_PLUGINS_LOAD:+ (FLASHSALE_PLUGINS_LOAD=$FLASHSALE_PLUGINS_LOAD)}"
   echo "postgres: $("$PG_BIN/postgres" --version); $PG_SETTINGS (shared_buffers in 8 kB pages, max_wal_size in MB)"
   echo "load average before the run: $LOAD_BEFORE (other work on the machine skews the figures)"
 } >"$RESULTS"
 
-# A numeric field of a flat JSON line (no jq needed).
-json_field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+-]+).*/\1/p" <<<"$2" | head -1; }
-json_string() { sed -nE "s/.*\"$1\":\"([^\"]*)\".*/\1/p" <<<"$2" | head -1; }
-json_object() { grep -oE "\"$1\":\{[^}]*\}" <<<"$2" | head -1 | cut -d: -f2- || true; }
-type_count() {  # type_count OBJECT TYPE
-  local n
-  n=$(grep -oE "\"$2\":[0-9]+" <<<"$1" | head -1 | cut -d: -f2 || true)
-  echo "${n:-0}"
-}
-
 # --- the service ----------------------------------------------------------------------------
 log "starting flashsale serve"
-FLASHSALE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$DB" \
-  FLASHSALE_HTTP_LISTEN=127.0.0.1:0 FLASHSALE_ADMIN_LISTEN=127.0.0.1:0 \
-  "$FLASHSALE" serve >"$WORK/service.log" 2>&1 &
-SERVICE_PID=$!
-
-line="" deadline=$((SECONDS + 90))
-while [[ -z $line ]]; do
-  kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited during start-up"; }
-  ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "no 'listening:' line within 90 s"; }
-  line=$(grep -soE 'listening: public http://127\.0\.0\.1:[0-9]+, admin http://127\.0\.0\.1:[0-9]+' "$WORK/service.log" | head -1 || true)
-  [[ -n $line ]] || sleep 0.2
-done
-PUBLIC_PORT=$(sed -E 's/.*public http:\/\/127\.0\.0\.1:([0-9]+),.*/\1/' <<<"$line")
-ADMIN_PORT=$(sed -E 's/.*admin http:\/\/127\.0\.0\.1:([0-9]+).*/\1/' <<<"$line")
-deadline=$((SECONDS + 60))
-# Ready includes the event source: it streams from its replication slot.
-until [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PUBLIC_PORT/readyz" || true) == 200 ]]; do
-  kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited before ready"; }
-  ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "/readyz not 200 within 60 s"; }
-  sleep 0.2
-done
+start_service "$DB" "$WORK/service.log"
 log "service ready: public :$PUBLIC_PORT, admin :$ADMIN_PORT"
 LOADED_PLUGINS=$(curl -s -m 2 "http://127.0.0.1:$ADMIN_PORT/admin/plugins" |
   grep -oE '"name":"[a-z0-9_]+"' | cut -d'"' -f4 | tr '\n' ' ' | sed 's/ $//' || true)
@@ -255,54 +153,6 @@ backlog_events() {
   awk '$1 ~ /^flashsale_cdc_events_total\{type="(order\.reserved|order\.waiting|inventory\.changed|item\.created)"\}$/ { s += $NF }
        END { printf "%d\n", s }' <<<"$1"
 }
-metric_sum() { awk -v m="$1" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%.6g\n", s + 0 }' <<<"$2"; }
-
-# --- CPU accounting (clock ticks from /proc) -------------------------------------------------
-CLK_TCK=$(getconf CLK_TCK)
-PM_PID=$(head -1 "$PGDATA/postmaster.pid")
-proc_ticks() {  # utime+stime of one process (all threads); with "children": + reaped children
-  local f
-  f=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
-  f=${f##*) }  # fields from 3 on (the name may hold spaces)
-  read -r -a a <<<"$f"
-  if [[ ${2:-} == children ]]; then echo $((a[11] + a[12] + a[13] + a[14])); else echo $((a[11] + a[12])); fi
-}
-postgres_ticks() {  # the postmaster, its live children, and the children it has reaped
-  local total child
-  total=$(proc_ticks "$PM_PID" children)
-  for child in $(ps -o pid= --ppid "$PM_PID"); do total=$((total + $(proc_ticks "$child"))); done
-  echo "$total"
-}
-machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }  # busy idle
-proc_dump() {  # "pid ticks comm" of every process
-  { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{
-    p = index($0, "("); q = 0
-    for (i = length($0); i > p; i--) if (substr($0, i, 1) == ")") { q = i; break }
-    if (p == 0 || q == 0) next
-    n = split(substr($0, q + 2), a, " ")
-    comm = substr($0, p + 1, q - p - 1); gsub(/ /, "_", comm)
-    print substr($0, 1, p - 2), a[12] + a[13], comm }'
-}
-top_processes() {  # top_processes BEFORE AFTER SECONDS: the 6 busiest commands in between
-  awk 'NR == FNR { t[$1] = $2; next }
-    { d = $2 - ($1 in t ? t[$1] : 0); if (d > 0) { sum[$3] += d; n[$3]++ } }
-    END { for (c in sum) printf "%d %s %d\n", sum[c], c, n[c] }' "$1" "$2" |
-    sort -rn | head -6 | awk -v hz="$CLK_TCK" -v s="$3" '{ printf "%s %.2f%s, ", $2, $1 / hz / s, ($3 > 1 ? " (" $3 " processes)" : "") }' |
-    sed 's/, $//'
-}
-walsender_pid() { psql_db -d "$DB" -At -c "SELECT pid FROM pg_stat_replication LIMIT 1" 2>/dev/null || true; }
-cpu_snapshot() {  # cpu_snapshot NAME: variables NAME_{svc,pg,wal,walpid,busy,idle}
-  local busy idle wal
-  read -r busy idle < <(machine_ticks)
-  wal=$(walsender_pid)
-  printf -v "${1}_svc" '%s' "$(proc_ticks "$SERVICE_PID")"
-  printf -v "${1}_pg" '%s' "$(postgres_ticks)"
-  printf -v "${1}_wal" '%s' "$([[ -n $wal ]] && proc_ticks "$wal" || echo 0)"
-  printf -v "${1}_walpid" '%s' "$wal"
-  printf -v "${1}_busy" '%s' "$busy"
-  printf -v "${1}_idle" '%s' "$idle"
-}
-cores() { awk -v t="$1" -v s="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (s > 0 ? t / hz / s : 0) }'; }
 
 # --- items, warm-up -------------------------------------------------------------------------
 log "creating $ITEMS items cdc-1 .. cdc-$ITEMS, stock $STOCK each"
@@ -330,47 +180,6 @@ RATE_ARGS=()
 psql_db -d "$DB" -c CHECKPOINT >/dev/null
 
 # --- the measured run -----------------------------------------------------------------------
-# Background helpers: started here, stopped by cleanup if the script dies.
-start_eventlag() {  # start_eventlag NAME MARKER USER_PREFIX MAX_SECONDS [MEASURE_FROM]; 1: no snapshot
-  rm -f "$WORK/$1.ready"
-  "$EVENTLAG" --port "$ADMIN_PORT" --duration "$4" --until-item "$2" --idle "$IDLE" \
-    ${5:+--measure-from "$5"} \
-    --idle-after-usr1 --user-prefix "$3" --ready-file "$WORK/$1.ready" --progress \
-    >"$WORK/$1.json" 2>"$WORK/$1.err" &
-  EVENTLAG_PID=$!
-  CHILD_PIDS+=("$EVENTLAG_PID")
-  local deadline=$((SECONDS + 15))
-  until [[ -f $WORK/$1.ready ]]; do
-    if ! kill -0 "$EVENTLAG_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-      cat "$WORK/$1.err" >&2
-      log "flashsale-eventlag got no snapshot (above)"
-      stop_pid "$EVENTLAG_PID" 3
-      forget_pid "$EVENTLAG_PID"
-      return 1
-    fi
-    sleep 0.1
-  done
-}
-# Waits for eventlag to stop by itself (marker seen, or IDLE s of silence after SIGUSR1);
-# SIGTERM (stop and report) after CATCHUP_TIMEOUT s.
-finish_eventlag() {
-  kill -USR1 "$EVENTLAG_PID" 2>/dev/null || true
-  local waited=0
-  while kill -0 "$EVENTLAG_PID" 2>/dev/null && ((waited < CATCHUP_TIMEOUT * 10)); do sleep 0.1; waited=$((waited + 1)); done
-  if kill -0 "$EVENTLAG_PID" 2>/dev/null; then
-    log "the stream did not catch up within ${CATCHUP_TIMEOUT}s: stopping flashsale-eventlag"
-    kill -TERM "$EVENTLAG_PID" 2>/dev/null || true
-  fi
-  wait "$EVENTLAG_PID" 2>/dev/null || true
-  forget_pid "$EVENTLAG_PID"
-}
-insert_marker() {  # an item whose item.created event tells eventlag the load's events are all in
-  psql_db -d "$DB" -c "INSERT INTO items (id, name, total_stock, available) VALUES ('$1', 'end marker', 0, 0)" >/dev/null
-}
-
-now() { date +%s.%N; }
-sleep_until() { local d; d=$(awk -v t="$1" -v n="$(now)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }'); sleep "$d"; }
-secs_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 
 # One pgbench run of WARMUP + DURATION seconds: its first WARMUP seconds (new backends compile
 # the PL/pgSQL functions and fill their caches) are not measured; eventlag counts the events
@@ -387,10 +196,8 @@ start_eventlag eventlag "$MARKER" u2- $((WARMUP + DURATION + CATCHUP_TIMEOUT + 6
   end=$((SECONDS + WARMUP + DURATION + CATCHUP_TIMEOUT + 30))
   while ((SECONDS < end)) && [[ ! -f $WORK/sampler.stop ]]; do
     m=$(cdc_metrics)
-    # Compilers running meanwhile (the machine is shared): they skew the figures.
-    cc=$(ps -e -o comm= | grep -cE '^(cc1plus|cc1|ld|collect2|clang|clang\+\+|lld|rustc)$' || true)
-    # Other PostgreSQL clusters doing work (another benchmark or a test suite): busy backends.
-    others=$(ps -e -o ppid=,pcpu=,comm= | awk -v pm="$PM_PID" '$3 == "postgres" && $1 != pm && $1 != 1 && $2 >= 5 { n++ } END { print n + 0 }')
+    cc=$(compilers_running)
+    others=$(other_pg_busy)
     printf '%s lag_seconds=%s lag_bytes=%s events_total=%s reconnects=%s compilers=%s other_pg_busy=%s load=%s\n' "$(date +%H:%M:%S)" \
       "$(metric_sum flashsale_cdc_lag_seconds "$m")" "$(metric_sum flashsale_cdc_lag_bytes "$m")" \
       "$(metric_sum flashsale_cdc_events_total "$m")" "$(metric_sum flashsale_cdc_reconnects_total "$m")" \
@@ -585,15 +392,8 @@ fi
 
 # --- stop the service -----------------------------------------------------------------------
 log "stopping the service (SIGTERM)"
-kill -TERM "$SERVICE_PID" 2>/dev/null || true
-waited=0 svc_rc=0
-while kill -0 "$SERVICE_PID" 2>/dev/null && ((waited < 300)); do sleep 0.1; waited=$((waited + 1)); done
-if kill -0 "$SERVICE_PID" 2>/dev/null; then
-  log "service still running 30 s after SIGTERM: SIGKILL"
-  kill -KILL "$SERVICE_PID" 2>/dev/null || true
-fi
-wait "$SERVICE_PID" 2>/dev/null || svc_rc=$?
-SERVICE_PID=""
+svc_rc=0
+stop_service || svc_rc=$?
 # Warnings and errors once the service was up (start-up notes about the config are expected).
 awk '/listening: public/ { up = 1; next } up' "$WORK/service.log" |
   grep -iE 'error|fatal|panic|abort|terminate|warn|lost|too slow|reconnect' | head -20 >"$WORK/service-problems.txt" || true

@@ -11,10 +11,9 @@
 # --build is FORCE_BUILD=1).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-RESULTS_DIR=${RESULTS_DIR:-$BUILD/bench-results}
+BENCH_NAME=hot_item
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT, BUILD, PG_BIN, RESULTS_DIR, helpers
 
 DURATION=${DURATION:-20}              # seconds of measured load, service and baseline alike
 CONNECTIONS=${CONNECTIONS:-500}       # HTTP connections, and pgbench clients
@@ -34,7 +33,6 @@ KEEP=${KEEP:-0}                       # keep the temp folder (cluster, logs) for
 LOADGEN_ARGS=${LOADGEN_ARGS:-}        # extra flashsale-loadgen flags, e.g. "--users 1000"
 
 usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "hot_item: $*" >&2; exit 1; }
 need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
 while [[ $# -gt 0 ]]; do
@@ -65,57 +63,22 @@ done
 [[ $SKIP_BASELINE == 1 ]] || ((CONNECTIONS <= 650)) ||
   die "CONNECTIONS must be <= 650 for the baseline (max_connections is 700); or --skip-baseline"
 
-log() { printf '[hot_item %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
 # --- build ----------------------------------------------------------------------------------
-FLASHSALE=$BUILD/bin/flashsale
 LOADGEN=$BUILD/bin/flashsale-loadgen
-if [[ $FORCE_BUILD == 1 || ! -x $FLASHSALE || ! -x $LOADGEN ]]; then
-  if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-    log "configuring $BUILD"
-    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  fi
-  # The host, the load generator and every plugin (the host loads them at start-up).
-  plugins=$(cmake --build "$BUILD" --target help 2>/dev/null |
-    grep -oE '^flashsale_(storage|event_source|scheduler|push)_[a-z0-9_]+' | sort -u | tr '\n' ' ' || true)
-  log "building flashsale flashsale-loadgen $plugins"
-  # shellcheck disable=SC2086
-  cmake --build "$BUILD" --target flashsale flashsale-loadgen $plugins -j "$(nproc)"
-fi
-[[ -x $FLASHSALE && -x $LOADGEN ]] || die "missing $FLASHSALE or $LOADGEN after the build"
+bench_build "$FORCE_BUILD" flashsale flashsale-loadgen  # and every plugin
 for tool in initdb pg_ctl; do [[ -x $PG_BIN/$tool ]] || die "missing $PG_BIN/$tool (postgresql-15)"; done
 for tool in psql pgbench curl; do command -v "$tool" >/dev/null || die "missing $tool"; done
 
 # --- throwaway cluster ----------------------------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/flashsale-hot-item.XXXXXX")
-chmod 755 "$WORK"
-PGDATA=$WORK/pgdata
-SERVICE_PID=""
+make_work_dir
 CHILD_PID=""
-PG_STARTED=0
-
-as_postgres() {
-  if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
 
 cleanup() {
   local rc=$?
   set +e
-  if [[ -n $CHILD_PID ]] && kill -TERM "$CHILD_PID" 2>/dev/null; then
-    for _ in $(seq 1 30); do kill -0 "$CHILD_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$CHILD_PID" 2>/dev/null
-    wait "$CHILD_PID" 2>/dev/null
-  fi
-  if [[ -n $SERVICE_PID ]] && kill -0 "$SERVICE_PID" 2>/dev/null; then
-    kill -TERM "$SERVICE_PID" 2>/dev/null
-    for _ in $(seq 1 100); do kill -0 "$SERVICE_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVICE_PID" 2>/dev/null
-    wait "$SERVICE_PID" 2>/dev/null
-  fi
-  if [[ $PG_STARTED == 1 ]]; then
-    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-      as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 10 stop >/dev/null 2>&1
-  fi
+  [[ -z $CHILD_PID ]] || stop_pid "$CHILD_PID" 3
+  [[ -z $SERVICE_PID ]] || stop_pid "$SERVICE_PID" 10
+  pg_stop_cluster
   if [[ $KEEP == 1 ]]; then
     echo "hot_item: kept $WORK" >&2
   else
@@ -127,34 +90,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir "$PGDATA"
-if [[ $(id -u) == 0 ]]; then chown postgres: "$PGDATA"; touch "$WORK/postgres.log"; chown postgres: "$WORK/postgres.log"; fi
-log "initdb in $PGDATA"
-as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 ||
-  { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PG_PORT=""
-for _ in 1 2 3 4 5; do
-  candidate=$((20000 + RANDOM % 30000))
-  port_in_use "$candidate" && continue
-  cat >>"$PGDATA/postgresql.conf" <<EOF
-# bench/hot_item.sh
-listen_addresses = '127.0.0.1'
-port = $candidate
-unix_socket_directories = ''
-max_connections = 700
-wal_level = logical
-shared_buffers = 256MB
-EOF
-  if as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null 2>&1; then
-    PG_PORT=$candidate
-    PG_STARTED=1
-    break
-  fi
-  log "PostgreSQL did not start on port $candidate; trying another"
-done
-[[ -n $PG_PORT ]] || { tail -20 "$WORK/postgres.log" >&2; die "cannot start PostgreSQL"; }
+pg_start_cluster "max_connections = 700" "wal_level = logical" "shared_buffers = 256MB"
 
 # Runs a long step in the background, its stderr shown live and kept in a file: bash defers
 # a trapped INT/TERM until a foreground command ends, but `wait` returns at once, and
@@ -173,7 +109,6 @@ run_live() {
 }
 
 DB=flashsale
-psql_db() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
 psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
 log "PostgreSQL 15 on 127.0.0.1:$PG_PORT, database $DB"
 PG_SETTINGS=$(psql_db -d "$DB" -At -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
@@ -184,9 +119,7 @@ mkdir -p "$RESULTS_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS=$RESULTS_DIR/hot_item-$STAMP.txt
 {
-  echo "# bench/hot_item.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+  results_header
   echo "params: duration=${DURATION}s connections=$CONNECTIONS rate=$RATE stock=$STOCK warmup=${WARMUP}s sellout=${SELLOUT_DURATION}s/stock $SELLOUT_STOCK loadgen_threads=$LOADGEN_THREADS pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE"
   echo "postgres: $("$PG_BIN/postgres" --version); $PG_SETTINGS (shared_buffers in 8 kB pages)"
   echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
@@ -198,31 +131,9 @@ oversell="SKIPPED"
 sellout_line=""
 
 # --- phase 1: the service -------------------------------------------------------------------
-# A numeric field of the load generator's flat JSON line (no jq needed).
-json_field() { sed -nE "s/.*\"$1\":(-?[0-9.eE+-]+).*/\1/p" <<<"$2"; }
-
 run_service_phase() {
   log "starting flashsale serve"
-  FLASHSALE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$DB" \
-    FLASHSALE_HTTP_LISTEN=127.0.0.1:0 FLASHSALE_ADMIN_LISTEN=127.0.0.1:0 \
-    "$FLASHSALE" serve >"$WORK/service.log" 2>&1 &
-  SERVICE_PID=$!
-
-  local line="" deadline=$((SECONDS + 90))
-  while [[ -z $line ]]; do
-    kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited during start-up"; }
-    ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "no 'listening:' line within 90 s"; }
-    line=$(grep -oE 'listening: public http://127\.0\.0\.1:[0-9]+, admin http://127\.0\.0\.1:[0-9]+' "$WORK/service.log" | head -1 || true)
-    [[ -n $line ]] || sleep 0.2
-  done
-  PUBLIC_PORT=$(sed -E 's/.*public http:\/\/127\.0\.0\.1:([0-9]+),.*/\1/' <<<"$line")
-  ADMIN_PORT=$(sed -E 's/.*admin http:\/\/127\.0\.0\.1:([0-9]+).*/\1/' <<<"$line")
-  deadline=$((SECONDS + 60))
-  until [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$PUBLIC_PORT/readyz" || true) == 200 ]]; do
-    kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service.log" >&2; die "flashsale exited before ready"; }
-    ((SECONDS < deadline)) || { tail -30 "$WORK/service.log" >&2; die "/readyz not 200 within 60 s"; }
-    sleep 0.2
-  done
+  start_service "$DB" "$WORK/service.log"
   log "service ready: public :$PUBLIC_PORT, admin :$ADMIN_PORT"
 
   local common=(--port "$PUBLIC_PORT" --admin-port "$ADMIN_PORT" --connections "$CONNECTIONS"
@@ -269,15 +180,8 @@ run_service_phase() {
   fi
 
   log "stopping the service (SIGTERM)"
-  kill -TERM "$SERVICE_PID" 2>/dev/null || true
-  local waited=0 svc_rc=0
-  while kill -0 "$SERVICE_PID" 2>/dev/null && ((waited < 300)); do sleep 0.1; waited=$((waited + 1)); done
-  if kill -0 "$SERVICE_PID" 2>/dev/null; then
-    log "service still running 30 s after SIGTERM: SIGKILL"
-    kill -KILL "$SERVICE_PID" 2>/dev/null || true
-  fi
-  wait "$SERVICE_PID" 2>/dev/null || svc_rc=$?
-  SERVICE_PID=""
+  local svc_rc=0
+  stop_service || svc_rc=$?
   log "service exited with status $svc_rc"
   echo "service exit status after SIGTERM: $svc_rc" >>"$RESULTS"
   grep -iE 'error|fatal|panic|abort|terminate' "$WORK/service.log" | head -20 >"$WORK/service-errors.txt" || true

@@ -14,10 +14,9 @@
 # (JSON is passed as FLASHSALE_PLUGIN; an empty JSON means the service's own defaults).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${BUILD_DIR:-$ROOT/build}
-PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-RESULTS_DIR=${RESULTS_DIR:-$BUILD/bench-results}
+BENCH_NAME=lease_expiry
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # ROOT, BUILD, PG_BIN, RESULTS_DIR, helpers
 
 LEASES=${LEASES:-100000}   # live leases per configuration
 ITEMS=${ITEMS:-60}         # items; item i has payment_window_s = WINDOW + i*SPREAD/ITEMS
@@ -31,7 +30,6 @@ KEEP=${KEEP:-0}
 CONFIGS=()
 
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-die() { echo "lease_expiry: $*" >&2; exit 1; }
 need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -56,35 +54,14 @@ done
 ((WINDOW + SPREAD <= 86400)) || die "WINDOW + SPREAD must be <= 86400 (payment_window_s)"
 ((${#CONFIGS[@]} > 0)) || CONFIGS=("default=" 'threads6={"pg_queue": {"threads": 6}}')
 
-log() { printf '[lease_expiry %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-FLASHSALE=$BUILD/bin/flashsale
 [[ -x $FLASHSALE ]] || die "missing $FLASHSALE: build first (cmake --build $BUILD)"
 for tool in initdb pg_ctl; do [[ -x $PG_BIN/$tool ]] || die "missing $PG_BIN/$tool (postgresql-15)"; done
 for tool in psql curl; do command -v "$tool" >/dev/null || die "missing $tool"; done
 
 # --- throwaway cluster (as in hot_item.sh) --------------------------------------------------
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/flashsale-lease-expiry.XXXXXX")
-chmod 755 "$WORK"
-PGDATA=$WORK/pgdata
-SERVICE_PID=""
+make_work_dir
 SAMPLER_PID=""
 PLACER_PIDS=()
-PG_STARTED=0
-
-as_postgres() { if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-
-stop_service() {
-  [[ -n $SERVICE_PID ]] || return 0
-  kill -TERM "$SERVICE_PID" 2>/dev/null || true
-  local i
-  for i in $(seq 1 300); do kill -0 "$SERVICE_PID" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$SERVICE_PID" 2>/dev/null && { log "service still running 30 s after SIGTERM: SIGKILL"; kill -KILL "$SERVICE_PID" 2>/dev/null || true; }
-  local rc=0
-  wait "$SERVICE_PID" 2>/dev/null || rc=$?
-  SERVICE_PID=""
-  return "$rc"
-}
 
 stop_sampler() {
   [[ -n $SAMPLER_PID ]] || return 0
@@ -100,10 +77,7 @@ cleanup() {
   local p
   for p in "${PLACER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
   stop_service
-  if [[ $PG_STARTED == 1 ]]; then
-    as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 30 stop >/dev/null 2>&1 ||
-      as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 10 stop >/dev/null 2>&1
-  fi
+  pg_stop_cluster
   if [[ $KEEP == 1 ]]; then echo "lease_expiry: kept $WORK" >&2; else rm -rf "$WORK"; fi
   exit "$rc"
 }
@@ -111,71 +85,18 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-mkdir "$PGDATA"
-if [[ $(id -u) == 0 ]]; then chown postgres: "$PGDATA"; touch "$WORK/postgres.log"; chown postgres: "$WORK/postgres.log"; fi
-log "initdb in $PGDATA"
-as_postgres "$PG_BIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-locale >"$WORK/initdb.log" 2>&1 ||
-  { cat "$WORK/initdb.log" >&2; die "initdb failed"; }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-PG_PORT=""
-for _ in 1 2 3 4 5; do
-  candidate=$((20000 + RANDOM % 30000))
-  port_in_use "$candidate" && continue
-  cat >>"$PGDATA/postgresql.conf" <<EOF
-# bench/lease_expiry.sh
-listen_addresses = '127.0.0.1'
-port = $candidate
-unix_socket_directories = ''
-max_connections = 200
-wal_level = logical
-shared_buffers = 256MB
-EOF
-  if as_postgres "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$WORK/postgres.log" -w -t 60 start >/dev/null 2>&1; then
-    PG_PORT=$candidate
-    PG_STARTED=1
-    break
-  fi
-  log "PostgreSQL did not start on port $candidate; trying another"
-done
-[[ -n $PG_PORT ]] || { tail -20 "$WORK/postgres.log" >&2; die "cannot start PostgreSQL"; }
-psql_db() { psql -X -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 "$@"; }
+pg_start_cluster "max_connections = 200" "wal_level = logical" "shared_buffers = 256MB"
 log "PostgreSQL 15 on 127.0.0.1:$PG_PORT"
 
 mkdir -p "$RESULTS_DIR"
 STAMP=$(date +%Y%m%d-%H%M%S)
 RESULTS=$RESULTS_DIR/lease_expiry-$STAMP.txt
 {
-  echo "# bench/lease_expiry.sh $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ {printf "%.1f GiB RAM", $2/1048576}' /proc/meminfo)"
-  echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty tree)')"
+  results_header
   echo "params: leases=$LEASES items=$ITEMS window=${WINDOW}s spread=${SPREAD}s batch=$BATCH parallel=$PARALLEL grace=${GRACE}s sample=${SAMPLE}s"
   echo "postgres: $("$PG_BIN/postgres" --version); fsync/synchronous_commit on (defaults)"
   echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$RESULTS"
-
-# p50/p99 estimated from a Prometheus histogram on stdin (linear inside the bucket; +Inf bucket
-# reported as ">last bound"). usage: hist_pct METRIC_NAME < metrics.txt
-hist_pct() {
-  awk -v m="$1" '
-    index($0, m "_bucket{") == 1 { match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5);
-                                    n++; b[n] = le; c[n] = $NF + 0 }
-    index($0, m "_count") == 1 { total = $NF + 0 }
-    index($0, m "_sum") == 1 { sum = $NF + 0 }
-    function pct(p,   i, t, lo, prev) {
-      t = p * total; prev = 0; lo = 0
-      for (i = 1; i <= n; i++) {
-        if (c[i] >= t) {
-          if (b[i] == "+Inf") return ">" b[i - 1] "s"
-          return sprintf("%.3fs", lo + (b[i] - lo) * (c[i] > prev ? (t - prev) / (c[i] - prev) : 1))
-        }
-        prev = c[i]; lo = b[i]
-      }
-      return "-"
-    }
-    END { if (total == 0) { print "no observations"; exit }
-          printf "count=%d mean=%.3fs p50~%s p99~%s\n", total, sum / total, pct(0.5), pct(0.99) }'
-}
 
 SUMMARY=()
 
@@ -188,25 +109,8 @@ run_config() {
 
   local env_plugin=()
   [[ -n $plugin_json ]] && env_plugin=(FLASHSALE_PLUGIN="$plugin_json")
-  env FLASHSALE_DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/$db" \
-    FLASHSALE_HTTP_LISTEN=127.0.0.1:0 FLASHSALE_ADMIN_LISTEN=127.0.0.1:0 "${env_plugin[@]}" \
-    "$FLASHSALE" serve >"$WORK/service-$name.log" 2>&1 &
-  SERVICE_PID=$!
-  local line="" deadline=$((SECONDS + 90))
-  while [[ -z $line ]]; do
-    kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service-$name.log" >&2; die "flashsale exited during start-up"; }
-    ((SECONDS < deadline)) || { tail -30 "$WORK/service-$name.log" >&2; die "no 'listening:' line within 90 s"; }
-    line=$(grep -oE 'listening: public http://127\.0\.0\.1:[0-9]+, admin http://127\.0\.0\.1:[0-9]+' "$WORK/service-$name.log" | head -1 || true)
-    [[ -n $line ]] || sleep 0.2
-  done
-  local public_port
-  public_port=$(sed -E 's/.*public http:\/\/127\.0\.0\.1:([0-9]+),.*/\1/' <<<"$line")
-  deadline=$((SECONDS + 60))
-  until [[ $(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$public_port/readyz" || true) == 200 ]]; do
-    kill -0 "$SERVICE_PID" 2>/dev/null || { tail -30 "$WORK/service-$name.log" >&2; die "flashsale exited before ready"; }
-    ((SECONDS < deadline)) || { tail -30 "$WORK/service-$name.log" >&2; die "/readyz not 200 within 60 s"; }
-    sleep 0.2
-  done
+  start_service "$db" "$WORK/service-$name.log" "${env_plugin[@]}"
+  local public_port=$PUBLIC_PORT
   log "service ready (public :$public_port)"
 
   # Items: stock split evenly; windows WINDOW .. WINDOW+SPREAD (exclusive) across the items.

@@ -66,9 +66,12 @@ const std::map<std::string, std::string> kStatements = {
      "  WHERE r.item_id = i.id AND r.status = 'active' ORDER BY r.expires_at, r.id"
      "  LIMIT $2::int) l), '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
     {"record_payment", "SELECT result, body FROM fs_record_payment($1, $2::uuid, $3)"},
+    // Also the status as this statement's snapshot saw it (before the update), to tell "not
+    // visible yet" (no row, or still waiting) from "too late".
     {"set_payment_link",
-     "UPDATE orders SET payment_link = $2, updated_at = now() WHERE id = $1::uuid"
-     " AND status = 'reserved' AND payment_link IS NULL RETURNING fs_order_json(orders)::text"},
+     "WITH u AS (UPDATE orders SET payment_link = $2, updated_at = now() WHERE id = $1::uuid"
+     " AND status = 'reserved' AND payment_link IS NULL RETURNING fs_order_json(orders)::text AS j)"
+     " SELECT (SELECT j FROM u), (SELECT status FROM orders WHERE id = $1::uuid)"},
     // An update that changes nothing still locks, reclaims and promotes.
     {"sweep_item",
      "SELECT outcome, message, body FROM fs_update_item($1, NULL, NULL, false, NULL)"},
@@ -305,9 +308,12 @@ class PostgresStorage final : public sdk::Storage {
   StorageResult set_payment_link(const std::string& order_id, const std::string& link) override {
     return query([&](pg::Connection& c) -> StorageResult {
       const auto r = c.exec_prepared("set_payment_link", {order_id, link});
-      if (r.rows() == 0)
-        return {"invalid_transition", "the order is not reserved or has a link", ""};
-      return {"", "", std::string(r.get(0, 0))};
+      if (!r.is_null(0, 0)) return {"", "", std::string(r.get(0, 0))};
+      const std::string status(r.get(0, 1));
+      if (status.empty() || status == "waiting") {
+        return {"not_found", "no reserved order " + order_id + " is visible yet", ""};
+      }
+      return {"invalid_transition", "the order is " + status + " or already has a link", ""};
     });
   }
 

@@ -124,6 +124,8 @@ void register_handlers(sdk::Scheduler& scheduler, sdk::Storage& storage,
     }
     const auto r = storage.set_payment_link(field(job, "order_id"), link);
     if (r.error.empty() || r.error == "invalid_transition") return done(r.message);
+    // The reservation's event can arrive a moment before its commit is visible here.
+    if (r.error == "not_found") return retry(r.message, std::chrono::milliseconds(100));
     return retry(r.message);
   });
 

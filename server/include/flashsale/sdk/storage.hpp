@@ -95,8 +95,9 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   virtual StorageResult leases(const std::string& item_id, int limit) = 0;
 
   /// Stores the payment link of a RESERVED order that has none yet (the link then surfaces as
-  /// the payment_link.ready event); invalid_transition when the order is no longer reserved or
-  /// already has a link.
+  /// the payment_link.ready event); invalid_transition when the order is past reserved or
+  /// already has a link; not_found when no reserved order is visible yet (PostgreSQL may stream
+  /// a commit a moment before other sessions see it: the caller retries shortly).
   virtual StorageResult set_payment_link(const std::string& order_id, const std::string& link) = 0;
   /// Touches an item as a placement would: reclaims lapsed leases, promotes the line, or ends it
   /// once the sale has closed. Body: the item with its counts.

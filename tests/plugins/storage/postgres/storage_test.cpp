@@ -1,0 +1,113 @@
+// The storage plugin called directly, as the host's job handlers and push routing call it: the
+// answers of set_payment_link (which tell "not visible yet" from "too late") and the device
+// registry.
+#include <catch2/catch.hpp>
+#include <future>
+
+#include "event_bus.hpp"
+#include "flashsale/pg.hpp"
+#include "metrics.hpp"
+#include "migrations.hpp"
+#include "plugin_host.hpp"
+#include "support/test_cluster.hpp"
+
+using namespace flashsale;
+using nlohmann::json;
+
+namespace {
+
+class Instance {
+ public:
+  Instance() : url_(test::fresh_database()) {
+    pg::Connection conn(url_);
+    migrate(conn, bundled_migrations());
+    config_ = load_config(std::nullopt, {});
+    config_.plugins_dir = FLASHSALE_PLUGIN_DIR;
+    host_ = std::make_unique<PluginHost>(config_, url_, metrics_, bus_);
+    storage_ =
+        dynamic_cast<sdk::Storage*>(host_->load({"flashsale_storage_postgres", true}).object.get());
+    REQUIRE(storage_ != nullptr);
+    host_->start_all();
+  }
+  sdk::Storage* operator->() const { return storage_; }
+  [[nodiscard]] const std::string& url() const { return url_; }
+
+  json place(const std::string& user, const std::string& item) {
+    std::promise<sdk::StorageResult> done;
+    storage_->place({user, item, "k-" + user},
+                    [&done](sdk::StorageResult r) { done.set_value(std::move(r)); });
+    const auto r = done.get_future().get();
+    REQUIRE(r.error.empty());
+    return json::parse(r.body);
+  }
+
+ private:
+  std::string url_;
+  Config config_;
+  Metrics metrics_;
+  EventBus bus_{16};
+  std::unique_ptr<PluginHost> host_;
+  sdk::Storage* storage_ = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("set_payment_link: stored once; not visible yet and too late answer differently") {
+  Instance storage;
+  sdk::NewItem item;
+  item.id = "links";
+  item.name = "Links";
+  item.total_stock = 1;
+  REQUIRE(storage->create_item(item).error.empty());
+  const json reserved = storage.place("ann", "links");
+  const json waiting = storage.place("ben", "links");
+  REQUIRE(reserved["status"] == "reserved");
+  REQUIRE(waiting["status"] == "waiting");
+
+  const auto stored = storage->set_payment_link(reserved["id"], "https://pay/1");
+  REQUIRE(stored.error.empty());
+  CHECK(json::parse(stored.body)["payment_link"] == "https://pay/1");
+  // Once only.
+  const auto again = storage->set_payment_link(reserved["id"], "https://pay/2");
+  CHECK(again.error == "invalid_transition");
+
+  // No such order, or one still waiting: what a job sees when the reservation's commit is not
+  // visible to it yet. It retries.
+  CHECK(storage->set_payment_link("6f1c2b3a-0000-4000-8000-000000000000", "https://pay/x").error ==
+        "not_found");
+  CHECK(storage->set_payment_link(waiting["id"], "https://pay/x").error == "not_found");
+
+  // Past reserved: too late, for good.
+  REQUIRE(storage->end_order(waiting["id"], "ben", sdk::EndKind::cancel).error.empty());
+  const auto late = storage->set_payment_link(waiting["id"], "https://pay/x");
+  CHECK(late.error == "invalid_transition");
+  CHECK_THAT(late.message, Catch::Contains("cancelled"));
+}
+
+TEST_CASE("the device registry: register, move, drop, look up, forget") {
+  Instance storage;
+  const auto registered = storage->register_device("ann", "tok-1");
+  REQUIRE(registered.error.empty());
+  CHECK(json::parse(registered.body)["token"] == "tok-1");
+  REQUIRE(storage->register_device("ann", "tok-2").error.empty());
+  REQUIRE(storage->register_device("ben", "tok-3").error.empty());
+  CHECK(storage->device_tokens({"ann", "ben", "cid"}) ==
+        std::map<std::string, std::vector<std::string>>{{"ann", {"tok-1", "tok-2"}},
+                                                        {"ben", {"tok-3"}}});
+  CHECK(storage->device_tokens({}).empty());
+
+  // A token registered again by another user moves to them.
+  REQUIRE(storage->register_device("ben", "tok-2").error.empty());
+  CHECK(storage->device_tokens({"ann"})["ann"] == std::vector<std::string>{"tok-1"});
+
+  // Only one's own token can be dropped.
+  CHECK(storage->drop_device("ann", "tok-3").error == "not_found");
+  CHECK(storage->drop_device("ben", "tok-3").error.empty());
+  CHECK(storage->drop_device("ben", "tok-3").error == "not_found");
+
+  // Tokens a provider reported gone leave, whoever had them; odd characters are data.
+  REQUIRE(storage->register_device("cid", "we\"ird,{tok}").error.empty());
+  storage->forget_devices({"tok-1", "we\"ird,{tok}", "never-registered"});
+  CHECK(storage->device_tokens({"ann", "ben", "cid"}) ==
+        std::map<std::string, std::vector<std::string>>{{"ben", {"tok-2"}}});
+}
