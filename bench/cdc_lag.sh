@@ -7,7 +7,7 @@
 # backlog run measures how fast the pipeline decodes when it is not paced. See bench/README.md.
 #
 # usage: bench/cdc_lag.sh [--duration S] [--rate R] [--clients N] [--items N] [--stock K]
-#                         [--cancel-pct P] [--batch B] [--warmup S] [--backlog S]
+#                         [--cancel-pct P] [--batch B] [--mix place|lifecycle] [--warmup S] [--backlog S]
 #                         [--catchup-timeout S] [--pgbench-jobs J] [--plugins default|cdc]
 #                         [--build] [--keep]
 # Every flag has an environment variable of the same name in upper case (DURATION=30 ...;
@@ -25,6 +25,8 @@ ITEMS=${ITEMS:-200}                   # items cdc-1 .. cdc-N, each transaction o
 STOCK=${STOCK:-1000000}               # per item: large, so every placement is a reservation
 CANCEL_PCT=${CANCEL_PCT:-0}           # % of transactions that cancel the client's last order
 BATCH=${BATCH:-1}                     # orders per transaction (> 1: like the service's coalescer)
+MIX=${MIX:-place}                     # place: placements (and CANCEL_PCT cancels); lifecycle: each
+                                      # order placed, given its link and paid (3 transactions)
 WARMUP=${WARMUP:-5}                   # first seconds of the load, not measured (new backends)
 BACKLOG=${BACKLOG:-20}                # seconds of unpaced load while the service is frozen (0: skip)
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-60} # after the load: at most this long for the stream to catch up
@@ -51,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --stock) need_value "$@"; STOCK=$2; shift 2 ;;
     --cancel-pct) need_value "$@"; CANCEL_PCT=$2; shift 2 ;;
     --batch) need_value "$@"; BATCH=$2; shift 2 ;;
+    --mix) need_value "$@"; MIX=$2; shift 2 ;;
     --warmup) need_value "$@"; WARMUP=$2; shift 2 ;;
     --backlog) need_value "$@"; BACKLOG=$2; shift 2 ;;
     --catchup-timeout) need_value "$@"; CATCHUP_TIMEOUT=$2; shift 2 ;;
@@ -73,6 +76,8 @@ done
 ((CANCEL_PCT <= 90)) || die "CANCEL_PCT must be 0..90"
 ((BATCH >= 1 && BATCH <= 1000)) || die "BATCH must be 1..1000"
 ((BATCH == 1 || CANCEL_PCT == 0)) || die "--batch > 1 and --cancel-pct do not combine"
+[[ $MIX == place || $MIX == lifecycle ]] || die "MIX must be place or lifecycle"
+[[ $MIX == place ]] || ((BATCH == 1 && CANCEL_PCT == 0)) || die "--mix lifecycle takes neither --batch nor --cancel-pct"
 ((BACKLOG <= 40)) || die "BACKLOG must be <= 40 s (the frozen service must answer the server within wal_sender_timeout, 60 s)"
 ((CATCHUP_TIMEOUT > 0 && CATCHUP_TIMEOUT <= 600)) || die "CATCHUP_TIMEOUT must be 1..600"
 ((IDLE > 0)) || die "IDLE must be > 0"
@@ -87,7 +92,7 @@ EVENTLAG=$BUILD/bin/flashsale-eventlag
 bench_build "$FORCE_BUILD" flashsale flashsale-eventlag
 for tool in initdb pg_ctl postgres; do [[ -x $PG_BIN/$tool ]] || die "missing $PG_BIN/$tool (postgresql-15)"; done
 for tool in psql pgbench curl; do command -v "$tool" >/dev/null || die "missing $tool"; done
-for f in place cancel place_batch; do [[ -f $ROOT/bench/cdc/$f.sql ]] || die "missing bench/cdc/$f.sql"; done
+for f in place cancel place_batch lifecycle; do [[ -f $ROOT/bench/cdc/$f.sql ]] || die "missing bench/cdc/$f.sql"; done
 
 # --- throwaway cluster ----------------------------------------------------------------------
 make_work_dir
@@ -134,7 +139,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 {
   results_header
   echo "binaries: flashsale built $(date -u -r "$FLASHSALE" +%Y-%m-%dT%H:%M:%SZ), pg_wal plugin built $(date -u -r "$BUILD/lib/flashsale/flashsale_event_source_pg_wal.so" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo '?')"
-  echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS items=$ITEMS stock=$STOCK cancel_pct=$CANCEL_PCT batch=$BATCH warmup=${WARMUP}s backlog=${BACKLOG}s catchup_timeout=${CATCHUP_TIMEOUT}s idle=${IDLE}s pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE plugins=$PLUGINS${FLASHSALE_PLUGINS_LOAD:+ (FLASHSALE_PLUGINS_LOAD=$FLASHSALE_PLUGINS_LOAD)}"
+  echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS items=$ITEMS stock=$STOCK cancel_pct=$CANCEL_PCT batch=$BATCH mix=$MIX warmup=${WARMUP}s backlog=${BACKLOG}s catchup_timeout=${CATCHUP_TIMEOUT}s idle=${IDLE}s pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE plugins=$PLUGINS${FLASHSALE_PLUGINS_LOAD:+ (FLASHSALE_PLUGINS_LOAD=$FLASHSALE_PLUGINS_LOAD)}"
   echo "postgres: $("$PG_BIN/postgres" --version); $PG_SETTINGS (shared_buffers in 8 kB pages, max_wal_size in MB)"
   echo "load average before the run: $LOAD_BEFORE (other work on the machine skews the figures)"
 } >"$RESULTS"
@@ -165,7 +170,9 @@ SQL
 pgbench_args() {  # pgbench_args RUN
   local args=(-h 127.0.0.1 -p "$PG_PORT" -U postgres -n -M "$PGBENCH_MODE" -c "$CLIENTS" -j "$PGBENCH_JOBS"
               -D items="$ITEMS" -D run="$1" -D n=0 -D last_order=00000000-0000-0000-0000-000000000000)
-  if ((BATCH > 1)); then
+  if [[ $MIX == lifecycle ]]; then
+    args+=(-f "$ROOT/bench/cdc/lifecycle.sql")
+  elif ((BATCH > 1)); then
     args+=(-D batch="$BATCH" -f "$ROOT/bench/cdc/place_batch.sql")
   elif ((CANCEL_PCT > 0)); then
     args+=(-f "$ROOT/bench/cdc/place.sql@$((100 - CANCEL_PCT))" -f "$ROOT/bench/cdc/cancel.sql@$CANCEL_PCT")
@@ -175,7 +182,9 @@ pgbench_args() {  # pgbench_args RUN
   printf '%s\n' "${args[@]}"
 }
 RATE_ARGS=()
-[[ $RATE == 0 || $RATE == 0.0 ]] || RATE_ARGS=(-R "$RATE")
+# A lifecycle script run is three database transactions.
+[[ $RATE == 0 || $RATE == 0.0 ]] ||
+  RATE_ARGS=(-R "$(awk -v r="$RATE" -v m="$MIX" 'BEGIN { printf "%.3f", (m == "lifecycle" ? r / 3 : r) }')")
 
 psql_db -d "$DB" -c CHECKPOINT >/dev/null
 
@@ -187,7 +196,7 @@ psql_db -d "$DB" -c CHECKPOINT >/dev/null
 MARKER=cdc-end-$STAMP-1
 LAUNCH_AT=$(awk -v n="$(now)" 'BEGIN { printf "%.3f", n + 1 }')
 MEASURE_FROM=$(awk -v l="$LAUNCH_AT" -v w="$WARMUP" 'BEGIN { printf "%.3f", l + w }')
-log "load: pgbench -c $CLIENTS -j $PGBENCH_JOBS${RATE_ARGS[*]:+ ${RATE_ARGS[*]}} for ${WARMUP}s warm-up + ${DURATION}s measured, $ITEMS items, cancel $CANCEL_PCT%"
+log "load: pgbench -c $CLIENTS -j $PGBENCH_JOBS${RATE_ARGS[*]:+ ${RATE_ARGS[*]}} for ${WARMUP}s warm-up + ${DURATION}s measured, $ITEMS items, mix $MIX, cancel $CANCEL_PCT%"
 start_eventlag eventlag "$MARKER" u2- $((WARMUP + DURATION + CATCHUP_TIMEOUT + 60)) "$MEASURE_FROM" ||
   die "no snapshot from GET /admin/stream"
 
@@ -264,15 +273,21 @@ pgb_lat=$(grep -oE '^latency average = [0-9.]+ ms' "$WORK/pgbench.out" | grep -o
 pgb_lag=$(grep -oE '^rate limit schedule lag: avg [0-9.]+ \(max [0-9.]+\) ms' "$WORK/pgbench.out" | sed -E 's/.*avg ([0-9.]+) \(max ([0-9.]+)\).*/\1 (max \2)/' || true)
 # Orders of the run's users: all of them (for the loss check), and those of the measured window
 # (created_at is the transaction's start; a cancel's time is updated_at).
-read -r placed cancelled w_placed w_cancelled <<<"$(psql_db -d "$DB" -At -F ' ' -v from="$MEASURE_FROM" <<'SQL'
+# Links and payments (--mix lifecycle) follow their placement within a millisecond: counted by
+# the order's created_at.
+read -r placed cancelled linked confirmed w_placed w_cancelled w_linked w_confirmed <<<"$(psql_db -d "$DB" -At -F ' ' -v from="$MEASURE_FROM" <<'SQL'
 SELECT count(*), count(*) FILTER (WHERE status = 'cancelled'),
+       count(*) FILTER (WHERE payment_link IS NOT NULL), count(*) FILTER (WHERE status = 'confirmed'),
        count(*) FILTER (WHERE created_at >= to_timestamp(:from)),
-       count(*) FILTER (WHERE status = 'cancelled' AND updated_at >= to_timestamp(:from))
+       count(*) FILTER (WHERE status = 'cancelled' AND updated_at >= to_timestamp(:from)),
+       count(*) FILTER (WHERE payment_link IS NOT NULL AND created_at >= to_timestamp(:from)),
+       count(*) FILTER (WHERE status = 'confirmed' AND created_at >= to_timestamp(:from))
   FROM orders WHERE user_id LIKE 'u2-%';
 SQL
 )"
 # The transactions pgbench drove in the window: a placement transaction carries BATCH orders.
-driven_tps=$(awk -v p="$w_placed" -v b="$BATCH" -v c="$w_cancelled" -v s="$WINDOW" 'BEGIN { printf "%.1f", (s > 0 ? (p / b + c) / s : 0) }')
+driven_tps=$(awk -v p="$w_placed" -v b="$BATCH" -v c="$w_cancelled" -v l="$w_linked" -v f="$w_confirmed" -v s="$WINDOW" \
+  'BEGIN { printf "%.1f", (s > 0 ? (p / b + c + l + f) / s : 0) }')
 
 ev_events=$(json_field events "$ev_line") ev_rate=$(json_field events_per_s "$ev_line")
 ev_txns=$(json_field transactions "$ev_line") ev_trate=$(json_field transactions_per_s "$ev_line")
@@ -284,8 +299,9 @@ types=$(json_object types "$ev_line") utypes=$(json_object user_prefix_types "$e
 ev_cpu=$(json_field eventlag_cpu_s "$ev_line")
 # Every placement is one order row and one order.reserved/order.waiting event of its user,
 # every cancel one order.cancelled: the events the run's users must have received.
-want_order_events=$((placed + cancelled))
-got_order_events=$(($(type_count "$utypes" order.reserved) + $(type_count "$utypes" order.waiting) + $(type_count "$utypes" order.cancelled)))
+want_order_events=$((placed + cancelled + linked + confirmed))
+got_order_events=$(($(type_count "$utypes" order.reserved) + $(type_count "$utypes" order.waiting) + $(type_count "$utypes" order.cancelled) +
+  $(type_count "$utypes" payment_link.ready) + $(type_count "$utypes" order.confirmed)))
 missing=$((want_order_events - got_order_events))
 
 svc_cores=$(cores $((c1_svc - c0_svc)) "$WINDOW")
@@ -418,7 +434,7 @@ report=$(
   echo "plugins: ${LOADED_PLUGINS:-?} (--plugins $PLUGINS)"
   echo "CDC event lag, ${DURATION}s measured after ${WARMUP}s warm-up, $([[ -n ${RATE_ARGS[*]} ]] && echo "pgbench -R $RATE" || echo "pgbench at full speed"), $CLIENTS clients, $ITEMS items, cancel ${CANCEL_PCT}%, $BATCH order(s) per transaction"
   printf '  %-44s %s\n' "pgbench tps (whole run, warm-up included)" "${tps:--} ($pgb_txns transactions in $((WARMUP + DURATION))s; latency avg ${pgb_lat:--} ms, schedule lag avg ${pgb_lag:--} ms)"
-  printf '  %-44s %s\n' "lifecycle transactions/s driven (database)" "$driven_tps (5,000/s $rate_verdict; orders: $w_placed placed + $w_cancelled cancelled in the ${WINDOW}s window$( ((BATCH > 1)) && echo ", $BATCH per placement"))"
+  printf '  %-44s %s\n' "lifecycle transactions/s driven (database)" "$driven_tps (5,000/s $rate_verdict; orders: $w_placed placed + $w_cancelled cancelled + $w_linked linked + $w_confirmed paid in the ${WINDOW}s window$( ((BATCH > 1)) && echo ", $BATCH per placement"))"
   printf '  %-44s %s\n' "transactions/s on the stream" "${ev_trate:--} (${ev_txns:--} with events; includes the service's own follow-ups, e.g. payment links)"
   printf '  %-44s %s\n' "events delivered/s (first to last frame)" "${ev_rate:--} ($ev_events events; $(json_field warmup_events "$ev_line") warm-up events apart)"
   printf '  %-44s %s\n' "commit -> frame ms p50 / p90 / p99" "${p50:--} / ${p90:--} / ${p99:--}"

@@ -12,8 +12,6 @@
 // (a frame without event_id/type/lsn/committed_at/item_id, or whose event_id does not start
 // with its lsn, is malformed). Output: a summary on stderr, one JSON line on stdout.
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -26,7 +24,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -37,21 +34,21 @@
 #include <utility>
 #include <vector>
 
-#include "../loadgen/histogram.hpp"
+#include "common/cli.hpp"
+#include "common/net.hpp"
+#include "common/report.hpp"
+#include "common/self_test.hpp"
+#include "common/timing.hpp"
 
 namespace flashsale::bench {
 namespace {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRunFailed = 1;  // no connection, no snapshot, or the server closed the stream
-constexpr int kExitUsage = 2;
+// Exit codes (common/cli.hpp): 1 without a connection or a snapshot, or when the server closed
+// the stream.
 
 constexpr std::size_t kMaxTypes = 64;  // a misbehaving server cannot blow up the report
 constexpr std::size_t kMaxFrameBytes = 64 << 20;
@@ -59,20 +56,12 @@ constexpr std::size_t kMaxFrameBytes = 64 << 20;
 // ---------------------------------------------------------------------------------------------
 // Options
 
-struct Options {
-  std::string host = "127.0.0.1";
-  unsigned port = 0;
-  std::string path = "/admin/stream";
-  double duration_s = 60;  // hard bound on the whole run
-  double connect_timeout_s = 10;
-  double idle_s = 0;                 // 0: off
-  bool idle_after_usr1 = false;      // the silence counts only after SIGUSR1
-  std::string until_item;            // stop when an event of this item arrives (an end marker)
-  std::int64_t measure_from_us = 0;  // events committed earlier are a warm-up, not measured
-  std::string user_prefix;           // count the events of these users separately
-  std::string ready_file;            // created once the snapshot has arrived
-  bool progress = false;
-  bool self_test = false;
+/// --duration bounds the whole run; --ready-file is created once the snapshot has arrived.
+struct Options : StreamOptions {
+  Options() : StreamOptions("/admin/stream") {}
+
+  std::string until_item;   // stop when an event of this item arrives (an end marker)
+  std::string user_prefix;  // count the events of these users separately
 };
 
 constexpr std::string_view kUsage = R"(usage: flashsale-eventlag --port P [options]
@@ -106,162 +95,26 @@ output
   --help                this text
 )";
 
-struct UsageError {
-  std::string message;
-};
-
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    throw UsageError{std::string(flag) + ": not a number: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
-double parse_seconds(std::string_view flag, std::string_view text, double min_value,
-                     double max_value) {
-  const auto value = parse_number<double>(flag, text);
-  if (!std::isfinite(value) || value < min_value || value > max_value) {
-    throw UsageError{std::string(flag) + ": out of range: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
 Options parse_options(const std::vector<std::string>& args) {
   Options o;
-  bool port_given = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{flag + ": missing value"};
-      return args[++i];
-    };
-    const bool takes_no_value =
-        flag == "--self-test" || flag == "--progress" || flag == "--idle-after-usr1";
-    if (inline_value && takes_no_value) throw UsageError{flag + " takes no value"};
-    if (flag == "--help" || flag == "-h") {
-      throw UsageError{};
-    } else if (flag == "--self-test") {
-      o.self_test = true;
-    } else if (flag == "--progress") {
-      o.progress = true;
-    } else if (flag == "--host") {
-      o.host = value();
-    } else if (flag == "--port") {
-      const auto port = parse_number<unsigned>(flag, value());
-      if (port < 1 || port > 65535) throw UsageError{"--port: must be between 1 and 65535"};
-      o.port = port;
-      port_given = true;
-    } else if (flag == "--path") {
-      o.path = value();
-      if (o.path.empty() || o.path[0] != '/') throw UsageError{"--path: must start with /"};
-    } else if (flag == "--duration") {
-      o.duration_s = parse_seconds(flag, value(), 0.001, 86400);
-    } else if (flag == "--connect-timeout") {
-      o.connect_timeout_s = parse_seconds(flag, value(), 0.001, 3600);
-    } else if (flag == "--idle") {
-      o.idle_s = parse_seconds(flag, value(), 0, 3600);
-    } else if (flag == "--idle-after-usr1") {
-      o.idle_after_usr1 = true;
-    } else if (flag == "--until-item") {
-      o.until_item = value();
+  for (Args a(args); a.next();) {
+    if (stream_flag(a, o)) continue;
+    const auto& flag = a.flag();
+    if (flag == "--until-item") {
+      o.until_item = a.value();
       if (o.until_item.empty()) throw UsageError{"--until-item: empty"};
-    } else if (flag == "--measure-from") {
-      const double t = parse_seconds(flag, value(), 0, 1e11);
-      o.measure_from_us = static_cast<std::int64_t>(std::llround(t * 1e6));
     } else if (flag == "--user-prefix") {
-      o.user_prefix = value();
-    } else if (flag == "--ready-file") {
-      o.ready_file = value();
+      o.user_prefix = a.value();
     } else {
-      throw UsageError{"unknown argument '" + args[i] + "'"};
+      throw a.unknown();
     }
   }
-  if (o.self_test) return o;
-  if (!port_given) throw UsageError{"--port is required"};
-  if (o.idle_after_usr1 && o.idle_s <= 0) throw UsageError{"--idle-after-usr1 needs --idle S"};
+  run_wanted(o);  // the checks of --port and --idle-after-usr1 (none for --self-test)
   return o;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parsing the envelope
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Timestamp {
-  std::int64_t unix_us = 0;
-  int fraction_digits = 0;  // how precise the source was: 3 = milliseconds
-};
-
-/// "2026-11-24T10:00:00.123Z" (RFC 3339: any number of fraction digits, Z or +hh:mm/-hh:mm)
-/// to microseconds since 1970. nullopt when it is not that shape.
-std::optional<Timestamp> parse_rfc3339(std::string_view s) {
-  auto digits = [&](std::size_t pos, std::size_t n) -> std::optional<int> {
-    if (pos + n > s.size()) return std::nullopt;
-    int v = 0;
-    for (std::size_t i = pos; i < pos + n; ++i) {
-      if (s[i] < '0' || s[i] > '9') return std::nullopt;
-      v = v * 10 + (s[i] - '0');
-    }
-    return v;
-  };
-  const auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
-  const auto hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || s.size() < 20 || s[4] != '-' ||
-      s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
-      s[16] != ':' || *month < 1 || *month > 12 || *day < 1 || *day > 31 || *hour > 23 ||
-      *minute > 59 || *second > 60) {
-    return std::nullopt;
-  }
-  Timestamp t;
-  std::size_t pos = 19;
-  std::int64_t micros = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::int64_t scale = 100000;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      micros += (s[pos] - '0') * scale;  // digits past the 6th are dropped (scale 0)
-      scale /= 10;
-      ++t.fraction_digits;
-      ++pos;
-    }
-    if (t.fraction_digits == 0) return std::nullopt;
-  }
-  std::int64_t offset_s = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const auto oh = digits(pos + 1, 2), om = digits(pos + 4, 2);
-    if (!oh || !om || pos + 3 >= s.size() || s[pos + 3] != ':') return std::nullopt;
-    offset_s = (s[pos] == '+' ? 1 : -1) * (*oh * 3600 + *om * 60);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const std::int64_t secs =
-      days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
-      *hour * 3600 + *minute * 60 + *second - offset_s;
-  t.unix_us = secs * 1'000'000 + micros;
-  return t;
-}
 
 /// "16/B3748A0" (PostgreSQL's %X/%X) to a 64-bit position.
 std::optional<std::uint64_t> parse_lsn(std::string_view s) {
@@ -307,32 +160,6 @@ std::string format_lsn(std::uint64_t lsn) {
   std::snprintf(out, sizeof out, "%X/%X", static_cast<unsigned>(lsn >> 32),
                 static_cast<unsigned>(lsn & 0xffffffffU));
   return out;
-}
-
-std::string sanitize(std::string_view code) {
-  std::string out;
-  for (char c : code.substr(0, 48)) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
-    out.push_back(ok ? c : '?');
-  }
-  return out;
-}
-
-void count_into(std::map<std::string, std::uint64_t>& counts, const std::string& key) {
-  if (auto it = counts.find(key); it != counts.end()) {
-    ++it->second;
-  } else if (counts.size() < kMaxTypes) {
-    counts.emplace(key, 1);
-  } else {
-    ++counts["other"];
-  }
-}
-
-std::int64_t unix_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,12 +232,12 @@ class Tally {
       }
       in_order_.push_back(*key);  // ascending by construction: binary_search works on it
     }
-    const std::string type_name = sanitize(type);
+    const std::string type_name = sanitize_code(type);
     if (!user_prefix_.empty()) {
       if (auto user = j.find("user_id");
           user != j.end() && user->is_string() &&
           user->get_ref<const std::string&>().starts_with(user_prefix_)) {
-        count_into(prefix_types_, type_name);
+        count_into(prefix_types_, type_name, kMaxTypes);
       }
     }
     std::int64_t latency = recv_us - commit->unix_us;
@@ -418,10 +245,10 @@ class Tally {
       ++negative_;
       latency = 0;
     }
-    second_.record(static_cast<std::uint64_t>(latency));
-    if (commit->unix_us < measure_from_us_) {
+    const bool warmup = commit->unix_us < measure_from_us_;
+    second_.record(static_cast<std::uint64_t>(latency), warmup);
+    if (warmup) {
       ++warmup_events_;
-      second_has_warmup_ = true;
       return Seen::warmup;
     }
     latency_.record(static_cast<std::uint64_t>(latency));
@@ -437,25 +264,12 @@ class Tally {
     last_recv_us_ = recv_us;
     last_commit_us_ = std::max(last_commit_us_, commit->unix_us);
     last_committed_at_ = std::string(committed_at);
-    count_into(types_, type_name);
+    count_into(types_, type_name, kMaxTypes);
     return Seen::event;
   }
 
-  /// Ends the current one-second interval (every event, warm-up included): its figures, then
-  /// a fresh histogram. The worst p99 of a second counts seconds without warm-up events only.
-  struct Interval {
-    std::uint64_t events;
-    std::uint64_t p50_us, p99_us, max_us;
-    bool warmup;
-  };
-  Interval roll_second() {
-    Interval i{second_.count(), second_.percentile(50), second_.percentile(99), second_.max(),
-               second_has_warmup_};
-    if (i.events > 0 && !i.warmup) worst_second_p99_us_ = std::max(worst_second_p99_us_, i.p99_us);
-    second_ = LatencyHistogram();
-    second_has_warmup_ = false;
-    return i;
-  }
+  /// Ends the current one-second interval (every event, warm-up included).
+  PerSecond::Interval roll_second() { return second_.roll(); }
 
   [[nodiscard]] nlohmann::ordered_json report() const;
 
@@ -470,10 +284,8 @@ class Tally {
   [[nodiscard]] bool snapshot_seen() const { return snapshot_seen_; }
   [[nodiscard]] bool marker_seen() const { return marker_seen_; }
   [[nodiscard]] std::int64_t last_recv_us() const { return last_recv_us_; }
-  [[nodiscard]] const std::map<std::string, std::uint64_t>& types() const { return types_; }
-  [[nodiscard]] const std::map<std::string, std::uint64_t>& prefix_types() const {
-    return prefix_types_;
-  }
+  [[nodiscard]] const Counts& types() const { return types_; }
+  [[nodiscard]] const Counts& prefix_types() const { return prefix_types_; }
   [[nodiscard]] const std::string& first_out_of_order() const { return first_out_of_order_; }
   [[nodiscard]] const std::string& first_malformed() const { return first_malformed_; }
   /// Seconds from the first to the last event received.
@@ -504,9 +316,8 @@ class Tally {
   std::string user_prefix_;
   std::int64_t measure_from_us_ = 0;
   std::uint64_t warmup_events_ = 0, warmup_transactions_ = 0;
-  bool second_has_warmup_ = false;
   LatencyHistogram latency_;
-  LatencyHistogram second_;
+  PerSecond second_;
   std::uint64_t frames_ = 0, bytes_ = 0, events_ = 0, transactions_ = 0;
   std::uint64_t duplicates_ = 0, out_of_order_ = 0, malformed_ = 0, bad_ids_ = 0;
   std::uint64_t negative_ = 0, extra_snapshots_ = 0, before_snapshot_ = 0;
@@ -520,52 +331,27 @@ class Tally {
   std::int64_t first_recv_us_ = 0, last_recv_us_ = 0, max_gap_us_ = 0;
   std::int64_t first_commit_us_ = 0, last_commit_us_ = 0;
   int fraction_digits_ = 0;
-  std::uint64_t worst_second_p99_us_ = 0;
-  std::map<std::string, std::uint64_t> types_, prefix_types_;
+  Counts types_, prefix_types_;
 };
-
-double to_ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
-
-double round_to(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
-}
-
-/// CPU seconds this process used (user + system).
-double own_cpu_seconds() {
-  rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
 
 nlohmann::ordered_json Tally::report() const {
   using Ordered = nlohmann::ordered_json;
   const double secs = seconds();
   const double commit_span = static_cast<double>(last_commit_us_ - first_commit_us_) / 1e6;
-  Ordered types = Ordered::object();
-  for (const auto& [k, v] : types_) types[k] = v;
-  Ordered prefix = Ordered::object();
-  for (const auto& [k, v] : prefix_types_) prefix[k] = v;
   // The coarsest committed_at seen: 3 fraction digits (milliseconds) -> 1 ms.
   const double resolution_ms = events_ == 0 ? 0.0 : std::pow(10.0, 3 - fraction_digits_);
-  return {
+  Ordered report = {
       {"events", events_},
       {"transactions", transactions_},
       {"seconds", round_to(secs, 3)},
       {"events_per_s", secs > 0 ? round_to(static_cast<double>(events_) / secs, 1) : 0.0},
       {"transactions_per_s",
        secs > 0 ? round_to(static_cast<double>(transactions_) / secs, 1) : 0.0},
-      {"p50_ms", to_ms(latency_.percentile(50))},
-      {"p90_ms", to_ms(latency_.percentile(90))},
-      {"p99_ms", to_ms(latency_.percentile(99))},
-      {"p999_ms", to_ms(latency_.percentile(99.9))},
-      {"max_ms", to_ms(latency_.max())},
-      {"mean_ms", round_to(latency_.mean() / 1000.0, 3)},
+  };
+  report.update(latency_json(latency_));
+  report.update({
       {"min_ms", to_ms(latency_.min())},
-      {"worst_second_p99_ms", to_ms(worst_second_p99_us_)},
+      {"worst_second_p99_ms", to_ms(second_.worst_p99_us())},
       {"warmup_events", warmup_events_},
       {"warmup_transactions", warmup_transactions_},
       {"max_gap_ms", round_to(static_cast<double>(max_gap_us_) / 1000.0, 3)},
@@ -574,9 +360,9 @@ nlohmann::ordered_json Tally::report() const {
       {"malformed", malformed_},
       {"ids_not_lsn_index", bad_ids_},
       {"negative_latencies", negative_},
-      {"types", types},
+      {"types", to_json(types_)},
       {"user_prefix", user_prefix_},
-      {"user_prefix_types", prefix},
+      {"user_prefix_types", to_json(prefix_types_)},
       {"snapshot_items", snapshot_items_},
       {"extra_snapshots", extra_snapshots_},
       {"events_before_snapshot", before_snapshot_},
@@ -589,7 +375,8 @@ nlohmann::ordered_json Tally::report() const {
       {"commit_span_s", round_to(commit_span, 3)},
       {"committed_at_resolution_ms", resolution_ms},
       {"until_item_seen", marker_seen_},
-  };
+  });
+  return report;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -608,7 +395,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void start(const tcp::endpoint& endpoint) {
     started_ = Clock::now();
-    deadline_.expires_after(seconds(opt_.duration_s));
+    deadline_.expires_after(to_duration(opt_.duration_s));
     deadline_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (!ec) self->stop("duration");
     });
@@ -620,7 +407,7 @@ class Client : public std::enable_shared_from_this<Client> {
     arm_tick();
 
     auto& tcp_stream = beast::get_lowest_layer(ws_);
-    tcp_stream.expires_after(seconds(opt_.connect_timeout_s));
+    tcp_stream.expires_after(to_duration(opt_.connect_timeout_s));
     tcp_stream.async_connect(endpoint, [self = shared_from_this(), endpoint](beast::error_code ec) {
       if (ec) return self->fail("connect", ec);
       beast::error_code ignored;
@@ -635,15 +422,11 @@ class Client : public std::enable_shared_from_this<Client> {
   [[nodiscard]] bool failed() const { return failed_; }
 
  private:
-  static Clock::duration seconds(double s) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  }
-
   void handshake(const tcp::endpoint& endpoint) {
     // The connect timeout also bounds the handshake and the snapshot (see on_frame).
     websocket::stream_base::timeout t =
         websocket::stream_base::timeout::suggested(beast::role_type::client);
-    t.handshake_timeout = seconds(opt_.connect_timeout_s);
+    t.handshake_timeout = to_duration(opt_.connect_timeout_s);
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(t);
     ws_.read_message_max(kMaxFrameBytes);
@@ -720,7 +503,7 @@ class Client : public std::enable_shared_from_this<Client> {
 
   void on_tick() {
     const auto now = Clock::now();
-    if (!ready_ && now - started_ > seconds(opt_.connect_timeout_s)) {
+    if (!ready_ && now - started_ > to_duration(opt_.connect_timeout_s)) {
       close_reason_ = "no snapshot within the connect timeout";
       failed_ = true;
       return stop("no_snapshot");
@@ -728,7 +511,7 @@ class Client : public std::enable_shared_from_this<Client> {
     if (opt_.idle_s > 0 && tally_.events() > 0 && (!opt_.idle_after_usr1 || idle_armed_)) {
       auto since = last_frame_;
       if (opt_.idle_after_usr1) since = std::max(since, idle_armed_at_);
-      if (now - since >= seconds(opt_.idle_s)) return stop("idle");
+      if (now - since >= to_duration(opt_.idle_s)) return stop("idle");
     }
     while (now >= next_second_) {
       next_second_ += std::chrono::seconds(1);
@@ -741,7 +524,7 @@ class Client : public std::enable_shared_from_this<Client> {
                       "dup=%llu ooo=%llu%s\n",
                       static_cast<unsigned long long>(second_no_),
                       static_cast<unsigned long long>(tally_.events()),
-                      static_cast<unsigned long long>(i.events), to_ms(i.p50_us), to_ms(i.p99_us),
+                      static_cast<unsigned long long>(i.count), to_ms(i.p50_us), to_ms(i.p99_us),
                       to_ms(i.max_us), static_cast<unsigned long long>(tally_.duplicates()),
                       static_cast<unsigned long long>(tally_.out_of_order()),
                       i.warmup ? " (warm-up)" : "");
@@ -808,7 +591,6 @@ class Client : public std::enable_shared_from_this<Client> {
 
 void print_summary(const Options& opt, const Client& client) {
   const Tally& t = client.tally();
-  const auto& h = t.latency();
   std::ostringstream s;
   s.setf(std::ios::fixed);
   s.precision(1);
@@ -822,9 +604,7 @@ void print_summary(const Options& opt, const Client& client) {
   if (t.warmup_events() > 0) s << "; plus " << t.warmup_events() << " warm-up events, not measured";
   s << "\n";
   s.precision(3);
-  s << "  commit -> frame ms  p50 " << to_ms(h.percentile(50)) << "  p90 "
-    << to_ms(h.percentile(90)) << "  p99 " << to_ms(h.percentile(99)) << "  p99.9 "
-    << to_ms(h.percentile(99.9)) << "  max " << to_ms(h.max()) << "  mean " << h.mean() / 1000.0
+  s << "  commit -> frame ms  " << Percentiles{t.latency()}
     << "\n             (committed_at has millisecond precision, truncated: figures are 0-1 ms "
        "above the true latency)\n";
   s << "  checks     duplicates " << t.duplicates() << ", out of order " << t.out_of_order()
@@ -848,20 +628,10 @@ void print_summary(const Options& opt, const Client& client) {
 
 int run(const Options& opt) {
   net::io_context ioc(1);
-  tcp::endpoint endpoint;
-  {
-    tcp::resolver resolver(ioc);
-    beast::error_code ec;
-    const auto results = resolver.resolve(opt.host, std::to_string(opt.port), ec);
-    if (ec || results.empty()) {
-      std::cerr << "flashsale-eventlag: cannot resolve " << opt.host << ": " << ec.message()
-                << "\n";
-      return kExitRunFailed;
-    }
-    endpoint = results.begin()->endpoint();
-  }
+  const auto endpoint = resolve(ioc, opt.host, opt.port, "flashsale-eventlag");
+  if (!endpoint) return kExitRunFailed;
   auto client = std::make_shared<Client>(ioc, opt);
-  client->start(endpoint);
+  client->start(*endpoint);
   ioc.run();
 
   print_summary(opt, *client);
@@ -874,33 +644,12 @@ int run(const Options& opt) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Built-in checks (--self-test): time and LSN parsing, the bookkeeping, the argument parser.
+// Built-in checks (--self-test): the shared pieces, LSN parsing, the bookkeeping, the argument
+// parser.
 
 int self_test() {
-  int failures = 0;
-  auto check = [&](bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures;
-      std::cerr << "FAIL: " << what << "\n";
-    }
-  };
-
-  // Times.
-  check(days_from_civil(1970, 1, 1) == 0, "epoch");
-  check(days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
-  {
-    const auto t = parse_rfc3339("2026-11-24T10:00:00.123Z");
-    check(t && t->unix_us == 1795514400123000 && t->fraction_digits == 3, "ms timestamp");
-    const auto u = parse_rfc3339("2026-11-24T11:00:00.123456+01:00");
-    check(u && u->unix_us == 1795514400123456 && u->fraction_digits == 6, "offset, µs");
-    const auto v = parse_rfc3339("2026-11-24T10:00:00Z");
-    check(v && v->unix_us == 1795514400000000 && v->fraction_digits == 0, "no fraction");
-    check(!parse_rfc3339("2026-11-24 10:00"), "too short");
-    check(!parse_rfc3339("2026-11-24T10:00:00.Z"), "empty fraction");
-    check(!parse_rfc3339("2026-11-24T10:00:00.123"), "no zone");
-    check(!parse_rfc3339("2026-13-24T10:00:00.123Z"), "month 13");
-    check(!parse_rfc3339("2026-11-24T10:00:00.123Zjunk"), "trailing text");
-  }
+  Checks check;
+  check_common(check);
 
   // LSNs and ids.
   check(parse_lsn("0/16B3748") == 0x16B3748ULL, "lsn");
@@ -968,7 +717,7 @@ int self_test() {
             R"("2026-11-24T10:00:00.000Z","item_id":"a","data":{}})",
             1795514400000500);
     check(t.events() == 1 && t.report()["events_before_snapshot"] == 1, "before snapshot");
-    check(t.roll_second().events == 1 && t.roll_second().events == 0, "interval reset");
+    check(t.roll_second().count == 1 && t.roll_second().count == 0, "interval reset");
   }
   {
     // --measure-from 10:00:00.001: the first transaction is a warm-up, checked but not measured.
@@ -994,63 +743,32 @@ int self_test() {
           "warm-up apart " + t.report().dump());
     check(t.prefix_types().at("order.reserved") == 2, "prefix counts include the warm-up");
     const auto second = t.roll_second();
-    check(second.events == 2 && second.warmup, "a second with warm-up events");
+    check(second.count == 2 && second.warmup, "a second with warm-up events");
     check(t.report()["worst_second_p99_ms"] == 0.0, "warm-up seconds not in the worst p99");
   }
 
   // Arguments.
-  auto parses = [](std::vector<std::string> args) {
-    try {
-      parse_options(args);
-      return true;
-    } catch (const UsageError&) {
-      return false;
-    }
-  };
-  check(parses({"--port", "8081"}), "minimal args");
-  check(parses({"--port=8081", "--duration", "5", "--idle", "2", "--idle-after-usr1",
-                "--until-item", "end", "--user-prefix", "u", "--progress"}),
+  check(parses(parse_options, {"--port", "8081"}), "minimal args");
+  check(parses(parse_options, {"--port=8081", "--duration", "5", "--idle", "2", "--idle-after-usr1",
+                               "--until-item", "end", "--user-prefix", "u", "--progress"}),
         "all args");
-  check(!parses({}), "port required");
-  check(!parses({"--port", "0"}), "port 0");
-  check(!parses({"--port", "1", "--duration", "0"}), "duration 0");
-  check(!parses({"--port", "1", "--idle-after-usr1"}), "usr1 without idle");
-  check(!parses({"--port", "1", "--progress=1"}), "flag with value");
-  check(!parses({"--port", "1", "--bogus"}), "unknown flag");
-  check(parses({"--port", "1", "--measure-from", "1795514400.25"}), "measure-from");
-  check(!parses({"--port", "1", "--measure-from", "-1"}), "negative measure-from");
+  check(!parses(parse_options, {}), "port required");
+  check(!parses(parse_options, {"--port", "0"}), "port 0");
+  check(!parses(parse_options, {"--port", "1", "--duration", "0"}), "duration 0");
+  check(!parses(parse_options, {"--port", "1", "--idle-after-usr1"}), "usr1 without idle");
+  check(!parses(parse_options, {"--port", "1", "--progress=1"}), "flag with value");
+  check(!parses(parse_options, {"--port", "1", "--bogus"}), "unknown flag");
+  check(parses(parse_options, {"--port", "1", "--measure-from", "1795514400.25"}), "measure-from");
+  check(!parses(parse_options, {"--port", "1", "--measure-from", "-1"}), "negative measure-from");
 
-  if (failures == 0) std::cerr << "flashsale-eventlag: self-test passed\n";
-  return failures == 0 ? kExitOk : kExitRunFailed;
-}
-
-int main_checked(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    if (e.message.empty()) {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    std::cerr << "flashsale-eventlag: " << e.message << "\n\n" << kUsage;
-    return kExitUsage;
-  }
-  if (options.self_test) return self_test();
-  return run(options);
+  if (check.passed()) std::cerr << "flashsale-eventlag: self-test passed\n";
+  return check.passed() ? kExitOk : kExitRunFailed;
 }
 
 }  // namespace
 }  // namespace flashsale::bench
 
 int main(int argc, char** argv) {
-  try {
-    return flashsale::bench::main_checked(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "flashsale-eventlag: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "flashsale-eventlag: unknown exception\n");
-  }
-  return 1;
+  using namespace flashsale::bench;
+  return tool_main("flashsale-eventlag", kUsage, argc, argv, parse_options, self_test, run);
 }

@@ -6,14 +6,11 @@
 // is part of the figure (no coordinated omission). Closed loop (--rate 0): each connection
 // sends its next request as soon as the previous answer arrived.
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -23,7 +20,6 @@
 #include <cstdlib>
 #include <functional>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -35,21 +31,20 @@
 #include <thread>
 #include <vector>
 
-#include "histogram.hpp"
+#include "common/cli.hpp"
+#include "common/net.hpp"
+#include "common/report.hpp"
+#include "common/self_test.hpp"
+#include "common/timing.hpp"
 
 namespace flashsale::bench {
 namespace {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 using Json = nlohmann::json;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRunFailed = 1;  // setup failed, or not a single answer arrived
-constexpr int kExitUsage = 2;
+// Exit codes (common/cli.hpp): 1 when set-up failed, or not a single answer arrived.
 
 constexpr std::size_t kMaxOutcomeKinds = 64;  // a misbehaving server cannot blow up the report
 constexpr std::size_t kMaxBodyBytes = 1 << 20;
@@ -57,9 +52,7 @@ constexpr std::size_t kMaxBodyBytes = 1 << 20;
 // ---------------------------------------------------------------------------------------------
 // Options
 
-struct Options {
-  std::string host = "127.0.0.1";
-  unsigned port = 0;
+struct Options : CommonOptions {
   std::string item;  // defaults to create_item, else "hot"
   unsigned connections = 100;
   unsigned threads = 2;
@@ -82,8 +75,6 @@ struct Options {
   std::optional<std::int64_t> payment_window_s;
   std::uint64_t seed = 0;
   bool seed_given = false;
-  bool progress = false;
-  bool self_test = false;
 };
 
 constexpr std::string_view kUsage = R"(usage: flashsale-loadgen --port P [options]
@@ -127,30 +118,6 @@ output
   --help                this text
 )";
 
-struct UsageError {
-  std::string message;
-};
-
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    throw UsageError{std::string(flag) + ": not a number: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
-double parse_seconds(std::string_view flag, std::string_view text, double min_value) {
-  // std::from_chars for double is fine in GCC 12.
-  const auto value = parse_number<double>(flag, text);
-  if (!std::isfinite(value) || value < min_value) {
-    throw UsageError{std::string(flag) + ": out of range: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
 bool valid_item_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
@@ -158,66 +125,33 @@ bool valid_item_id(std::string_view id) {
   });
 }
 
-bool printable_token(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > 0x20 && c < 0x7f; });
-}
-
 Options parse_options(const std::vector<std::string>& args) {
   Options o;
-  bool port_given = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{flag + ": missing value"};
-      return args[++i];
-    };
-    auto count = [&](std::uint64_t min_value, std::uint64_t max_value) {
-      const auto v = parse_number<std::uint64_t>(flag, value());
-      if (v < min_value || v > max_value) {
-        throw UsageError{flag + ": must be between " + std::to_string(min_value) + " and " +
-                         std::to_string(max_value)};
-      }
-      return v;
-    };
-    if (flag == "--help" || flag == "-h") {
-      throw UsageError{};
-    } else if (flag == "--self-test") {
-      o.self_test = true;
-    } else if (flag == "--progress") {
-      o.progress = true;
-    } else if (flag == "--host") {
-      o.host = value();
-    } else if (flag == "--port") {
-      o.port = static_cast<unsigned>(count(1, 65535));
-      port_given = true;
-    } else if (flag == "--admin-port") {
-      o.admin_port = static_cast<unsigned>(count(1, 65535));
+  for (Args a(args); a.next();) {
+    if (common_flag(a, o)) continue;
+    const auto& flag = a.flag();
+    if (flag == "--admin-port") {
+      o.admin_port = static_cast<unsigned>(a.count<std::uint64_t>(1, 65535));
     } else if (flag == "--item") {
-      o.item = value();
+      o.item = a.value();
     } else if (flag == "--connections") {
-      o.connections = static_cast<unsigned>(count(1, 100000));
+      o.connections = static_cast<unsigned>(a.count<std::uint64_t>(1, 100000));
     } else if (flag == "--threads") {
-      o.threads = static_cast<unsigned>(count(1, 256));
+      o.threads = static_cast<unsigned>(a.count<std::uint64_t>(1, 256));
     } else if (flag == "--rate") {
-      o.rate = parse_seconds(flag, value(), 0);
+      o.rate = a.real(0);
     } else if (flag == "--requests") {
-      o.requests = count(1, UINT64_MAX);
+      o.requests = a.count<std::uint64_t>(1, UINT64_MAX);
     } else if (flag == "--duration") {
-      o.duration_s = parse_seconds(flag, value(), 0.001);
+      o.duration_s = a.real(0.001);
     } else if (flag == "--timeout") {
-      o.timeout_s = parse_seconds(flag, value(), 0.001);
+      o.timeout_s = a.real(0.001);
     } else if (flag == "--drain") {
-      o.drain_s = parse_seconds(flag, value(), 0);
+      o.drain_s = a.real(0);
     } else if (flag == "--users") {
-      o.users = count(1, UINT64_MAX);
+      o.users = a.count<std::uint64_t>(1, UINT64_MAX);
     } else if (flag == "--user-mode") {
-      const auto mode = value();
+      const auto mode = a.value();
       if (mode == "random") {
         o.random_users = true;
       } else if (mode == "round-robin") {
@@ -226,33 +160,29 @@ Options parse_options(const std::vector<std::string>& args) {
         throw UsageError{"--user-mode: expected round-robin or random, got '" + mode + "'"};
       }
     } else if (flag == "--user-prefix") {
-      o.user_prefix = value();
+      o.user_prefix = a.value();
     } else if (flag == "--user-header") {
-      o.user_header = value();
+      o.user_header = a.value();
     } else if (flag == "--key-prefix") {
-      o.key_prefix = value();
+      o.key_prefix = a.value();
     } else if (flag == "--seed") {
-      o.seed = parse_number<std::uint64_t>(flag, value());
+      o.seed = a.number<std::uint64_t>();
       o.seed_given = true;
     } else if (flag == "--create-item") {
-      o.create_item = value();
+      o.create_item = a.value();
     } else if (flag == "--stock") {
-      o.stock = parse_number<std::int64_t>(flag, value());
+      o.stock = a.number<std::int64_t>();
     } else if (flag == "--per-user-limit") {
-      o.per_user_limit = parse_number<std::int64_t>(flag, value());
+      o.per_user_limit = a.number<std::int64_t>();
     } else if (flag == "--waitlist-limit") {
-      o.waitlist_limit = parse_number<std::int64_t>(flag, value());
+      o.waitlist_limit = a.number<std::int64_t>();
     } else if (flag == "--payment-window") {
-      o.payment_window_s = parse_number<std::int64_t>(flag, value());
+      o.payment_window_s = a.number<std::int64_t>();
     } else {
-      throw UsageError{"unknown argument '" + args[i] + "'"};
-    }
-    if (inline_value && (flag == "--self-test" || flag == "--progress")) {
-      throw UsageError{flag + " takes no value"};
+      throw a.unknown();
     }
   }
-  if (o.self_test) return o;
-  if (!port_given) throw UsageError{"--port is required"};
+  if (!run_wanted(o)) return o;
   if (o.item.empty()) o.item = o.create_item.value_or("hot");
   if (!valid_item_id(o.item))
     throw UsageError{"--item: expected [a-z0-9-]{1,64}, got '" + o.item + "'"};
@@ -284,17 +214,6 @@ Options parse_options(const std::vector<std::string>& args) {
 // ---------------------------------------------------------------------------------------------
 // Outcomes
 
-/// Keeps a server-provided code safe to print and to use as a JSON key.
-std::string sanitize_code(std::string_view code) {
-  std::string out;
-  for (char c : code.substr(0, 48)) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_' || c == '-' || c == '.';
-    out.push_back(ok ? c : '?');
-  }
-  return out;
-}
-
 /// Names the outcome of one HTTP answer: the order's "status" for a 2xx, else the JSON
 /// "error" code, else "http_<status>". Never throws on a malformed body.
 std::string classify(unsigned status, std::string_view body) {
@@ -314,24 +233,13 @@ std::string classify(unsigned status, std::string_view body) {
   return fallback;
 }
 
-void count_into(std::map<std::string, std::uint64_t>& counts, const std::string& key,
-                std::uint64_t n = 1) {
-  if (auto it = counts.find(key); it != counts.end()) {
-    it->second += n;
-  } else if (counts.size() < kMaxOutcomeKinds) {
-    counts.emplace(key, n);
-  } else {
-    counts["other"] += n;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Shared run state
 
 struct Stats {
   LatencyHistogram latency;
-  std::map<std::string, std::uint64_t> outcomes;
-  std::map<std::string, std::uint64_t> error_kinds;
+  Counts outcomes;
+  Counts error_kinds;
   std::uint64_t sent = 0;
   std::uint64_t answered = 0;
   std::uint64_t errors = 0;
@@ -341,8 +249,8 @@ struct Stats {
 
   void merge(const Stats& o) {
     latency.merge(o.latency);
-    for (const auto& [k, v] : o.outcomes) count_into(outcomes, k, v);
-    for (const auto& [k, v] : o.error_kinds) count_into(error_kinds, k, v);
+    for (const auto& [k, v] : o.outcomes) count_into(outcomes, k, kMaxOutcomeKinds, v);
+    for (const auto& [k, v] : o.error_kinds) count_into(error_kinds, k, kMaxOutcomeKinds, v);
     sent += o.sent;
     answered += o.answered;
     errors += o.errors;
@@ -410,7 +318,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   /// Connects before the clock starts, so set-up time is not charged to the first requests.
   void warm_up() {
     net::post(stream_.get_executor(), [self = shared_from_this()] {
-      self->stream_.expires_after(seconds(self->run_.opt.connect_wait_s));
+      self->stream_.expires_after(to_duration(self->run_.opt.connect_wait_s));
       self->stream_.async_connect(self->run_.endpoint, [self](beast::error_code ec) {
         self->connected_ = !ec;
         if (ec) {
@@ -439,10 +347,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   [[nodiscard]] const Stats& stats() const { return stats_; }
 
  private:
-  static Clock::duration seconds(double s) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  }
-
   void next() {
     if (run_.interrupted.load(std::memory_order_relaxed)) return finish();
     const auto now = Clock::now();
@@ -495,7 +399,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void arm_expiry() {
-    const auto limit = std::min(Clock::now() + seconds(run_.opt.timeout_s), run_.deadline);
+    const auto limit = std::min(Clock::now() + to_duration(run_.opt.timeout_s), run_.deadline);
     stream_.expires_at(limit);
   }
 
@@ -539,7 +443,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const auto& response = parser_->get();
     const auto latency = std::chrono::duration_cast<std::chrono::microseconds>(now - due_);
     stats_.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(0, latency.count())));
-    count_into(stats_.outcomes, classify(response.result_int(), response.body()));
+    count_into(stats_.outcomes, classify(response.result_int(), response.body()), kMaxOutcomeKinds);
     ++stats_.answered;
     stats_.last_answer = now;
     ++served_on_this_socket_;
@@ -568,7 +472,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       kind = Clock::now() + std::chrono::milliseconds(5) >= run_.deadline ? "cut_at_deadline"
                                                                           : "timeout";
     }
-    count_into(stats_.error_kinds, kind);
+    count_into(stats_.error_kinds, kind, kMaxOutcomeKinds);
     if (std::string_view(phase) == "connect") {
       // Do not spin against a listener that is gone.
       timer_.expires_after(std::chrono::milliseconds(50));
@@ -643,8 +547,7 @@ Answer http_once(const tcp::endpoint& endpoint, const std::string& host_header, 
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxBodyBytes);
   Answer answer;
-  stream.expires_after(
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout_s)));
+  stream.expires_after(to_duration(timeout_s));
   stream.async_connect(endpoint, [&](beast::error_code ec) {
     if (ec) {
       answer.error = "connect: " + ec.message();
@@ -699,47 +602,22 @@ bool create_item(const Options& o, const tcp::endpoint& public_endpoint) {
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-double to_ms(std::uint64_t micros) { return std::round(static_cast<double>(micros)) / 1000.0; }
-
-/// Rounds to `digits` decimals so the JSON shows 97.1, not 97.10000000000001.
-double round_to(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
-}
-
 /// Keys in the order a reader expects them (requests first), hence ordered_json.
-/// CPU seconds this process used (user + system): if it nears threads x seconds, the load
-/// generator, not the server, set the pace.
-double own_cpu_seconds() {
-  rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
-
 nlohmann::ordered_json report_json(const Run& run, const Stats& total, double seconds) {
   using Ordered = nlohmann::ordered_json;
-  const auto& h = total.latency;
   Ordered outcomes = {{"reserved", 0}, {"waiting", 0}};
   for (const auto& [k, v] : total.outcomes) outcomes[k] = v;
-  Ordered error_kinds = Ordered::object();
-  for (const auto& [k, v] : total.error_kinds) error_kinds[k] = v;
   const double throughput = seconds > 0 ? static_cast<double>(total.answered) / seconds : 0;
-  return {
+  Ordered report = {
       {"requests", total.answered},
       {"seconds", round_to(seconds, 3)},
       {"throughput_rps", round_to(throughput, 1)},
-      {"p50_ms", to_ms(h.percentile(50))},
-      {"p90_ms", to_ms(h.percentile(90))},
-      {"p99_ms", to_ms(h.percentile(99))},
-      {"p999_ms", to_ms(h.percentile(99.9))},
-      {"max_ms", to_ms(h.max())},
-      {"mean_ms", round_to(h.mean() / 1000.0, 3)},
+  };
+  report.update(latency_json(total.latency));
+  report.update({
       {"outcomes", outcomes},
       {"errors", total.errors},
-      {"error_kinds", error_kinds},
+      {"error_kinds", to_json(total.error_kinds)},
       {"sent", total.sent},
       {"unfinished", total.unfinished},
       {"retried", total.retried},
@@ -749,11 +627,11 @@ nlohmann::ordered_json report_json(const Run& run, const Stats& total, double se
       {"item", run.opt.item},
       {"loadgen_cpu_s", round_to(own_cpu_seconds(), 2)},
       {"interrupted", run.interrupted.load()},
-  };
+  });
+  return report;
 }
 
 void print_summary(const Run& run, const Stats& total, double seconds) {
-  const auto& h = total.latency;
   std::ostringstream s;
   s.setf(std::ios::fixed);
   s.precision(2);
@@ -768,9 +646,7 @@ void print_summary(const Run& run, const Stats& total, double seconds) {
     << total.unfinished << ", resent on stale socket " << total.retried << ")\n"
     << "  loadgen    " << own_cpu_seconds() << " CPU s over " << run.opt.threads << " threads\n";
   s.precision(3);
-  s << "  latency ms p50 " << to_ms(h.percentile(50)) << "  p90 " << to_ms(h.percentile(90))
-    << "  p99 " << to_ms(h.percentile(99)) << "  p99.9 " << to_ms(h.percentile(99.9)) << "  max "
-    << to_ms(h.max()) << "  mean " << h.mean() / 1000.0
+  s << "  latency ms " << Percentiles{total.latency}
     << (run.open_loop() ? "  (from intended send time)" : "") << "\n";
   s << "  outcomes  ";
   if (total.outcomes.empty()) s << " none";
@@ -838,15 +714,10 @@ class Progress : public std::enable_shared_from_this<Progress> {
 };
 
 void raise_fd_limit(unsigned connections) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
   const rlim_t wanted = static_cast<rlim_t>(connections) + 64;
-  if (limit.rlim_cur >= wanted) return;
-  limit.rlim_cur = std::min(limit.rlim_max, std::max(wanted, limit.rlim_cur));
-  setrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur < wanted) {
-    std::cerr << "flashsale-loadgen: warning: open-file limit " << limit.rlim_cur << " is below "
-              << wanted << "; some connections will fail\n";
+  if (const rlim_t have = raise_nofile(wanted); have < wanted) {
+    std::cerr << "flashsale-loadgen: warning: open-file limit " << have << " is below " << wanted
+              << "; some connections will fail\n";
   }
 }
 
@@ -862,22 +733,13 @@ int run_load(const Options& opt) {
   raise_fd_limit(opt.connections);
   net::io_context ioc(static_cast<int>(opt.threads));
 
-  tcp::endpoint endpoint;
-  {
-    tcp::resolver resolver(ioc);
-    beast::error_code ec;
-    const auto results = resolver.resolve(opt.host, std::to_string(opt.port), ec);
-    if (ec || results.empty()) {
-      std::cerr << "flashsale-loadgen: cannot resolve " << opt.host << ": " << ec.message() << "\n";
-      return kExitRunFailed;
-    }
-    endpoint = results.begin()->endpoint();
-  }
-  if (opt.create_item && !create_item(opt, endpoint)) return kExitRunFailed;
+  const auto endpoint = resolve(ioc, opt.host, opt.port, "flashsale-loadgen");
+  if (!endpoint) return kExitRunFailed;
+  if (opt.create_item && !create_item(opt, *endpoint)) return kExitRunFailed;
 
   Run run;
   run.opt = opt;
-  run.endpoint = endpoint;
+  run.endpoint = *endpoint;
   run.host_header = opt.host + ":" + std::to_string(opt.port);
   run.target = "/v1/items/" + opt.item + "/orders";
   run.key_prefix = opt.key_prefix.empty() ? random_run_id() : opt.key_prefix;
@@ -933,10 +795,8 @@ int run_load(const Options& opt) {
   // Phase 2: the load.
   auto progress = std::make_shared<Progress>(ioc, run);
   run.t0 = Clock::now() + std::chrono::milliseconds(5);
-  run.end = run.t0 + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(opt.duration_s));
-  run.deadline = run.end + std::chrono::duration_cast<Clock::duration>(
-                               std::chrono::duration<double>(opt.drain_s));
+  run.end = run.t0 + to_duration(opt.duration_s);
+  run.deadline = run.end + to_duration(opt.drain_s);
   run.on_all_done = [progress, &signals] {
     progress->stop();
     net::post(signals.get_executor(), [&signals] { signals.cancel(); });
@@ -958,53 +818,11 @@ int run_load(const Options& opt) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Built-in checks (--self-test): the histogram, the outcome names, the argument parser.
+// Built-in checks (--self-test): the shared pieces, the outcome names, the argument parser.
 
 int self_test() {
-  int failures = 0;
-  auto check = [&](bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures;
-      std::cerr << "FAIL: " << what << "\n";
-    }
-  };
-
-  // Bucket boundaries: contiguous, and every value maps into its own bucket.
-  for (std::size_t i = 0; i + 1 < LatencyHistogram::index_of(LatencyHistogram::kMaxMicros); ++i) {
-    if (LatencyHistogram::highest_in(i) + 1 != LatencyHistogram::lowest_in(i + 1)) {
-      check(false, "buckets contiguous at " + std::to_string(i));
-      break;
-    }
-  }
-  for (std::uint64_t v : {0ULL, 1ULL, 127ULL, 128ULL, 129ULL, 255ULL, 256ULL, 1000ULL, 999'999ULL,
-                          59'999'999ULL, 60'000'000ULL}) {
-    const auto i = LatencyHistogram::index_of(v);
-    check(LatencyHistogram::lowest_in(i) <= v && v <= LatencyHistogram::highest_in(i),
-          "value " + std::to_string(v) + " inside its bucket");
-    const auto width = LatencyHistogram::highest_in(i) - LatencyHistogram::lowest_in(i) + 1;
-    check(v < 128 ? width == 1 : static_cast<double>(width) / static_cast<double>(v) <= 1.0 / 64,
-          "relative error of " + std::to_string(v));
-  }
-  {
-    LatencyHistogram h;
-    for (std::uint64_t v = 1; v <= 100'000; ++v) h.record(v);  // 1 µs .. 100 ms, uniform
-    auto near = [](std::uint64_t got, double want) {
-      return std::abs(static_cast<double>(got) - want) <= want / 64 + 1;
-    };
-    check(h.count() == 100'000, "count");
-    check(near(h.percentile(50), 50'000), "p50 " + std::to_string(h.percentile(50)));
-    check(near(h.percentile(99), 99'000), "p99 " + std::to_string(h.percentile(99)));
-    check(near(h.percentile(99.9), 99'900), "p99.9 " + std::to_string(h.percentile(99.9)));
-    check(h.percentile(100) == 100'000 && h.max() == 100'000, "max");
-    check(h.min() == 1, "min");
-    LatencyHistogram other;
-    other.record(120'000'000);  // beyond range: clamped in buckets, exact in max
-    h.merge(other);
-    check(h.count() == 100'001 && h.max() == 120'000'000, "merge and clamp");
-    check(h.percentile(100) == 120'000'000 || h.percentile(100) >= 59'000'000, "p100 after clamp");
-    LatencyHistogram empty;
-    check(empty.percentile(99) == 0 && empty.max() == 0, "empty histogram");
-  }
+  Checks check;
+  check_common(check);
 
   check(classify(202, R"({"id":"o1","status":"reserved"})") == "reserved", "reserved");
   check(classify(202, R"({"id":"o1","status":"waiting","waitlist_position":3})") == "waiting",
@@ -1019,23 +837,16 @@ int self_test() {
   check(classify(202, std::string("{\"status\":\"") + std::string(500, 'x') + "\"}").size() == 48,
         "long code truncated");
 
-  auto parses = [](const std::vector<std::string>& args) {
-    try {
-      parse_options(args);
-      return true;
-    } catch (const UsageError&) {
-      return false;
-    }
-  };
-  check(parses({"--port", "80"}), "minimal args");
-  check(parses({"--port=80", "--rate=100.5", "--duration", "2"}), "inline values");
-  check(!parses({}), "missing --port");
-  check(!parses({"--port", "x"}), "bad number");
-  check(!parses({"--port", "80", "--bogus"}), "unknown flag");
-  check(!parses({"--port", "80", "--create-item", "a"}), "create-item without stock");
-  check(!parses({"--port", "80", "--item", "Bad!"}), "bad item id");
-  check(!parses({"--port", "80", "--connections"}), "missing value");
-  check(!parses({"--port", "80", "--user-mode", "random"}), "random without users");
+  check(parses(parse_options, {"--port", "80"}), "minimal args");
+  check(parses(parse_options, {"--port=80", "--rate=100.5", "--duration", "2"}), "inline values");
+  check(!parses(parse_options, {}), "missing --port");
+  check(!parses(parse_options, {"--port", "x"}), "bad number");
+  check(!parses(parse_options, {"--port", "80", "--bogus"}), "unknown flag");
+  check(!parses(parse_options, {"--port", "80", "--create-item", "a"}),
+        "create-item without stock");
+  check(!parses(parse_options, {"--port", "80", "--item", "Bad!"}), "bad item id");
+  check(!parses(parse_options, {"--port", "80", "--connections"}), "missing value");
+  check(!parses(parse_options, {"--port", "80", "--user-mode", "random"}), "random without users");
   {
     const auto o = parse_options({"--port", "80", "--create-item", "hot-1", "--stock", "5"});
     check(o.item == "hot-1" && o.duration_s == 10, "defaults follow --create-item");
@@ -1051,42 +862,14 @@ int self_test() {
     check(run.user_for(4, rng) == "user-4", "one user per request");
   }
 
-  std::cerr << (failures == 0 ? "self-test: all checks passed\n" : "self-test: FAILED\n");
-  return failures == 0 ? kExitOk : kExitRunFailed;
+  std::cerr << (check.passed() ? "self-test: all checks passed\n" : "self-test: FAILED\n");
+  return check.passed() ? kExitOk : kExitRunFailed;
 }
 
 }  // namespace
 }  // namespace flashsale::bench
 
-namespace {
-
-int main_checked(int argc, char** argv) {
-  using namespace flashsale::bench;
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    if (e.message.empty()) {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    std::cerr << "flashsale-loadgen: " << e.message << "\n\n" << kUsage;
-    return kExitUsage;
-  }
-  if (options.self_test) return self_test();
-  return run_load(options);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  try {
-    return main_checked(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "flashsale-loadgen: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "flashsale-loadgen: unknown exception\n");
-  }
-  return 1;
+  using namespace flashsale::bench;
+  return tool_main("flashsale-loadgen", kUsage, argc, argv, parse_options, self_test, run_load);
 }

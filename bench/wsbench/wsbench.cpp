@@ -31,9 +31,7 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
-#include <functional>
 #include <iostream>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -45,20 +43,19 @@
 #include <utility>
 #include <vector>
 
-#include "../loadgen/histogram.hpp"
+#include "common/cli.hpp"
+#include "common/net.hpp"
+#include "common/report.hpp"
+#include "common/self_test.hpp"
+#include "common/timing.hpp"
 
 namespace flashsale::bench {
 namespace {
 
-namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
-using tcp = net::ip::tcp;
-using Clock = std::chrono::steady_clock;
 
-constexpr int kExitOk = 0;
-constexpr int kExitRunFailed = 1;  // set-up failed, or not a single connection came up
-constexpr int kExitUsage = 2;
+// Exit codes (common/cli.hpp): 1 when set-up failed, or not a single connection came up.
 
 constexpr std::size_t kMaxKinds = 32;  // a misbehaving server cannot blow up the report
 constexpr std::size_t kMaxFrameBytes = 1 << 20;
@@ -66,28 +63,21 @@ constexpr std::size_t kMaxFrameBytes = 1 << 20;
 // ---------------------------------------------------------------------------------------------
 // Options
 
-struct Options {
-  std::string host = "127.0.0.1";
-  unsigned port = 0;
-  std::string path = "/v1/stream";
+/// --connect-timeout bounds the TCP connect, then the WebSocket handshake; --duration counts
+/// after the connect phase; --ready-file is written when the connect phase is over.
+struct Options : StreamOptions {
+  Options() : StreamOptions("/v1/stream") {}
+
   std::uint32_t connections = 10000;
   std::string user_prefix = "ws-";
   std::string user_header = "X-User-Id";
   unsigned threads = 1;
-  double connect_rate = 2000;        // new connection attempts per second
-  std::uint32_t max_pending = 256;   // attempts under way (connect, handshake, first frame)
-  std::uint32_t retries = 3;         // per connection, after a failed attempt
-  double connect_timeout_s = 10;     // TCP connect, then the WebSocket handshake
-  double ramp_timeout_s = 300;       // the whole connect phase
-  double duration_s = 60;            // after the connect phase: at most this long
-  double idle_s = 0;                 // 0: off
-  bool idle_after_usr1 = false;      // the silence counts only after SIGUSR1
-  std::int64_t measure_from_us = 0;  // frames committed earlier: warm-up, not measured
-  double warmup_s = 0;               // ... or: the first S seconds of the load
-  bool load_on_usr2 = false;  // the load starts at SIGUSR2 (else: at the connect phase's end)
-  std::string ready_file;     // written when the connect phase is over
-  bool progress = false;
-  bool self_test = false;
+  double connect_rate = 2000;       // new connection attempts per second
+  std::uint32_t max_pending = 256;  // attempts under way (connect, handshake, first frame)
+  std::uint32_t retries = 3;        // per connection, after a failed attempt
+  double ramp_timeout_s = 300;      // the whole connect phase
+  double warmup_s = 0;              // or --measure-from: the first S seconds of the load
+  bool load_on_usr2 = false;        // the load starts at SIGUSR2 (else: at the connect phase's end)
 };
 
 constexpr std::string_view kUsage = R"(usage: flashsale-wsbench --port P [options]
@@ -129,117 +119,46 @@ output
   --help                this text
 )";
 
-struct UsageError {
-  std::string message;
-};
-
-template <typename T>
-T parse_number(std::string_view flag, std::string_view text) {
-  T value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc() || ptr != end || text.empty()) {
-    throw UsageError{std::string(flag) + ": not a number: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
-double parse_range(std::string_view flag, std::string_view text, double lo, double hi) {
-  const auto value = parse_number<double>(flag, text);
-  if (!std::isfinite(value) || value < lo || value > hi) {
-    throw UsageError{std::string(flag) + ": out of range: '" + std::string(text) + "'"};
-  }
-  return value;
-}
-
-bool printable(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 127; });
-}
-
 Options parse_options(const std::vector<std::string>& args) {
   Options o;
-  bool port_given = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string flag = args[i];
-    std::optional<std::string> inline_value;
-    if (auto eq = flag.find('='); flag.rfind("--", 0) == 0 && eq != std::string::npos) {
-      inline_value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{flag + ": missing value"};
-      return args[++i];
-    };
-    const bool takes_no_value = flag == "--self-test" || flag == "--progress" ||
-                                flag == "--idle-after-usr1" || flag == "--load-on-usr2";
-    if (inline_value && takes_no_value) throw UsageError{flag + " takes no value"};
-    if (flag == "--help" || flag == "-h") {
-      throw UsageError{};
-    } else if (flag == "--self-test") {
-      o.self_test = true;
-    } else if (flag == "--progress") {
-      o.progress = true;
-    } else if (flag == "--host") {
-      o.host = value();
-    } else if (flag == "--port") {
-      const auto port = parse_number<unsigned>(flag, value());
-      if (port < 1 || port > 65535) throw UsageError{"--port: must be between 1 and 65535"};
-      o.port = port;
-      port_given = true;
-    } else if (flag == "--path") {
-      o.path = value();
-      if (o.path.empty() || o.path[0] != '/') throw UsageError{"--path: must start with /"};
-    } else if (flag == "--connections") {
-      o.connections = parse_number<std::uint32_t>(flag, value());
+  for (Args a(args); a.next();) {
+    if (stream_flag(a, o)) continue;
+    const auto& flag = a.flag();
+    if (flag == "--connections") {
+      o.connections = a.number<std::uint32_t>();
       if (o.connections < 1 || o.connections > 200000)
         throw UsageError{"--connections: must be 1..200000"};
     } else if (flag == "--user-prefix") {
-      o.user_prefix = value();
+      o.user_prefix = a.value();
     } else if (flag == "--user-header") {
-      o.user_header = value();
+      o.user_header = a.value();
     } else if (flag == "--threads") {
-      o.threads = parse_number<unsigned>(flag, value());
+      o.threads = a.number<unsigned>();
       if (o.threads < 1 || o.threads > 64) throw UsageError{"--threads: must be 1..64"};
     } else if (flag == "--connect-rate") {
-      o.connect_rate = parse_range(flag, value(), 1, 1e6);
+      o.connect_rate = a.real(1, 1e6);
     } else if (flag == "--max-pending") {
-      o.max_pending = parse_number<std::uint32_t>(flag, value());
+      o.max_pending = a.number<std::uint32_t>();
       if (o.max_pending < 1) throw UsageError{"--max-pending: must be >= 1"};
     } else if (flag == "--retries") {
-      o.retries = parse_number<std::uint32_t>(flag, value());
+      o.retries = a.number<std::uint32_t>();
       if (o.retries > 100) throw UsageError{"--retries: must be 0..100"};
-    } else if (flag == "--connect-timeout") {
-      o.connect_timeout_s = parse_range(flag, value(), 0.001, 3600);
     } else if (flag == "--ramp-timeout") {
-      o.ramp_timeout_s = parse_range(flag, value(), 0.001, 86400);
-    } else if (flag == "--duration") {
-      o.duration_s = parse_range(flag, value(), 0.001, 86400);
-    } else if (flag == "--idle") {
-      o.idle_s = parse_range(flag, value(), 0, 3600);
-    } else if (flag == "--idle-after-usr1") {
-      o.idle_after_usr1 = true;
-    } else if (flag == "--measure-from") {
-      const double t = parse_range(flag, value(), 0, 1e11);
-      o.measure_from_us = static_cast<std::int64_t>(std::llround(t * 1e6));
+      o.ramp_timeout_s = a.real(0.001, 86400);
     } else if (flag == "--warmup") {
-      o.warmup_s = parse_range(flag, value(), 0, 86400);
+      o.warmup_s = a.real(0, 86400);
     } else if (flag == "--load-on-usr2") {
-      o.load_on_usr2 = true;
-    } else if (flag == "--ready-file") {
-      o.ready_file = value();
+      o.load_on_usr2 = a.set();
     } else {
-      throw UsageError{"unknown argument '" + args[i] + "'"};
+      throw a.unknown();
     }
   }
-  if (o.self_test) return o;
-  if (!port_given) throw UsageError{"--port is required"};
-  if (o.idle_after_usr1 && o.idle_s <= 0) throw UsageError{"--idle-after-usr1 needs --idle S"};
+  if (!run_wanted(o)) return o;
   if (o.measure_from_us != 0 && (o.warmup_s > 0 || o.load_on_usr2))
     throw UsageError{"--measure-from does not combine with --warmup or --load-on-usr2"};
-  if (o.user_prefix.empty() || !printable(o.user_prefix) || o.user_prefix.size() > 200)
+  if (o.user_prefix.empty() || !printable_token(o.user_prefix) || o.user_prefix.size() > 200)
     throw UsageError{"--user-prefix: 1-200 printable characters, no spaces"};
-  if (o.user_header.empty() || !printable(o.user_header))
+  if (o.user_header.empty() || !printable_token(o.user_header))
     throw UsageError{"--user-header: printable characters, no spaces"};
   return o;
 }
@@ -339,68 +258,6 @@ bool scan_envelope(std::string_view s, Envelope& out) {
   }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (the civil-from-days inverse as in
-/// H. Hinnant's date algorithms).
-constexpr std::int64_t days_since_epoch(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto year_of_era = static_cast<unsigned>(y - era * 400);
-  const unsigned day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
-}
-
-/// "2026-11-24T07:43:47.963Z" (RFC 3339: any number of fraction digits, Z or +hh:mm/-hh:mm)
-/// to microseconds since 1970; nullopt when it is not that shape.
-std::optional<std::int64_t> parse_time_us(std::string_view s) {
-  auto num = [&](std::size_t pos, std::size_t len, int& v) {
-    if (pos + len > s.size()) return false;
-    v = 0;
-    for (std::size_t k = pos; k < pos + len; ++k) {
-      if (s[k] < '0' || s[k] > '9') return false;
-      v = v * 10 + (s[k] - '0');
-    }
-    return true;
-  };
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (s.size() < 20 || !num(0, 4, year) || s[4] != '-' || !num(5, 2, month) || s[7] != '-' ||
-      !num(8, 2, day) || (s[10] != 'T' && s[10] != 't') || !num(11, 2, hour) || s[13] != ':' ||
-      !num(14, 2, minute) || s[16] != ':' || !num(17, 2, second) || month < 1 || month > 12 ||
-      day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return std::nullopt;
-  }
-  std::size_t pos = 19;
-  std::int64_t micros = 0;
-  if (s[pos] == '.') {
-    ++pos;
-    std::int64_t scale = 100000;
-    const std::size_t first_digit = pos;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      micros += (s[pos] - '0') * scale;  // digits past the 6th: scale is 0
-      scale /= 10;
-      ++pos;
-    }
-    if (pos == first_digit) return std::nullopt;
-  }
-  std::int64_t offset_s = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh = 0, om = 0;
-    if (!num(pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' || !num(pos + 4, 2, om))
-      return std::nullopt;
-    offset_s = (s[pos] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  const std::int64_t secs =
-      days_since_epoch(year, static_cast<unsigned>(month), static_cast<unsigned>(day)) * 86400 +
-      hour * 3600 + minute * 60 + second - offset_s;
-  return secs * 1'000'000 + micros;
-}
-
 /// An event's place in the log, from its id "<hi>/<lo>/<index>" (hex, hex, decimal).
 struct Position {
   std::uint64_t lsn = 0;
@@ -433,61 +290,11 @@ std::string sanitize(std::string_view text, std::size_t max = 100) {
   return out;
 }
 
-using Counts = std::map<std::string, std::uint64_t, std::less<>>;
-
-void count_into(Counts& counts, std::string_view key) {
-  if (auto it = counts.find(key); it != counts.end()) {
-    ++it->second;
-  } else if (counts.size() < kMaxKinds) {
-    counts.emplace(std::string(key), 1);
-  } else {
-    ++counts["other"];
-  }
-}
-
-std::int64_t unix_now_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-double to_ms(std::uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
-
-double round_to(double v, int digits) {
-  const double scale = std::pow(10.0, digits);
-  return std::round(v * scale) / scale;
-}
-
-/// CPU seconds this process used (user + system), and its peak RSS in MiB.
-double own_cpu_seconds() {
-  rusage usage{};
-  if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
-  auto secs = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
-  };
-  return secs(usage.ru_utime) + secs(usage.ru_stime);
-}
-
+/// This process's peak RSS in MiB.
 double own_max_rss_mib() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
-
-/// Raises RLIMIT_NOFILE to at least `wanted` (the hard limit too, which needs privileges).
-/// Returns the soft limit in effect.
-rlim_t raise_nofile(rlim_t wanted) {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
-  if (limit.rlim_cur >= wanted) return limit.rlim_cur;
-  if (limit.rlim_max < wanted) {
-    rlimit both{wanted, wanted};
-    if (setrlimit(RLIMIT_NOFILE, &both) == 0) return wanted;
-  }
-  limit.rlim_cur = std::min(wanted, limit.rlim_max);
-  setrlimit(RLIMIT_NOFILE, &limit);
-  getrlimit(RLIMIT_NOFILE, &limit);
-  return limit.rlim_cur;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -516,8 +323,8 @@ class Tally {
       return Seen::ignored;
     }
     if (e.committed_at.empty() || e.event_id.empty()) return malformed("no committed_at/event_id");
-    const auto commit_us = parse_time_us(e.committed_at);
-    if (!commit_us) return malformed("committed_at is not RFC 3339");
+    const auto commit = parse_rfc3339(e.committed_at);
+    if (!commit) return malformed("committed_at is not RFC 3339");
     if (e.user_id != user) {
       ++mismatches_;
       if (first_mismatch_.empty()) {
@@ -534,22 +341,22 @@ class Tally {
         last = *at;
       }
     }
-    count_into(types_, e.type);
-    std::int64_t latency = recv_us - *commit_us;
+    count_into(types_, e.type, kMaxKinds);
+    std::int64_t latency = recv_us - commit->unix_us;
     if (latency < 0) {
       ++negative_;
       latency = 0;
     }
     const auto micros = static_cast<std::uint64_t>(latency);
-    second_.record(micros);
-    if (phase == Phase::connecting) {
+    const bool early = phase == Phase::connecting;
+    const bool warmup = !early && commit->unix_us < measure_from_us_;
+    second_.record(micros, early || warmup);
+    if (early) {
       ++early_;
-      second_has_warmup_ = true;
       return Seen::early;
     }
-    if (*commit_us < measure_from_us_) {
+    if (warmup) {
       ++warmup_;
-      second_has_warmup_ = true;
       return Seen::warmup;
     }
     latency_.record(micros);
@@ -562,25 +369,13 @@ class Tally {
 
   void closed(std::string_view reason) {
     ++closed_;
-    count_into(close_reasons_, reason);
+    count_into(close_reasons_, reason, kMaxKinds);
   }
-  void connect_error(std::string_view kind) { count_into(connect_errors_, kind); }
+  void connect_error(std::string_view kind) { count_into(connect_errors_, kind, kMaxKinds); }
   void hello_mismatch() { ++hello_mismatches_; }
 
-  /// Ends the current one-second interval: its figures, then a fresh one. The worst p99 of a
-  /// second counts seconds without warm-up or early frames only.
-  struct Interval {
-    std::uint64_t frames, p50_us, p99_us, max_us;
-    bool warmup;
-  };
-  Interval roll_second() {
-    Interval i{second_.count(), second_.percentile(50), second_.percentile(99), second_.max(),
-               second_has_warmup_};
-    if (i.frames > 0 && !i.warmup) worst_second_p99_us_ = std::max(worst_second_p99_us_, i.p99_us);
-    second_ = LatencyHistogram();
-    second_has_warmup_ = false;
-    return i;
-  }
+  /// Ends the current one-second interval (early and warm-up frames count as warm-up).
+  PerSecond::Interval roll_second() { return second_.roll(); }
 
   /// Seconds from the first to the last measured frame.
   [[nodiscard]] double seconds() const {
@@ -588,25 +383,16 @@ class Tally {
   }
 
   [[nodiscard]] nlohmann::ordered_json report() const {
-    using Ordered = nlohmann::ordered_json;
-    auto object = [](const Counts& c) {
-      Ordered o = Ordered::object();
-      for (const auto& [k, v] : c) o[k] = v;
-      return o;
-    };
     const double secs = seconds();
-    return {
+    nlohmann::ordered_json report = {
         {"frames", frames_},
         {"seconds", round_to(secs, 3)},
         {"frames_per_s", secs > 0 ? round_to(static_cast<double>(frames_) / secs, 1) : 0.0},
-        {"p50_ms", to_ms(latency_.percentile(50))},
-        {"p90_ms", to_ms(latency_.percentile(90))},
-        {"p99_ms", to_ms(latency_.percentile(99))},
-        {"p999_ms", to_ms(latency_.percentile(99.9))},
-        {"max_ms", to_ms(latency_.max())},
-        {"mean_ms", round_to(latency_.mean() / 1000.0, 3)},
+    };
+    report.update(latency_json(latency_));
+    report.update({
         {"min_ms", to_ms(latency_.min())},
-        {"worst_second_p99_ms", to_ms(worst_second_p99_us_)},
+        {"worst_second_p99_ms", to_ms(second_.worst_p99_us())},
         {"max_gap_ms", round_to(static_cast<double>(max_gap_us_) / 1000.0, 3)},
         {"warmup_frames", warmup_},
         {"early_frames", early_},
@@ -622,12 +408,13 @@ class Tally {
         {"ids_not_lsn_index", bad_ids_},
         {"extra_hellos", extra_hellos_},
         {"negative_latencies", negative_},
-        {"types", object(types_)},
+        {"types", to_json(types_)},
         {"closed_by_server", closed_},
-        {"close_reasons", object(close_reasons_)},
-        {"connect_errors", object(connect_errors_)},
+        {"close_reasons", to_json(close_reasons_)},
+        {"connect_errors", to_json(connect_errors_)},
         {"committed_at_resolution_ms", 1.0},
-    };
+    });
+    return report;
   }
 
   [[nodiscard]] const LatencyHistogram& latency() const { return latency_; }
@@ -654,13 +441,11 @@ class Tally {
 
   std::int64_t measure_from_us_ = 0;
   LatencyHistogram latency_;
-  LatencyHistogram second_;
-  bool second_has_warmup_ = false;
+  PerSecond second_;
   std::uint64_t received_ = 0, bytes_ = 0, frames_ = 0, warmup_ = 0, early_ = 0;
   std::uint64_t mismatches_ = 0, hello_mismatches_ = 0, duplicates_ = 0, out_of_order_ = 0;
   std::uint64_t malformed_ = 0, bad_ids_ = 0, extra_hellos_ = 0, negative_ = 0, closed_ = 0;
   std::int64_t first_recv_us_ = 0, last_recv_us_ = 0, max_gap_us_ = 0;
-  std::uint64_t worst_second_p99_us_ = 0;
   std::string first_mismatch_, first_malformed_;
   Counts types_, close_reasons_, connect_errors_;
 };
@@ -720,7 +505,7 @@ class Bench {
       });
       arm_usr1();
       arm_usr2();
-      deadline_.expires_after(seconds(opt_.ramp_timeout_s));
+      deadline_.expires_after(to_duration(opt_.ramp_timeout_s));
       deadline_.async_wait([this](beast::error_code ec) {
         if (!ec && !measuring_) end_ramp(true);
       });
@@ -799,8 +584,7 @@ class Bench {
         {"ramp_s", round_to(ramp_s_, 3)},
         {"open_at_end", open_},
     };
-    const auto tally = tally_.report();
-    for (const auto& [k, v] : tally.items()) r[k] = v;
+    r.update(tally_.report());
     r["stopped_by"] = stopped_by_;
     r["threads"] = opt_.threads;
     r["wsbench_cpu_s"] = round_to(own_cpu_seconds(), 2);
@@ -810,7 +594,6 @@ class Bench {
 
   void print_summary() {
     std::lock_guard lock(mutex_);
-    const auto& h = tally_.latency();
     std::ostringstream s;
     s.setf(std::ios::fixed);
     s.precision(1);
@@ -825,9 +608,7 @@ class Bench {
       << " frames/s; plus " << tally_.warmup() << " warm-up and " << tally_.early()
       << " during the connect phase, not measured\n";
     s.precision(3);
-    s << "  commit -> frame ms  p50 " << to_ms(h.percentile(50)) << "  p90 "
-      << to_ms(h.percentile(90)) << "  p99 " << to_ms(h.percentile(99)) << "  p99.9 "
-      << to_ms(h.percentile(99.9)) << "  max " << to_ms(h.max()) << "  mean " << h.mean() / 1000.0
+    s << "  commit -> frame ms  " << Percentiles{tally_.latency()}
       << "\n              (committed_at has millisecond precision, truncated: figures are 0-1 ms "
          "above the true latency)\n";
     s << "  checks      user_id mismatches " << tally_.mismatches() << ", duplicates "
@@ -853,10 +634,6 @@ class Bench {
     std::uint32_t index;
     Clock::time_point due;
   };
-
-  static Clock::duration seconds(double s) {
-    return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
-  }
 
   std::string user_of(std::uint32_t index) const {
     return opt_.user_prefix + std::to_string(index);
@@ -923,7 +700,7 @@ class Bench {
       load_started_ = true;
       start_load_clock("end of the connect phase");
     }
-    deadline_.expires_after(seconds(opt_.duration_s));
+    deadline_.expires_after(to_duration(opt_.duration_s));
     deadline_.async_wait([this](beast::error_code ec) {
       if (!ec) stop("duration");
     });
@@ -982,12 +759,12 @@ class Bench {
     if (measuring_ && opt_.idle_s > 0 && (!opt_.idle_after_usr1 || idle_armed_)) {
       auto since = Clock::time_point(Clock::duration(last_frame_ns_.load()));
       if (opt_.idle_after_usr1) since = std::max(since, idle_armed_at_);
-      if (now - since >= seconds(opt_.idle_s)) return stop("idle");
+      if (now - since >= to_duration(opt_.idle_s)) return stop("idle");
     }
     while (now >= next_second_) {
       next_second_ += std::chrono::seconds(1);
       ++second_no_;
-      Tally::Interval i{};
+      PerSecond::Interval i{};
       std::uint64_t closed = 0, mismatches = 0;
       {
         std::lock_guard lock(mutex_);
@@ -1015,7 +792,7 @@ class Bench {
             "[%4llus] open=%llu frames/s=%llu p50=%.1fms p99=%.1fms max=%.1fms "
             "closed=%llu mismatches=%llu cpu=%.2f%s\n",
             static_cast<unsigned long long>(second_no_), static_cast<unsigned long long>(open_),
-            static_cast<unsigned long long>(i.frames), to_ms(i.p50_us), to_ms(i.p99_us),
+            static_cast<unsigned long long>(i.count), to_ms(i.p50_us), to_ms(i.p99_us),
             to_ms(i.max_us), static_cast<unsigned long long>(closed),
             static_cast<unsigned long long>(mismatches), cpu_share, i.warmup ? " (warm-up)" : "");
       }
@@ -1071,8 +848,7 @@ class Bench {
 
 void Conn::start(const tcp::endpoint& endpoint, const Options& opt) {
   auto& stream = beast::get_lowest_layer(ws_);
-  stream.expires_after(std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(opt.connect_timeout_s)));
+  stream.expires_after(to_duration(opt.connect_timeout_s));
   stream.async_connect(endpoint, [self = shared_from_this(), &opt](beast::error_code ec) {
     if (ec) return self->give_up("connect: " + ec.message());
     self->handshake(opt);
@@ -1082,8 +858,7 @@ void Conn::start(const tcp::endpoint& endpoint, const Options& opt) {
 void Conn::handshake(const Options& opt) {
   beast::get_lowest_layer(ws_).expires_never();  // the WebSocket's own timeouts from here on
   auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::client);
-  timeouts.handshake_timeout = std::chrono::duration_cast<Clock::duration>(
-      std::chrono::duration<double>(opt.connect_timeout_s));
+  timeouts.handshake_timeout = to_duration(opt.connect_timeout_s);
   ws_.set_option(timeouts);
   ws_.read_message_max(kMaxFrameBytes);
   ws_.set_option(websocket::stream_base::decorator(
@@ -1148,18 +923,9 @@ int run(const Options& opt) {
     return kExitRunFailed;
   }
   net::io_context ioc(static_cast<int>(opt.threads));
-  tcp::endpoint endpoint;
-  {
-    tcp::resolver resolver(ioc);
-    beast::error_code ec;
-    const auto results = resolver.resolve(opt.host, std::to_string(opt.port), ec);
-    if (ec || results.empty()) {
-      std::cerr << "flashsale-wsbench: cannot resolve " << opt.host << ": " << ec.message() << "\n";
-      return kExitRunFailed;
-    }
-    endpoint = results.begin()->endpoint();
-  }
-  Bench bench(ioc, opt, endpoint);
+  const auto endpoint = resolve(ioc, opt.host, opt.port, "flashsale-wsbench");
+  if (!endpoint) return kExitRunFailed;
+  Bench bench(ioc, opt, *endpoint);
   bench.start();
   std::vector<std::thread> threads;
   for (unsigned t = 1; t < opt.threads; ++t) threads.emplace_back([&ioc] { ioc.run(); });
@@ -1174,17 +940,12 @@ int run(const Options& opt) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Built-in checks (--self-test): frame scanning, time and id parsing, the bookkeeping, the
-// argument parser.
+// Built-in checks (--self-test): the shared pieces, frame scanning, id parsing, the bookkeeping,
+// the argument parser.
 
 int self_test() {
-  int failures = 0;
-  auto check = [&](bool ok, const std::string& what) {
-    if (!ok) {
-      ++failures;
-      std::cerr << "FAIL: " << what << "\n";
-    }
-  };
+  Checks check;
+  check_common(check);
 
   // Frames.
   {
@@ -1209,15 +970,7 @@ int self_test() {
           "malformed frames");
   }
 
-  // Times and ids.
-  check(days_since_epoch(1970, 1, 1) == 0 && days_since_epoch(2000, 3, 1) == 11017, "days");
-  check(parse_time_us("2026-11-24T10:00:00.123Z") == 1795514400123000, "ms time");
-  check(parse_time_us("2026-11-24T11:00:00.123456+01:00") == 1795514400123456, "offset, µs");
-  check(parse_time_us("2026-11-24T10:00:00Z") == 1795514400000000, "no fraction");
-  check(!parse_time_us("2026-11-24T10:00:00.Z") && !parse_time_us("2026-11-24T10:00:00.123") &&
-            !parse_time_us("2026-13-24T10:00:00.123Z") && !parse_time_us("2026-11-24 10:00") &&
-            !parse_time_us("2026-11-24T10:00:00.123Zx"),
-        "bad times");
+  // Ids.
   {
     const auto p = parse_event_id("0/16B3748/2");
     check(p && p->lsn == 0x16B3748ULL && p->index == 2, "event id");
@@ -1280,92 +1033,62 @@ int self_test() {
               r["connect_errors"]["connect: refused"] == 1,
           "report " + r.dump());
     const auto second = t.roll_second();
-    check(second.frames == 6 && second.warmup, "a second with warm-up frames");
-    check(t.roll_second().frames == 0, "interval reset");
+    check(second.count == 6 && second.warmup, "a second with warm-up frames");
+    check(t.roll_second().count == 0, "interval reset");
   }
 
   // Arguments.
-  auto parses = [](std::vector<std::string> args) {
-    try {
-      parse_options(args);
-      return true;
-    } catch (const UsageError&) {
-      return false;
-    }
-  };
-  check(parses({"--port", "8080"}), "minimal args");
-  check(parses({"--port=8080",
-                "--connections",
-                "10",
-                "--threads",
-                "2",
-                "--connect-rate",
-                "500",
-                "--max-pending",
-                "50",
-                "--retries",
-                "0",
-                "--duration",
-                "5",
-                "--idle",
-                "2",
-                "--idle-after-usr1",
-                "--measure-from",
-                "1795514400.25",
-                "--user-prefix",
-                "b-",
-                "--ready-file",
-                "/tmp/x",
-                "--progress"}),
+  check(parses(parse_options, {"--port", "8080"}), "minimal args");
+  check(parses(parse_options, {"--port=8080",
+                               "--connections",
+                               "10",
+                               "--threads",
+                               "2",
+                               "--connect-rate",
+                               "500",
+                               "--max-pending",
+                               "50",
+                               "--retries",
+                               "0",
+                               "--duration",
+                               "5",
+                               "--idle",
+                               "2",
+                               "--idle-after-usr1",
+                               "--measure-from",
+                               "1795514400.25",
+                               "--user-prefix",
+                               "b-",
+                               "--ready-file",
+                               "/tmp/x",
+                               "--progress"}),
         "all args");
-  check(parses({"--port", "1", "--warmup", "5", "--load-on-usr2"}), "warm-up after SIGUSR2");
-  check(!parses({"--port", "1", "--warmup", "5", "--measure-from", "1795514400"}),
+  check(parses(parse_options, {"--port", "1", "--warmup", "5", "--load-on-usr2"}),
+        "warm-up after SIGUSR2");
+  check(!parses(parse_options, {"--port", "1", "--warmup", "5", "--measure-from", "1795514400"}),
         "--measure-from and --warmup");
-  check(!parses({}), "port required");
-  check(!parses({"--port", "0"}), "port 0");
-  check(!parses({"--port", "1", "--connections", "0"}), "0 connections");
-  check(!parses({"--port", "1", "--threads", "0"}), "0 threads");
-  check(!parses({"--port", "1", "--idle-after-usr1"}), "usr1 without idle");
-  check(!parses({"--port", "1", "--user-prefix", "a b"}), "prefix with a space");
-  check(!parses({"--port", "1", "--progress=1"}), "flag with a value");
-  check(!parses({"--port", "1", "--bogus"}), "unknown flag");
+  check(!parses(parse_options, {}), "port required");
+  check(!parses(parse_options, {"--port", "0"}), "port 0");
+  check(!parses(parse_options, {"--port", "1", "--connections", "0"}), "0 connections");
+  check(!parses(parse_options, {"--port", "1", "--threads", "0"}), "0 threads");
+  check(!parses(parse_options, {"--port", "1", "--idle-after-usr1"}), "usr1 without idle");
+  check(!parses(parse_options, {"--port", "1", "--user-prefix", "a b"}), "prefix with a space");
+  check(!parses(parse_options, {"--port", "1", "--progress=1"}), "flag with a value");
+  check(!parses(parse_options, {"--port", "1", "--bogus"}), "unknown flag");
   {
     const auto o = parse_options({"--port", "1", "--measure-from", "1795514400.25"});
     check(o.measure_from_us == 1795514400250000 && o.connections == 10000 && o.threads == 1,
           "defaults and measure-from");
   }
 
-  if (failures == 0) std::cerr << "flashsale-wsbench: self-test passed\n";
-  return failures == 0 ? kExitOk : kExitRunFailed;
-}
-
-int main_checked(int argc, char** argv) {
-  const std::vector<std::string> args(argv + 1, argv + argc);
-  Options options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& e) {
-    if (e.message.empty()) {
-      std::cout << kUsage;
-      return kExitOk;
-    }
-    std::cerr << "flashsale-wsbench: " << e.message << "\n\n" << kUsage;
-    return kExitUsage;
-  }
-  if (options.self_test) return self_test();
-  return run(options);
+  if (check.passed()) std::cerr << "flashsale-wsbench: self-test passed\n";
+  return check.passed() ? kExitOk : kExitRunFailed;
 }
 
 }  // namespace
 }  // namespace flashsale::bench
 
 int main(int argc, char** argv) {
-  try {
-    return flashsale::bench::main_checked(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "flashsale-wsbench: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "flashsale-wsbench: unknown exception\n");
-  }
-  return 1;
+  using namespace flashsale::bench;
+  return tool_main("flashsale-wsbench", kUsage, argc, argv, parse_options, self_test, run);
 }

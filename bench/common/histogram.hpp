@@ -94,4 +94,36 @@ class LatencyHistogram {
   std::uint64_t min_ = UINT64_MAX;
 };
 
+/// The latencies of a run's current one-second interval (for progress lines), and the worst
+/// p99 of a second so far, which counts seconds without warm-up values only.
+class PerSecond {
+ public:
+  struct Interval {
+    std::uint64_t count, p50_us, p99_us, max_us;
+    bool warmup;
+  };
+
+  void record(std::uint64_t micros, bool warmup) {
+    current_.record(micros);
+    has_warmup_ = has_warmup_ || warmup;
+  }
+
+  /// Ends the current interval: its figures, then a fresh one.
+  Interval roll() {
+    Interval i{current_.count(), current_.percentile(50), current_.percentile(99), current_.max(),
+               has_warmup_};
+    if (i.count > 0 && !i.warmup) worst_p99_us_ = std::max(worst_p99_us_, i.p99_us);
+    current_ = LatencyHistogram();
+    has_warmup_ = false;
+    return i;
+  }
+
+  [[nodiscard]] std::uint64_t worst_p99_us() const { return worst_p99_us_; }
+
+ private:
+  LatencyHistogram current_;
+  bool has_warmup_ = false;
+  std::uint64_t worst_p99_us_ = 0;
+};
+
 }  // namespace flashsale::bench
