@@ -21,9 +21,6 @@ namespace {
 std::string host_fixture(const std::string& name) {
   return std::string(FLASHSALE_FIXTURE_DIR) + "/flashsale_fixture_" + name + ".so";
 }
-std::string sdk_fixture(const std::string& name) {
-  return std::string(SDK_FIXTURE_DIR) + "/flashsale_fixture_" + name + ".so";
-}
 const std::string kLogPlugin = std::string(FLASHSALE_PLUGIN_DIR) + "/flashsale_push_log.so";
 
 // What the real host says about `path`, from a fresh host each time.
@@ -64,10 +61,10 @@ TEST_CASE("load_plugin refuses what the host refuses, with the host's line") {
       {"/nonexistent/flashsale_push_gone.so", "file not found"},
       {not_a_library.string(), "not a flashsale plugin (not a shared library"},
       {host_fixture("no_descriptor"), "exports no flashsale_plugin descriptor"},
-      {sdk_fixture("bad_magic"), "not a flashsale plugin (bad descriptor)"},
+      {host_fixture("bad_magic"), "not a flashsale plugin (bad descriptor)"},
       {host_fixture("abi_mismatch"),
        "ABI mismatch: built for SDK ABI " + std::to_string(sdk::kAbiVersion + 1)},
-      {sdk_fixture("bad_build_id"), "built with another C++ toolchain (plugin libstdc++-99"},
+      {host_fixture("bad_build_id"), "built with another C++ toolchain (plugin libstdc++-99"},
       {host_fixture("unknown_kind"), "unknown kind 'teleporter'"},
       {host_fixture("wrong_interface"), "does not implement the storage interface"},
   };

@@ -87,6 +87,8 @@ TEST_CASE("bad plugins are refused with one line naming the file and the reason"
       {text_file.string(), "not a flashsale plugin (not a shared library"},
       {fixture("no_descriptor"), "not a flashsale plugin (it exports no flashsale_plugin"},
       {fixture("abi_mismatch"), "ABI mismatch: built for SDK ABI 3, this host speaks ABI 2"},
+      {fixture("bad_magic"), "not a flashsale plugin (bad descriptor)"},
+      {fixture("bad_build_id"), "built with another C++ toolchain (plugin libstdc++-99"},
       {fixture("unknown_kind"), "unknown kind 'teleporter'"},
       {fixture("factory_throws"), "factory threw: endpoint_url is not set"},
       {fixture("wrong_interface"), "does not implement the storage interface"},
