@@ -33,7 +33,6 @@ KEEP=${KEEP:-0}                       # keep the temp folder (cluster, logs) for
 LOADGEN_ARGS=${LOADGEN_ARGS:-}        # extra flashsale-loadgen flags, e.g. "--users 1000"
 
 usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in

@@ -30,7 +30,6 @@ KEEP=${KEEP:-0}
 CONFIGS=()
 
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --leases) need_value "$@"; LEASES=$2; shift 2 ;;

@@ -31,6 +31,8 @@ EVENTLAG_PID=""
 
 log() { printf '[%s %s] %s\n' "$BENCH_NAME" "$(date +%H:%M:%S)" "$*" >&2; }
 die() { echo "$BENCH_NAME: $*" >&2; exit 1; }
+# For a flag that takes a value: the script defines usage().
+need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
 as_postgres() {
   if [[ $(id -u) == 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi

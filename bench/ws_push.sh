@@ -46,7 +46,6 @@ FORCE_BUILD=${FORCE_BUILD:-0}
 KEEP=${KEEP:-0}
 
 usage() { sed -n '3,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
-need_value() { [[ $# -ge 2 && -n $2 ]] || { usage >&2; die "$1 needs a value"; }; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
