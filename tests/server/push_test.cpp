@@ -183,6 +183,13 @@ TEST_CASE("a reconnecting client gets what it missed with since=") {
   // Without since=, nothing is replayed.
   auto fresh = stream(dave);
   CHECK(ready(*fresh)["replayed"] == 0);
+
+  // A since= older than anything this process has seen (say, from before a restart) cannot be
+  // served completely: the client is told to refetch.
+  auto ancient = stream(dave, "?since=0/0/0");
+  const auto stale = ready(*ancient);
+  CHECK(stale["complete"] == false);
+  CHECK(stale["replayed"] >= 1);
 }
 
 TEST_CASE("/v1/stream refuses an upgrade without identity or with a bad since") {

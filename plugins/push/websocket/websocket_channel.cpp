@@ -87,6 +87,7 @@ class WebSocketChannel final : public sdk::PushChannel {
       return sdk::Delivery::failure("malformed event_id " + n.event_id);
     }
     std::lock_guard lock(mutex_);
+    if (!first_) first_ = *at;
     auto& user = users_[n.user_id];
     // At-least-once upstream: a re-delivered event is already here (and was sent).
     if (!user.recent.empty() && *at <= user.recent.back().at) return {};
@@ -133,8 +134,11 @@ class WebSocketChannel final : public sdk::PushChannel {
         if (e.at > *since) missed.push_back(&e);
       }
     }
-    // Complete unless events after `since` may have left the window already.
-    const bool complete = !since || !evicted_ || *since >= *evicted_;
+    // Complete when every event after `since` passed through this process and is still in the
+    // window: not when `since` is older than the first event it saw (e.g. from before a
+    // restart), nor when events after `since` were evicted.
+    const bool complete =
+        !since || (first_ && *since >= *first_ && (!evicted_ || *since >= *evicted_));
     nlohmann::json hello = {{"type", "stream.ready"},
                             {"user_id", request.user_id},
                             {"replayed", missed.size()},
@@ -180,6 +184,7 @@ class WebSocketChannel final : public sdk::PushChannel {
   std::mutex mutex_;
   std::unordered_map<std::string, User> users_;
   std::deque<std::string> order_;    // user of each entry in the window, oldest first
+  std::optional<Position> first_;    // the first event this process delivered
   std::optional<Position> evicted_;  // the newest position that left the window
 };
 
