@@ -167,3 +167,19 @@ TEST_CASE("the delivery lane answers, times out, skips a stuck channel, and surv
   }
   CHECK(recovered);
 }
+
+TEST_CASE("event ids name positions in commit order; anything else is refused") {
+  const auto a = sdk::parse_event_id("0/16B3748/2");
+  REQUIRE(a);
+  CHECK(a->lsn == 0x16B3748);
+  CHECK(a->index == 2);
+  CHECK(*a < *sdk::parse_event_id("0/16B3748/10"));
+  CHECK(*a < *sdk::parse_event_id("1/0/0"));
+  CHECK(sdk::parse_event_id("FFFFFFFF/FFFFFFFF/4294967295")->index == 4294967295u);
+  for (const char* bad :
+       {"", "0/16B3748", "0/16B3748/", "0/16B3748/x", "0/16B3748/-1", "0/16B3748/4294967296",
+        "0/1/2/3", "g/0/0", "0/123456789/0", "yesterday"}) {
+    INFO(bad);
+    CHECK_FALSE(sdk::parse_event_id(bad));
+  }
+}

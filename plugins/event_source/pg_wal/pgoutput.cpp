@@ -189,34 +189,6 @@ std::string format_lsn(Lsn lsn) {
   return half(static_cast<std::uint32_t>(lsn >> 32)) + "/" + half(static_cast<std::uint32_t>(lsn));
 }
 
-std::optional<Lsn> parse_lsn(std::string_view text) {
-  // PostgreSQL's pg_lsn input takes 1 to 8 hex digits per half, nothing else.
-  auto half = [](std::string_view digits) -> std::optional<std::uint32_t> {
-    if (digits.empty() || digits.size() > 8) return std::nullopt;
-    std::uint32_t value = 0;
-    for (const char c : digits) {
-      std::uint32_t d = 0;
-      if (c >= '0' && c <= '9') {
-        d = static_cast<std::uint32_t>(c - '0');
-      } else if (c >= 'A' && c <= 'F') {
-        d = static_cast<std::uint32_t>(c - 'A' + 10);
-      } else if (c >= 'a' && c <= 'f') {
-        d = static_cast<std::uint32_t>(c - 'a' + 10);
-      } else {
-        return std::nullopt;
-      }
-      value = (value << 4) | d;
-    }
-    return value;
-  };
-  const auto slash = text.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  const auto high = half(text.substr(0, slash));
-  const auto low = half(text.substr(slash + 1));
-  if (!high || !low) return std::nullopt;
-  return (static_cast<Lsn>(*high) << 32) | *low;
-}
-
 std::int64_t pg_to_unix_us(std::int64_t pg_us) {
   constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
   constexpr auto kMax = std::numeric_limits<std::int64_t>::max();

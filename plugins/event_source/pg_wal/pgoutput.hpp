@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <flashsale/sdk/events.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -17,8 +18,8 @@ using Lsn = std::uint64_t;
 
 /// "%X/%X", as PostgreSQL prints a pg_lsn.
 std::string format_lsn(Lsn lsn);
-/// The inverse of format_lsn (either hex case, at most 8 digits per half); nullopt on bad text.
-std::optional<Lsn> parse_lsn(std::string_view text);
+/// The inverse of format_lsn: the SDK's, shared with the consumers of event ids.
+using sdk::parse_lsn;
 
 /// Microseconds since 2000-01-01 (PostgreSQL's epoch) -> since 1970-01-01, and back.
 /// PostgreSQL's -infinity/infinity (INT64_MIN/MAX) stay infinite; other results saturate.

@@ -3,7 +3,6 @@
 // frame. The channel keeps the last `replay_window` notifications, so a client reconnecting with
 // ?since=<event_id> gets what it missed. A client whose send queue is full is closed ("too
 // slow"); it reconnects with since= and loses nothing still in the window.
-#include <charconv>
 #include <cstdint>
 #include <deque>
 #include <flashsale/sdk/push.hpp>
@@ -14,43 +13,11 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 namespace flashsale::plugins {
 namespace {
-
-// Where an event stands in the log: (commit LSN, index within the transaction). Events of one
-// user are delivered in this order.
-struct Position {
-  std::uint64_t lsn = 0;
-  std::uint32_t index = 0;
-  auto operator<=>(const Position&) const = default;
-};
-
-bool parse_hex(std::string_view text, std::uint64_t& out) {
-  if (text.empty() || text.size() > 8) return false;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out, 16);
-  return ec == std::errc() && end == text.data() + text.size();
-}
-
-// "<hi>/<lo>/<index>" as the event source writes event ids (e.g. "0/16B3748/2").
-std::optional<Position> parse_event_id(std::string_view id) {
-  const auto first = id.find('/');
-  const auto second = first == std::string_view::npos ? first : id.find('/', first + 1);
-  if (second == std::string_view::npos) return std::nullopt;
-  std::uint64_t hi = 0, lo = 0;
-  std::uint32_t index = 0;
-  const auto tail = id.substr(second + 1);
-  const auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), index);
-  if (!parse_hex(id.substr(0, first), hi) ||
-      !parse_hex(id.substr(first + 1, second - first - 1), lo) || tail.empty() ||
-      ec != std::errc() || end != tail.data() + tail.size()) {
-    return std::nullopt;
-  }
-  return Position{hi << 32 | lo, index};
-}
 
 struct Settings {
   std::size_t replay_window = 100000;
@@ -82,7 +49,7 @@ class WebSocketChannel final : public sdk::PushChannel {
   }
 
   sdk::Delivery deliver(const sdk::Notification& n) override {
-    const auto at = parse_event_id(n.event_id);
+    const auto at = sdk::parse_event_id(n.event_id);
     if (!at) {
       return sdk::Delivery::failure("malformed event_id " + n.event_id);
     }
@@ -102,7 +69,7 @@ class WebSocketChannel final : public sdk::PushChannel {
 
  private:
   struct Entry {
-    Position at;
+    sdk::EventPosition at;
     std::string frame;
   };
   struct User {
@@ -113,7 +80,7 @@ class WebSocketChannel final : public sdk::PushChannel {
   static std::string check(const sdk::UserStreamRequest& request) {
     for (const auto& [key, value] : request.query) {
       if (key != "since") return "unknown query parameter '" + key + "'; only since is known";
-      if (!parse_event_id(value)) {
+      if (!sdk::parse_event_id(value)) {
         return "since must be an event_id as the stream sent it, like 0/16B3748/0";
       }
     }
@@ -122,9 +89,9 @@ class WebSocketChannel final : public sdk::PushChannel {
 
   // Queues the hello frame and the missed events; the host sends them once open() returns.
   void open(const sdk::UserStreamRequest& request, std::shared_ptr<sdk::WebSocketClient> client) {
-    std::optional<Position> since;
+    std::optional<sdk::EventPosition> since;
     if (auto it = request.query.find("since"); it != request.query.end()) {
-      since = parse_event_id(it->second);
+      since = sdk::parse_event_id(it->second);
     }
     std::lock_guard lock(mutex_);
     auto& user = users_[request.user_id];
@@ -165,7 +132,8 @@ class WebSocketChannel final : public sdk::PushChannel {
     return false;
   }
 
-  void remember(const std::string& user_id, User& user, Position at, const std::string& frame) {
+  void remember(const std::string& user_id, User& user, sdk::EventPosition at,
+                const std::string& frame) {
     if (settings_.replay_window == 0) return;
     user.recent.push_back({at, frame});
     order_.push_back(user_id);
@@ -174,7 +142,7 @@ class WebSocketChannel final : public sdk::PushChannel {
       auto it = users_.find(order_.front());
       order_.pop_front();
       if (it == users_.end() || it->second.recent.empty()) continue;
-      evicted_ = std::max(evicted_.value_or(Position{}), it->second.recent.front().at);
+      evicted_ = std::max(evicted_.value_or(sdk::EventPosition{}), it->second.recent.front().at);
       it->second.recent.pop_front();
       if (it->second.recent.empty() && it->second.clients.empty()) users_.erase(it);
     }
@@ -183,9 +151,9 @@ class WebSocketChannel final : public sdk::PushChannel {
   const Settings settings_;
   std::mutex mutex_;
   std::unordered_map<std::string, User> users_;
-  std::deque<std::string> order_;    // user of each entry in the window, oldest first
-  std::optional<Position> first_;    // the first event this process delivered
-  std::optional<Position> evicted_;  // the newest position that left the window
+  std::deque<std::string> order_;              // user of each entry in the window, oldest first
+  std::optional<sdk::EventPosition> first_;    // the first event this process delivered
+  std::optional<sdk::EventPosition> evicted_;  // the newest position that left the window
 };
 
 }  // namespace flashsale::plugins

@@ -3,9 +3,12 @@
 #pragma once
 
 #include <boost/config.hpp>
+#include <compare>
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace flashsale::sdk {
@@ -33,6 +36,59 @@ struct Event {
     return j;
   }
 };
+
+/// A WAL position as PostgreSQL prints a pg_lsn, "16/B374D848" (1 to 8 hex digits per half,
+/// either case); nullopt on any other text.
+inline std::optional<std::uint64_t> parse_lsn(std::string_view text) {
+  auto half = [](std::string_view digits) -> std::optional<std::uint32_t> {
+    if (digits.empty() || digits.size() > 8) return std::nullopt;
+    std::uint32_t value = 0;
+    for (const char c : digits) {
+      std::uint32_t d = 0;
+      if (c >= '0' && c <= '9') {
+        d = static_cast<std::uint32_t>(c - '0');
+      } else if (c >= 'A' && c <= 'F') {
+        d = static_cast<std::uint32_t>(c - 'A' + 10);
+      } else if (c >= 'a' && c <= 'f') {
+        d = static_cast<std::uint32_t>(c - 'a' + 10);
+      } else {
+        return std::nullopt;
+      }
+      value = (value << 4) | d;
+    }
+    return value;
+  };
+  const auto slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto high = half(text.substr(0, slash));
+  const auto low = half(text.substr(slash + 1));
+  if (!high || !low) return std::nullopt;
+  return (static_cast<std::uint64_t>(*high) << 32) | *low;
+}
+
+/// Where an event stands in the log: its transaction's commit LSN, then its index within the
+/// transaction. Events compare in commit order.
+struct EventPosition {
+  std::uint64_t lsn = 0;
+  std::uint32_t index = 0;
+  auto operator<=>(const EventPosition&) const = default;
+};
+
+/// The position an event_id ("0/16B3748/2") names; nullopt on any other text.
+inline std::optional<EventPosition> parse_event_id(std::string_view id) {
+  const auto slash = id.rfind('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const auto lsn = parse_lsn(id.substr(0, slash));
+  const auto digits = id.substr(slash + 1);
+  if (!lsn || digits.empty() || digits.size() > 10) return std::nullopt;
+  std::uint64_t index = 0;
+  for (const char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    index = index * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (index > UINT32_MAX) return std::nullopt;
+  return EventPosition{*lsn, static_cast<std::uint32_t>(index)};
+}
 
 /// The events of one committed transaction — or, as a consumer receives them, of several
 /// consecutive ones — in commit order. A batch with no events still carries its position, so
