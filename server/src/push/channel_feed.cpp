@@ -90,27 +90,6 @@ void Lane::loop() {
   }
 }
 
-PushMetrics::PushMetrics(prometheus::Registry& registry) : registry_(registry) {}
-
-prometheus::Counter& PushMetrics::outcome(const std::string& channel, const std::string& outcome) {
-  return prometheus::BuildCounter()
-      .Name("flashsale_push_total")
-      .Help(
-          "Notifications handed to push channels, by channel and outcome (delivered, retry, "
-          "failed, timeout, dropped)")
-      .Register(registry_)
-      .Add({{"channel", channel}, {"outcome", outcome}});
-}
-
-prometheus::Histogram& PushMetrics::latency(const std::string& channel) {
-  return prometheus::BuildHistogram()
-      .Name("flashsale_push_latency_seconds")
-      .Help("From an event's commit to its notification being handed to the channel")
-      .Register(registry_)
-      .Add({{"channel", channel}}, prometheus::Histogram::BucketBoundaries{
-                                       0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10});
-}
-
 ChannelFeed::ChannelFeed(std::string channel_name, sdk::PushChannel& channel, sdk::Storage& storage,
                          sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
                          prometheus::Registry& registry)
@@ -119,11 +98,22 @@ ChannelFeed::ChannelFeed(std::string channel_name, sdk::PushChannel& channel, sd
       storage_(storage),
       scheduler_(scheduler),
       timeout_(timeout),
-      metrics_(registry),
-      latency_(metrics_.latency(channel_name_)),
+      latency_(prometheus::BuildHistogram()
+                   .Name("flashsale_push_latency_seconds")
+                   .Help("From an event's commit to its notification being handed to the channel")
+                   .Register(registry)
+                   .Add({{"channel", channel_name_}},
+                        prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                                0.5, 1, 2.5, 5, 10})),
       lane_(channel) {
+  auto& family = prometheus::BuildCounter()
+                     .Name("flashsale_push_total")
+                     .Help(
+                         "Notifications handed to push channels, by channel and outcome "
+                         "(delivered, retry, failed, timeout, dropped)")
+                     .Register(registry);
   for (const char* outcome : {"delivered", "retry", "failed", "timeout", "dropped"}) {
-    metrics_.outcome(channel_name_, outcome);  // every series exists from the start
+    outcomes_[outcome] = &family.Add({{"channel", channel_name_}, {"outcome", outcome}});
   }
 }
 
@@ -151,7 +141,7 @@ void ChannelFeed::handle(const sdk::EventBatch& batch) {
       if (scheduler_) {
         retries.push_back(retry_job(n, answer));
       } else {
-        metrics_.outcome(channel_name_, "dropped").Increment();
+        outcomes_.at("dropped")->Increment();
       }
     }
   }
@@ -191,7 +181,7 @@ std::string ChannelFeed::deliver(const sdk::Notification& n, int attempt, sdk::D
         break;
     }
   }
-  metrics_.outcome(channel_name_, outcome).Increment();
+  outcomes_.at(outcome)->Increment();
   if (!answer.unregistered_tokens.empty()) storage_.forget_devices(answer.unregistered_tokens);
   return outcome;
 }

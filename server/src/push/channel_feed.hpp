@@ -63,16 +63,6 @@ class Lane {
   std::thread thread_;
 };
 
-/// The push metrics, shared by every channel (labelled by channel).
-struct PushMetrics {
-  explicit PushMetrics(prometheus::Registry& registry);
-  prometheus::Counter& outcome(const std::string& channel, const std::string& outcome);
-  prometheus::Histogram& latency(const std::string& channel);
-
- private:
-  prometheus::Registry& registry_;
-};
-
 class ChannelFeed final : public sdk::EventConsumer {
  public:
   /// `scheduler` may be null: then what should be retried is dropped (and counted).
@@ -94,7 +84,8 @@ class ChannelFeed final : public sdk::EventConsumer {
   sdk::Storage& storage_;
   sdk::Scheduler* scheduler_;
   std::chrono::milliseconds timeout_;
-  PushMetrics metrics_;
+  // This channel's series, made once (Family::Add is not for a hot path).
+  std::map<std::string, prometheus::Counter*> outcomes_;  // by outcome
   prometheus::Histogram& latency_;
   Lane lane_;
 };
