@@ -1,5 +1,6 @@
 # `cmake --install <build> --prefix P` lays out a host and its SDK:
 #   P/bin/flashsale                    the host
+#   P/bin/flashsale-admin              the dashboard (installed by admin-gui/, when built)
 #   P/lib/flashsale/*.so               the in-tree plugins (flashsale_add_plugin installs each),
 #                                      where the host looks by default (../lib/flashsale)
 #   P/include/flashsale/sdk/*.hpp      the plugin SDK, testing.hpp included

@@ -2,5 +2,9 @@
 # Configures and builds into build/ (binaries in build/bin, plugins in build/lib/flashsale).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+if ! cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null; then
+  echo "build: CMake could not configure the build (above): a package it needs is missing;" \
+    "scripts/install-deps.sh should install it" >&2
+  exit 1
+fi
 cmake --build build -j "$(nproc)"

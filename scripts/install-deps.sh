@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages flashsale needs to build, run and test it; only the missing
-# ones, so a second run is instant. Works as root or as a user with sudo.
+# ones, so a second run is instant. Works as root or as a user with sudo. Installs without
+# "recommends", so every package needed is named here: scripts/fresh-machine.sh proves the list
+# on a brand-new Debian 12 root (CI runs it), where nothing else is installed.
 set -euo pipefail
 
 packages=(
@@ -11,8 +13,9 @@ packages=(
   nlohmann-json3-dev prometheus-cpp-dev
   catch2 clang-format         # tests and the style check
   prometheus                  # promtool, which checks /metrics in a test
-  curl
+  curl jq                     # scripts/run.sh, and the examples of docs/api.md
   qt6-base-dev qt6-websockets-dev qt6-charts-dev  # the dashboard (admin-gui/)
+  libqt6opengl6-dev           # Qt6Charts needs Qt6OpenGL, but its -dev package only recommends it
   fonts-dejavu-core           # readable text in the dashboard's offscreen screenshots
 )
 

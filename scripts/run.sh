@@ -23,8 +23,9 @@ for _ in $(seq 1 300); do
 done
 curl -sf "http://$public/readyz" >/dev/null || { echo "run: the service did not get ready" >&2; exit 1; }
 
-item="sneakers-$(date +%H%M%S)"
+# Names of this run's own, so a second run on the same data folder starts a new sale.
 run_id="$(date +%s)"
+item="sneakers-$run_id"
 echo
 echo "== demo sale: $item, 20 units, a crowd of 200 buyers arriving at 100 per second"
 build/bin/flashsale-loadgen --port "${public##*:}" --admin-port "${admin##*:}" \
@@ -48,13 +49,14 @@ cat <<EOT
 The service keeps running. Try:
   # pay for that order (the payment provider's callback):
   curl -X POST http://$public/v1/payments/webhook \\
-       -d '{"event_id": "demo-pay-1", "order_id": "$first", "outcome": "succeeded"}'
-  curl -X POST http://$public/v1/items/$item/orders -H 'X-User-Id: you' -H 'Idempotency-Key: 1'
+       -d '{"event_id": "demo-pay-$run_id", "order_id": "$first", "outcome": "succeeded"}'
+  curl -X POST http://$public/v1/items/$item/orders -H 'X-User-Id: you' -H 'Idempotency-Key: $run_id'
   curl http://$public/v1/orders -H 'X-User-Id: you'
   curl http://$admin/admin/items/$item/waitlist
   curl http://$public/metrics
-  # the buyer's own events, pushed (any WebSocket client, e.g. websocat):
-  #   ws://$public/v1/stream   with header   X-User-Id: $buyer
+  # the buyer's own events, pushed over a WebSocket (Ctrl-C ends it):
+  #   build/bin/flashsale stream --user $buyer --since 0/0/0
+  # more in docs/api.md: every example there works against this service.
 Leases last 120 s: when they run out, the expiry jobs give the units to the next in line.
 Ctrl-C stops the service.
 EOT

@@ -141,10 +141,14 @@ int serve(const Config& config) {
         "no scheduler plugin: leases expire only when their item is next touched, and no "
         "payment links, refunds or sale closings happen");
   }
+  // Push channels start first: only those that started get notifications and routes (an
+  // optional one that fails is left out), and the scheduler must know the push job's handler
+  // before it starts.
+  plugins.start(sdk::PushChannel::kKind);
   push::route_push(events, plugins.push_channels(), storage, scheduler, config.push_timeout,
                    metrics.registry());
   api::add_user_streams(public_routes, plugins.user_streams(), config.identity_header);
-  plugins.start_all();
+  plugins.start_all();  // the event source last: every consumer is subscribed by now
 
   public_server.start();
   admin_server.start();

@@ -1,9 +1,11 @@
 // The `flashsale` command line: parses the subcommand and --config, maps failures to exit codes.
-#include <cstring>
+#include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
 #include "app.hpp"
+#include "cli/stream.hpp"
 #include "event_bus.hpp"
 #include "flashsale/pg.hpp"
 #include "log.hpp"
@@ -15,18 +17,27 @@
 namespace {
 
 constexpr const char* kUsage =
-    "usage: flashsale <command> [--config FILE]\n"
+    "usage: flashsale <command> [options]\n"
     "\n"
     "commands:\n"
-    "  serve               run the service; with no database.url it starts a private PostgreSQL\n"
-    "  migrate             apply the database migrations, then exit\n"
-    "  check-plugin PLUGIN load PLUGIN (a path, or a name looked up in plugins.dir) as serve\n"
-    "                      would, make its object with its plugin.<name> settings, print what\n"
-    "                      it is (exit 0) or the refusal (exit 2); starts nothing\n"
-    "  version             print the version\n"
+    "  serve [--config FILE]   run the service; with no database.url it starts a private\n"
+    "                          PostgreSQL\n"
+    "  migrate [--config FILE] apply the database migrations, then exit\n"
+    "  check-plugin PLUGIN [--config FILE]\n"
+    "                          load PLUGIN (a path, or a name looked up in plugins.dir) as serve\n"
+    "                          would, make its object with its plugin.<name> settings, print\n"
+    "                          what it is (exit 0) or the refusal (exit 2); starts nothing\n"
+    "  stream [--user ID] [--since EVENT_ID] [--count N] [--url URL] [--header NAME]\n"
+    "                          print a WebSocket event stream, a frame a line: a user's own\n"
+    "                          events (default URL ws://127.0.0.1:8080/v1/stream, --user needed),\n"
+    "                          or every event with --url ws://127.0.0.1:8081/admin/stream;\n"
+    "                          --since replays what came after that event, --count stops after\n"
+    "                          N frames (the first is stream.ready or the snapshot)\n"
+    "  version                 print the version\n"
     "\n"
     "Settings come from the built-in defaults, then FILE, then FLASHSALE_* environment\n"
-    "variables (docs/operations.md lists them all).\n";
+    "variables (docs/operations.md lists them all). Exit codes: 0 done, 1 runtime failure,\n"
+    "2 refused start-up (bad usage, bad config, refused required plugin, migration conflict).\n";
 
 // Loads one plugin with the host's own loader and checks, without a database or listeners.
 int check_plugin(const flashsale::Config& config, const std::string& file) {
@@ -45,41 +56,78 @@ int check_plugin(const flashsale::Config& config, const std::string& file) {
   }
 }
 
+int usage_error(const std::string& message) {
+  std::cerr << "flashsale: " << message << "\n\n" << kUsage;
+  return flashsale::kExitRefused;
+}
+
+// `flashsale stream [options]`.
+int stream_command(const std::vector<std::string>& args) {
+  flashsale::cli::StreamOptions options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (i + 1 == args.size()) return usage_error("stream: " + flag + " needs a value");
+    const std::string& value = args[++i];
+    if (flag == "--user") {
+      options.user = value;
+    } else if (flag == "--since") {
+      options.since = value;
+    } else if (flag == "--url") {
+      options.url = value;
+    } else if (flag == "--header") {
+      options.header = value;
+    } else if (flag == "--count") {
+      char* end = nullptr;
+      const long long n = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || n < 1) {
+        return usage_error("stream: --count needs a positive number");
+      }
+      options.count = n;
+    } else {
+      return usage_error("stream: unknown option '" + flag + "'");
+    }
+  }
+  return flashsale::cli::stream(options);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace flashsale;
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return usage_error("a command is needed");
+  const bool help = args[0] == "help" || std::any_of(args.begin(), args.end(), [](const auto& a) {
+                      return a == "--help" || a == "-h";
+                    });
+  if (help) {
     std::cout << kUsage;
-    return argc < 2 ? kExitRefused : kExitOk;
+    return kExitOk;
   }
-  const std::string command = argv[1];
+  const std::string& command = args[0];
   if (command == "version" || command == "--version") {
     std::cout << "flashsale " << kVersion << " (plugin SDK ABI " << kSdkAbi << ")\n";
     return kExitOk;
   }
-  int first_option = 2;
+  if (command == "stream") return stream_command({args.begin() + 1, args.end()});
+  if (command != "serve" && command != "migrate" && command != "check-plugin") {
+    return usage_error("unknown command '" + command + "'");
+  }
+  std::size_t first_option = 1;
   std::string plugin_file;
   if (command == "check-plugin") {
-    if (argc < 3 || std::strncmp(argv[2], "--", 2) == 0) {
-      std::cerr << "flashsale: check-plugin needs a PLUGIN\n\n" << kUsage;
-      return kExitRefused;
+    if (args.size() < 2 || args[1].rfind("--", 0) == 0) {
+      return usage_error("check-plugin needs a PLUGIN");
     }
-    plugin_file = argv[2];
-    first_option = 3;
+    plugin_file = args[1];
+    first_option = 2;
   }
   std::optional<std::filesystem::path> config_file;
-  for (int i = first_option; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
-      config_file = argv[++i];
+  for (std::size_t i = first_option; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      config_file = args[++i];
     } else {
-      std::cerr << "flashsale: unknown argument '" << argv[i] << "'\n\n" << kUsage;
-      return kExitRefused;
+      return usage_error("unknown argument '" + args[i] + "'");
     }
-  }
-  if (command != "serve" && command != "migrate" && command != "check-plugin") {
-    std::cerr << "flashsale: unknown command '" << command << "'\n\n" << kUsage;
-    return kExitRefused;
   }
   Config config;
   try {

@@ -8,7 +8,6 @@
 #include <flashsale/sdk/event_source.hpp>
 #include <flashsale/sdk/kinds.hpp>
 #include <flashsale/sdk/scheduler.hpp>
-#include <iterator>
 
 #include "event_bus.hpp"
 #include "log.hpp"
@@ -21,14 +20,13 @@ namespace {
 class Context final : public sdk::HostContext {
  public:
   Context(nlohmann::json config, const std::string& database_url, std::string name,
-          prometheus::Registry& registry, EventBus& events,
-          const std::vector<sdk::UserStreamRoute>& taken)
+          prometheus::Registry& registry, EventBus& events, std::vector<sdk::UserStreamRoute> taken)
       : config_(std::move(config)),
         database_url_(database_url),
         name_(std::move(name)),
         registry_(registry),
         events_(events),
-        taken_(taken) {}
+        taken_(std::move(taken)) {}
   const nlohmann::json& config() const override { return config_; }
   const std::string& database_url() const override { return database_url_; }
   void log(sdk::LogLevel level, std::string_view message) override {
@@ -63,7 +61,7 @@ class Context final : public sdk::HostContext {
   std::string name_;
   prometheus::Registry& registry_;
   EventBus& events_;
-  const std::vector<sdk::UserStreamRoute>& taken_;
+  const std::vector<sdk::UserStreamRoute> taken_;  // other plugins' routes
 };
 
 // Only one plugin of these kinds may run: the host needs exactly one authority for each.
@@ -168,8 +166,12 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
     }
   }
 
+  std::vector<sdk::UserStreamRoute> taken;
+  for (const auto& other : plugins_) {
+    taken.insert(taken.end(), other->user_streams.begin(), other->user_streams.end());
+  }
   auto context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
-                                           metrics_.registry(), events_, user_streams_);
+                                           metrics_.registry(), events_, std::move(taken));
   auto& routes = context->routes;
   p.context = std::move(context);
   try {
@@ -184,7 +186,7 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
     p.object.reset();
     throw refuse("its object does not implement the " + p.kind + " interface");
   }
-  std::move(routes.begin(), routes.end(), std::back_inserter(user_streams_));
+  p.user_streams = std::move(routes);
   routes.clear();
 }
 
@@ -207,20 +209,43 @@ void PluginHost::load_all() {
   }
 }
 
-void PluginHost::start_all() {
-  for (; started_ < plugins_.size(); ++started_) {
-    auto& p = *plugins_[started_];
+void PluginHost::start_one(LoadedPlugin& p) {
+  if (p.started || !p.start_failure.empty()) return;
+  try {
+    p.object->start();
+  } catch (const std::exception& e) {
+    const std::string what = "plugin " + p.path + " failed to start: " + e.what();
+    if (p.required) throw PluginRefused(what);
+    log::warn(what + " (optional: continuing without it)");
+    p.start_failure = std::string("failed to start: ") + e.what();
     try {
-      p.object->start();
-    } catch (const std::exception& e) {
-      throw PluginRefused("plugin " + p.path + " failed to start: " + e.what());
+      p.object->stop();  // whatever it had set up before it threw
+    } catch (const std::exception&) {
     }
+    return;
+  }
+  p.started = true;
+  started_.push_back(&p);
+}
+
+void PluginHost::start(std::string_view kind) {
+  for (auto& p : plugins_) {
+    if (p->kind == kind) start_one(*p);
   }
 }
 
+void PluginHost::start_all() {
+  for (auto& p : plugins_) {
+    if (p->kind != sdk::EventSource::kKind) start_one(*p);
+  }
+  start(sdk::EventSource::kKind);
+}
+
 void PluginHost::stop_all() {
-  for (; started_ > 0; --started_) {
-    auto& p = *plugins_[started_ - 1];
+  while (!started_.empty()) {
+    auto& p = *started_.back();
+    started_.pop_back();
+    p.started = false;
     try {
       p.object->stop();
     } catch (const std::exception& e) {
@@ -246,16 +271,30 @@ sdk::Scheduler* PluginHost::scheduler() const {
 std::vector<std::pair<std::string, sdk::PushChannel*>> PluginHost::push_channels() const {
   std::vector<std::pair<std::string, sdk::PushChannel*>> channels;
   for (const auto& p : plugins_) {
-    if (auto* c = dynamic_cast<sdk::PushChannel*>(p->object.get()))
-      channels.emplace_back(p->name, c);
+    auto* c = dynamic_cast<sdk::PushChannel*>(p->object.get());
+    if (c && p->start_failure.empty()) channels.emplace_back(p->name, c);
   }
   return channels;
+}
+
+std::vector<sdk::UserStreamRoute> PluginHost::user_streams() const {
+  std::vector<sdk::UserStreamRoute> routes;
+  for (const auto& p : plugins_) {
+    if (p->start_failure.empty()) {
+      routes.insert(routes.end(), p->user_streams.begin(), p->user_streams.end());
+    }
+  }
+  return routes;
 }
 
 std::vector<PluginHealth> PluginHost::health() const {
   std::vector<PluginHealth> report;
   for (const auto& p : plugins_) {
-    PluginHealth h{p->name, p->kind, p->version, p->required, false, ""};
+    PluginHealth h{p->name, p->kind, p->version, p->required, false, p->start_failure};
+    if (!p->start_failure.empty()) {
+      report.push_back(std::move(h));
+      continue;
+    }
     try {
       const auto health = p->object->health();
       h.ok = health.ok;

@@ -35,6 +35,10 @@ struct LoadedPlugin {
   bool required = true;
   std::unique_ptr<sdk::HostContext> context;
   std::unique_ptr<sdk::Plugin> object;
+  std::vector<sdk::UserStreamRoute> user_streams;  ///< asked for by its factory
+  bool started = false;
+  /// Why an optional plugin's start() failed; the host goes on without it.
+  std::string start_failure;
 };
 
 struct PluginHealth {
@@ -56,8 +60,14 @@ class PluginHost {
   /// Loads every configured plugin. A refused optional plugin is logged and skipped; a refused
   /// required one, or no storage plugin at all, throws PluginRefused.
   void load_all();
+  /// Starts the plugins of `kind` not started yet, in load order. A required plugin whose
+  /// start() throws stops start-up (PluginRefused); an optional one is logged in one line and
+  /// left out from then on (no push deliveries, no routes), as if it had failed to load.
+  void start(std::string_view kind);
+  /// Starts every plugin not started yet, in load order but the event sources last, so that
+  /// every event consumer subscribed before is there for the first event.
   void start_all();
-  /// Stops started plugins in reverse order; safe to call twice.
+  /// Stops started plugins in reverse start order; safe to call twice.
   void stop_all();
 
   /// Where a bare plugin name is looked up: plugins.dir, or lib/flashsale beside bin/.
@@ -69,12 +79,11 @@ class PluginHost {
   [[nodiscard]] sdk::Storage& storage() const;
   /// The scheduler plugin, or null when none is configured.
   [[nodiscard]] sdk::Scheduler* scheduler() const;
-  /// The push plugins, in load order.
+  /// The push plugins, in load order, but those that failed to start.
   [[nodiscard]] std::vector<std::pair<std::string, sdk::PushChannel*>> push_channels() const;
-  /// WebSocket routes plugins asked for (HostContext::add_user_stream).
-  [[nodiscard]] const std::vector<sdk::UserStreamRoute>& user_streams() const {
-    return user_streams_;
-  }
+  /// WebSocket routes plugins asked for (HostContext::add_user_stream), but those of plugins that
+  /// failed to start.
+  [[nodiscard]] std::vector<sdk::UserStreamRoute> user_streams() const;
   /// Calls every plugin's health(); blocks (run it on a worker).
   [[nodiscard]] std::vector<PluginHealth> health() const;
 
@@ -86,11 +95,11 @@ class PluginHost {
   // Checks a loaded library's descriptor and makes its object; throws refuse(reason).
   template <typename Refuse>
   void admit(LoadedPlugin& plugin, const Refuse& refuse);
+  void start_one(LoadedPlugin& plugin);
 
   std::vector<boost::dll::shared_library> refused_libraries_;  // never unloaded, see load()
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
-  std::vector<sdk::UserStreamRoute> user_streams_;
-  std::size_t started_ = 0;
+  std::vector<LoadedPlugin*> started_;  // in start order
 };
 
 }  // namespace flashsale

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 
+#include "process.hpp"
 #include "support/http_client.hpp"
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
@@ -116,6 +117,53 @@ TEST_CASE("a required plugin with another ABI stops start-up with exit code 2") 
                                   " refused: ABI mismatch: built for SDK ABI 3, this host speaks "
                                   "ABI 2 (rebuild the plugin against this SDK)\n"));
   CHECK(log.find("listening:") == std::string::npos);
+}
+
+TEST_CASE("an optional plugin whose start() fails is left out in one line; a required one stops") {
+  const std::string fixture =
+      std::string(FLASHSALE_FIXTURE_DIR) + "/flashsale_fixture_start_throws.so";
+  const std::string failure =
+      "plugin " + fixture + " failed to start: cannot reach the push backend";
+  const std::string plugins = R"(FLASHSALE_PLUGINS_LOAD=[{"file": "flashsale_storage_postgres"},
+                                  {"file": ")" +
+                              fixture;
+  {
+    ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
+                                       plugins + R"(", "required": false}])"});
+    REQUIRE(service.wait_listening());
+    CHECK(ready(service.public_port));
+    CHECK_THAT(service.log(),
+               Catch::Contains("WARN  host: " + failure + " (optional: continuing without it)\n"));
+    const auto list = http_request(service.admin_port, "GET", "/admin/plugins").json()["plugins"];
+    REQUIRE(list.size() == 2);
+    CHECK(list[1]["name"] == "start_throws");
+    CHECK(list[1]["health"]["ok"] == false);
+    CHECK(list[1]["health"]["detail"] == "failed to start: cannot reach the push backend");
+    service.signal(SIGTERM);
+    CHECK(service.wait_exit() == 0);
+  }
+  ServiceProcess service({"serve"},
+                         {"FLASHSALE_DATABASE_URL=" + test::fresh_database(), plugins + R"("}])"});
+  CHECK(service.wait_exit() == 2);
+  CHECK_THAT(service.log(), Catch::Contains("ERROR host: " + failure + "\n"));
+  CHECK(service.log().find("listening:") == std::string::npos);
+}
+
+TEST_CASE("the usage, for --help on the binary or any command, exits 0") {
+  for (const std::vector<std::string> args : {std::vector<std::string>{"--help"},
+                                              {"serve", "--help"},
+                                              {"migrate", "-h"},
+                                              {"stream", "--help"},
+                                              {"check-plugin", "--help"}}) {
+    std::string output;
+    std::vector<std::string> argv{FLASHSALE_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    INFO(process::describe(argv));
+    CHECK(process::run(argv, output) == 0);
+    CHECK_THAT(output, Catch::StartsWith("usage: flashsale <command>"));
+  }
+  std::string output;
+  CHECK(process::run({FLASHSALE_BIN, "serve", "--bogus"}, output) == 2);
 }
 
 TEST_CASE("configuration errors stop start-up with exit code 2 and a clear line") {

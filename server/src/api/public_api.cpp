@@ -237,7 +237,7 @@ void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRou
     };
     router.add_websocket(
         route.path,
-        [&route, stream_request](const Request& req, std::shared_ptr<http::WebSocket> client) {
+        [route, stream_request](const Request& req, std::shared_ptr<http::WebSocket> client) {
           try {
             route.open(stream_request(req), client);
           } catch (const std::exception& e) {
@@ -246,7 +246,7 @@ void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRou
           }
           client->release("");  // what open() queued goes out now
         },
-        [&route, stream_request, identity_header](const Request& req) {
+        [route, stream_request, identity_header](const Request& req) {
           if (auto error = identity_error(req, identity_header)) return error;
           std::string refusal;
           try {
