@@ -21,11 +21,14 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/server/include/flashsale/sdk/
 # The installed flashsale::sdk repeats the in-tree target's usage requirements (server/
 # CMakeLists.txt), read from it here so the two cannot drift; only the include folder differs.
 # Its link libraries must come from the packages flashsaleConfig.cmake finds.
+# The versions of the build id are set anew by the installed package (FlashsaleSdkVersions.cmake),
+# where the plugin is built.
 foreach(property COMPILE_DEFINITIONS COMPILE_FEATURES LINK_LIBRARIES)
   get_target_property(value flashsale_sdk INTERFACE_${property})
   if(NOT value)
     set(value "")
   endif()
+  list(FILTER value EXCLUDE REGEX "^FLASHSALE_SDK_(VERSION|PROMETHEUS_VERSION)=")
   set(FLASHSALE_SDK_${property} "${value}")
 endforeach()
 
@@ -43,4 +46,5 @@ write_basic_package_version_file(
 install(FILES ${PROJECT_BINARY_DIR}/cmake/flashsaleConfig.cmake
               ${PROJECT_BINARY_DIR}/cmake/flashsaleConfigVersion.cmake
               ${CMAKE_CURRENT_LIST_DIR}/FlashsalePlugin.cmake
+              ${CMAKE_CURRENT_LIST_DIR}/FlashsaleSdkVersions.cmake
         DESTINATION ${FLASHSALE_INSTALL_CMAKEDIR})

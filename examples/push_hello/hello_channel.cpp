@@ -6,8 +6,7 @@
 #include <prometheus/registry.h>
 
 #include <flashsale/sdk/push.hpp>
-#include <nlohmann/json.hpp>
-#include <stdexcept>
+#include <flashsale/sdk/settings.hpp>
 #include <string>
 
 namespace hello {
@@ -22,13 +21,11 @@ class HelloChannel final : public flashsale::sdk::PushChannel {
                   .Help("Greetings sent by push/hello")
                   .Register(host.metrics())
                   .Add({})) {
-    for (const auto& [key, value] : host.config().items()) {
-      if (key != "greeting") throw std::invalid_argument("unknown key plugin.hello." + key);
-      if (!value.is_string() || value.get<std::string>().empty()) {
-        throw std::invalid_argument("plugin.hello.greeting must be a non-empty string");
-      }
-      greeting_ = value.get<std::string>();
-    }
+    flashsale::sdk::Settings settings(host);
+    greeting_ = settings.text("greeting", greeting_, [](const std::string& text) {
+      return text.empty() ? "must be a non-empty string" : "";
+    });
+    settings.done();  // any other key is refused
   }
 
   // The host fills Notification::device_tokens for this channel.

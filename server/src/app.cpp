@@ -1,4 +1,4 @@
-// See app.hpp. Start-up order: database (embedded if none configured), migrations, plugins,
+// See app.hpp. Start-up order: database (embedded if none configured), plugins, their migrations,
 // listeners. Shutdown runs it backwards after the listeners drain.
 #include "app.hpp"
 
@@ -19,7 +19,6 @@
 #include "jobs/slow_path.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
-#include "migrations.hpp"
 #include "payments/fake_provider.hpp"
 #include "payments/provider.hpp"
 #include "plugin_host.hpp"
@@ -48,14 +47,6 @@ struct Database {
     url = embedded->url();
   }
 };
-
-void apply_migrations(const std::string& url) {
-  pg::Connection conn(url);
-  const auto report =
-      migrate(conn, bundled_migrations(), [](const std::string& step) { log::info(step); });
-  log::info("database schema is current (" + std::to_string(report.applied) + " applied now, " +
-            std::to_string(report.already_applied) + " before)");
-}
 
 // Waits until every listener has drained or the grace period is over, then stops the loop.
 void drain(net::io_context& io, std::shared_ptr<net::steady_timer> timer,
@@ -89,12 +80,11 @@ int serve(const Config& config) {
   net::signal_set signals(io, SIGINT, SIGTERM);
 
   Database db(config);
-  apply_migrations(db.url);
-
   Metrics metrics;
   EventBus events(kEventQueueLimit);
   PluginHost plugins(config, db.url, metrics, events);
   plugins.load_all();
+  plugins.migrate_all();  // each plugin brings its own tables up to date
   WorkerPool workers(config.worker_threads, config.worker_queue_limit);
   sdk::Storage& storage = plugins.storage();
   sdk::Scheduler* scheduler = plugins.scheduler();
@@ -192,7 +182,11 @@ int serve(const Config& config) {
 int migrate(const Config& config) {
   log::set_level(config.log_level);
   Database db(config);
-  apply_migrations(db.url);
+  Metrics metrics;
+  EventBus events(1);
+  PluginHost plugins(config, db.url, metrics, events);
+  plugins.load_all();
+  plugins.migrate_all();
   return kExitOk;
 }
 

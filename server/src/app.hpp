@@ -12,7 +12,7 @@ inline constexpr int kExitRefused = 2;  ///< bad usage, bad config, or a refused
 
 /// Runs the service until SIGINT/SIGTERM; returns the process exit code.
 int serve(const Config& config);
-/// Applies the bundled migrations and returns the process exit code.
+/// Loads the plugins, lets each bring its own schema up to date, and returns the exit code.
 int migrate(const Config& config);
 
 }  // namespace flashsale

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <string_view>
 
 extern char** environ;
 
@@ -91,15 +92,33 @@ json::json_pointer pointer(const std::string& path) {
   return json::json_pointer(p);
 }
 
-void apply_environment(json& tree, const std::map<std::string, std::string>& env) {
+constexpr std::string_view kPluginVariable = "FLASHSALE_PLUGIN_";
+
+// The prefix of plugin `name`'s variables: FLASHSALE_PLUGIN_POSTGRES_.
+std::string plugin_prefix(const std::string& name) {
+  std::string prefix(kPluginVariable);
+  for (char c : name) prefix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return prefix + "_";
+}
+
+// Applies the variables that name a key of `tree`; returns the plugin variables that name none
+// (their plugin checks them once loaded).
+std::map<std::string, std::string> apply_environment(
+    json& tree, const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> names;
   env_names(tree, "", names);
   // Parents first, so FLASHSALE_PLUGIN='{...}' lands before a FLASHSALE_PLUGIN_X_Y beneath it.
   std::vector<std::pair<std::string, std::string>> ordered;
+  std::map<std::string, std::string> plugin_variables;
   for (const auto& [var, text] : env) {
     auto it = names.find(var);
-    if (it == names.end()) throw ConfigError("environment: " + var + " matches no config key");
-    ordered.emplace_back(it->second, text);
+    if (it != names.end()) {
+      ordered.emplace_back(it->second, text);
+    } else if (var.rfind(kPluginVariable, 0) == 0 && var.size() > kPluginVariable.size()) {
+      plugin_variables.emplace(var, text);
+    } else {
+      throw ConfigError("environment: " + var + " matches no config key");
+    }
   }
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.first.size() < b.first.size(); });
@@ -120,6 +139,7 @@ void apply_environment(json& tree, const std::map<std::string, std::string>& env
     json wrapper = json::object({{ptr.back(), value}});
     overlay(tree.at(ptr.parent_pointer()), wrapper, parent, origin);
   }
+  return plugin_variables;
 }
 
 ListenAddress parse_listen(const json& tree, const std::string& path) {
@@ -195,7 +215,30 @@ const json& default_config() {
 
 json Config::plugin_config(const std::string& name) const {
   const json& section = tree.at("plugin");
-  return section.contains(name) ? section.at(name) : json::object();
+  json config = section.contains(name) ? section.at(name) : json::object();
+  if (!config.is_object()) return config;  // the plugin refuses it
+  const std::string prefix = plugin_prefix(name);
+  for (const auto& [var, text] : plugin_variables) {
+    if (var.rfind(prefix, 0) != 0 || var.size() == prefix.size()) continue;
+    std::string key = var.substr(prefix.size());
+    for (auto& c : key) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    json value = json::parse(text, nullptr, false);
+    config[key] = value.is_discarded() ? json(text) : std::move(value);
+  }
+  return config;
+}
+
+std::vector<std::string> Config::unclaimed_plugin_variables(
+    const std::vector<std::string>& plugin_names) const {
+  std::vector<std::string> unclaimed;
+  for (const auto& [var, text] : plugin_variables) {
+    const bool claimed = std::any_of(plugin_names.begin(), plugin_names.end(), [&](auto& name) {
+      const std::string prefix = plugin_prefix(name);
+      return var.rfind(prefix, 0) == 0 && var.size() > prefix.size();
+    });
+    if (!claimed) unclaimed.push_back(var);
+  }
+  return unclaimed;
 }
 
 Config load_config(const std::optional<std::filesystem::path>& file,
@@ -210,9 +253,10 @@ Config load_config(const std::optional<std::filesystem::path>& file,
       throw ConfigError("config file " + file->string() + ": must be an object");
     overlay(tree, doc, "", "config file " + file->string());
   }
-  apply_environment(tree, env);
+  auto plugin_variables = apply_environment(tree, env);
 
   Config c;
+  c.plugin_variables = std::move(plugin_variables);
   c.database_url = tree.at(pointer("database.url")).get<std::string>();
   c.embedded_dir = tree.at(pointer("database.embedded.dir")).get<std::string>();
   c.pg_bin_dir = tree.at(pointer("database.embedded.bin_dir")).get<std::string>();

@@ -55,8 +55,16 @@ struct Config {
   std::filesystem::path plugins_dir;  ///< empty: lib/flashsale next to the binary's folder
   std::vector<PluginEntry> plugins;
 
-  /// The `plugin.<name>` section, or an empty object.
+  /// FLASHSALE_PLUGIN_<NAME>_<KEY> variables that name no key of the file: a plugin's setting,
+  /// checked by that plugin (variable -> value).
+  std::map<std::string, std::string> plugin_variables;
+
+  /// The `plugin.<name>` section (or an empty object) with that plugin's variables merged in: a
+  /// value that reads as JSON as JSON, any other as a string.
   [[nodiscard]] nlohmann::json plugin_config(const std::string& name) const;
+  /// The plugin variables that belong to none of the plugins named (e.g. a misspelt plugin).
+  [[nodiscard]] std::vector<std::string> unclaimed_plugin_variables(
+      const std::vector<std::string>& plugin_names) const;
 };
 
 /// The compiled-in defaults (the text of config/flashsale.json).

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <flashsale/pg/connection.hpp>
 #include <fstream>
 #include <functional>
 #include <stdexcept>
 
-#include "flashsale/pg.hpp"
 #include "log.hpp"
 #include "process.hpp"
 

@@ -1,16 +1,15 @@
 // The `flashsale` command line: parses the subcommand and --config, maps failures to exit codes.
 #include <algorithm>
 #include <cstdlib>
+#include <flashsale/pg/migrations.hpp>
 #include <iostream>
 #include <optional>
 
 #include "app.hpp"
 #include "cli/stream.hpp"
 #include "event_bus.hpp"
-#include "flashsale/pg.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
-#include "migrations.hpp"
 #include "plugin_host.hpp"
 #include "version.hpp"
 
@@ -142,7 +141,7 @@ int main(int argc, char** argv) {
   } catch (const PluginRefused& e) {
     log::error(e.what());
     return kExitRefused;
-  } catch (const MigrationError& e) {
+  } catch (const pg::MigrationError& e) {
     log::error(std::string("migrations: ") + e.what());
     return kExitRefused;
   } catch (const std::exception& e) {

@@ -5,6 +5,7 @@
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstring>
+#include <flashsale/pg/migrations.hpp>
 #include <flashsale/sdk/event_source.hpp>
 #include <flashsale/sdk/kinds.hpp>
 #include <flashsale/sdk/scheduler.hpp>
@@ -27,6 +28,7 @@ class Context final : public sdk::HostContext {
         registry_(registry),
         events_(events),
         taken_(std::move(taken)) {}
+  const std::string& plugin_name() const override { return name_; }
   const nlohmann::json& config() const override { return config_; }
   const std::string& database_url() const override { return database_url_; }
   void log(sdk::LogLevel level, std::string_view message) override {
@@ -94,25 +96,7 @@ LoadedPlugin& PluginHost::load(const PluginEntry& entry) {
   const std::string where = "plugin " + path.string() + " refused: ";
   auto refuse = [&](const std::string& reason) { return PluginRefused(where + reason); };
 
-  std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) throw refuse("file not found");
-
-  // Look before loading: a library's static initializers run at dlopen.
-  try {
-    boost::dll::library_info info(path, true);
-    const auto sections = info.sections();
-    const auto symbols =
-        std::find(sections.begin(), sections.end(), sdk::kDescriptorSection) == sections.end()
-            ? std::vector<std::string>{}
-            : info.symbols(sdk::kDescriptorSection);
-    if (std::find(symbols.begin(), symbols.end(), sdk::kDescriptorAlias) == symbols.end()) {
-      throw refuse("not a flashsale plugin (it exports no flashsale_plugin descriptor)");
-    }
-  } catch (const PluginRefused&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw refuse(std::string("not a flashsale plugin (not a shared library: ") + e.what() + ")");
-  }
+  if (auto error = sdk::library_error(path)) throw refuse(*error);
 
   auto plugin = std::make_unique<LoadedPlugin>();
   plugin->path = fs::canonical(path).string();
@@ -139,23 +123,16 @@ LoadedPlugin& PluginHost::load(const PluginEntry& entry) {
 template <typename Refuse>
 void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
   const auto& d = p.library.get_alias<const sdk::PluginDescriptor>(sdk::kDescriptorAlias);
-  if (d.magic != sdk::kDescriptorMagic) throw refuse("not a flashsale plugin (bad descriptor)");
-  if (d.abi_version != sdk::kAbiVersion) {
-    throw refuse("ABI mismatch: built for SDK ABI " + std::to_string(d.abi_version) +
-                 ", this host speaks ABI " + std::to_string(sdk::kAbiVersion) +
-                 " (rebuild the plugin against this SDK)");
-  }
-  if (d.build_id == nullptr || std::strcmp(d.build_id, sdk::kBuildId) != 0) {
-    throw refuse(std::string("built with another C++ toolchain (plugin ") +
-                 (d.build_id ? d.build_id : "?") + ", host " + sdk::kBuildId + ")");
-  }
-  p.kind = d.kind ? d.kind : "";
-  p.name = d.name ? d.name : "";
+  if (auto error = sdk::descriptor_error(d)) throw refuse(*error);
+  p.kind = d.kind;
+  p.name = d.name;
   p.version = d.version ? d.version : "";
-  if (!sdk::is_known_kind(p.kind)) {
-    throw refuse("unknown kind '" + p.kind + "' (known: " + sdk::kKnownKinds + ")");
+  for (std::string_view rest = d.requirements; !rest.empty();) {
+    const auto comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    if (!name.empty()) p.requirements.push_back(std::move(name));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
-  if (p.name.empty() || d.create == nullptr) throw refuse("descriptor has no name or factory");
   for (const auto& other : plugins_) {
     if (other->name == p.name) {
       throw refuse("a plugin named '" + p.name + "' is already loaded from " + other->path);
@@ -199,6 +176,15 @@ void PluginHost::load_all() {
       log::warn(std::string(e.what()) + " (optional: continuing without it)");
     }
   }
+  check_requirements();
+  std::vector<std::string> names;
+  for (const auto& p : plugins_) names.push_back(p->name);
+  if (const auto unclaimed = config_.unclaimed_plugin_variables(names); !unclaimed.empty()) {
+    std::string loaded;
+    for (const auto& n : names) loaded += (loaded.empty() ? "" : ", ") + n;
+    throw PluginRefused("environment: " + unclaimed.front() +
+                        " names no loaded plugin's setting (loaded: " + loaded + ")");
+  }
   const bool has_storage = std::any_of(plugins_.begin(), plugins_.end(), [](const auto& p) {
     return p->kind == sdk::Storage::kKind;
   });
@@ -206,6 +192,59 @@ void PluginHost::load_all() {
     throw PluginRefused(
         "no storage plugin loaded: plugins.load must list one (e.g. "
         "flashsale_storage_postgres)");
+  }
+}
+
+const LoadedPlugin* PluginHost::find(const std::string& name) const {
+  for (const auto& p : plugins_) {
+    if (p->name == name) return p.get();
+  }
+  return nullptr;
+}
+
+void PluginHost::check_requirements() {
+  // Leaving one plugin out may leave another without its requirement: look until nothing moves.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (auto it = plugins_.begin(); it != plugins_.end(); ++it) {
+      auto& p = **it;
+      const auto missing = std::find_if(p.requirements.begin(), p.requirements.end(),
+                                        [this](const auto& name) { return !find(name); });
+      if (missing == p.requirements.end()) continue;
+      const std::string why = "plugin " + p.path + " refused: it requires plugin '" + *missing +
+                              "', which is not loaded";
+      if (p.required) throw PluginRefused(why);
+      log::warn(why + " (optional: continuing without it)");
+      p.object.reset();
+      refused_libraries_.push_back(std::move(p.library));  // never unloaded, see load()
+      plugins_.erase(it);
+      changed = true;
+      break;
+    }
+  }
+}
+
+void PluginHost::migrate_all() {
+  std::size_t done = 0;
+  while (done < plugins_.size()) {
+    const std::size_t before = done;
+    for (auto& p : plugins_) {
+      if (p->migrated || !std::all_of(p->requirements.begin(), p->requirements.end(),
+                                      [this](auto& n) { return find(n)->migrated; })) {
+        continue;
+      }
+      try {
+        p->object->migrate();
+      } catch (const pg::MigrationError& e) {
+        throw pg::MigrationError("plugin '" + p->name + "': " + e.what());
+      } catch (const std::exception& e) {
+        throw std::runtime_error("plugin '" + p->name +
+                                 "' could not migrate its schema: " + e.what());
+      }
+      p->migrated = true;
+      ++done;
+    }
+    if (done == before) throw PluginRefused("the plugins' requirements form a cycle");
   }
 }
 

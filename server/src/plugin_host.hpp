@@ -32,10 +32,12 @@ struct LoadedPlugin {
   std::string name;
   std::string kind;
   std::string version;
+  std::vector<std::string> requirements;  ///< names of the plugins it needs (its descriptor's)
   bool required = true;
   std::unique_ptr<sdk::HostContext> context;
   std::unique_ptr<sdk::Plugin> object;
   std::vector<sdk::UserStreamRoute> user_streams;  ///< asked for by its factory
+  bool migrated = false;
   bool started = false;
   /// Why an optional plugin's start() failed; the host goes on without it.
   std::string start_failure;
@@ -58,8 +60,12 @@ class PluginHost {
   /// Loads one plugin or throws PluginRefused.
   LoadedPlugin& load(const PluginEntry& entry);
   /// Loads every configured plugin. A refused optional plugin is logged and skipped; a refused
-  /// required one, or no storage plugin at all, throws PluginRefused.
+  /// required one, or no storage plugin at all, throws PluginRefused. A plugin whose
+  /// requirements (its descriptor's) are not loaded is refused too.
   void load_all();
+  /// Calls every plugin's migrate(), each after those it requires. A migration conflict throws
+  /// pg::MigrationError naming the plugin; any other failure std::runtime_error.
+  void migrate_all();
   /// Starts the plugins of `kind` not started yet, in load order. A required plugin whose
   /// start() throws stops start-up (PluginRefused); an optional one is logged in one line and
   /// left out from then on (no push deliveries, no routes), as if it had failed to load.
@@ -96,6 +102,9 @@ class PluginHost {
   template <typename Refuse>
   void admit(LoadedPlugin& plugin, const Refuse& refuse);
   void start_one(LoadedPlugin& plugin);
+  // Refuses plugins whose requirements are not loaded (after load_all's loop).
+  void check_requirements();
+  [[nodiscard]] const LoadedPlugin* find(const std::string& name) const;
 
   std::vector<boost::dll::shared_library> refused_libraries_;  // never unloaded, see load()
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;

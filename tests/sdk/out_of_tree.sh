@@ -20,12 +20,16 @@ cmake --install "$build_dir" --prefix "$prefix" >"$tmp/install.log" || {
   cat "$tmp/install.log"
   fail "cmake --install failed"
 }
-for f in bin/flashsale include/flashsale/sdk/plugin.hpp include/flashsale/sdk/testing.hpp \
+for f in bin/flashsale bin/flashsale-admin include/flashsale/sdk/plugin.hpp \
+  include/flashsale/sdk/settings.hpp include/flashsale/sdk/testing.hpp \
   lib/cmake/flashsale/flashsaleConfig.cmake lib/cmake/flashsale/flashsaleConfigVersion.cmake \
-  lib/flashsale/flashsale_push_log.so; do
+  lib/cmake/flashsale/FlashsaleSdkVersions.cmake lib/flashsale/flashsale_push_log.so; do
   [[ -e $prefix/$f ]] || fail "the install has no $f"
 done
-[[ ! -e $prefix/include/flashsale/pg.hpp ]] || fail "a host header (pg.hpp) was installed as SDK"
+# The helpers of common/ are not SDK (docs/plugin-sdk.md, "What a plugin may use").
+for f in include/flashsale/pg include/flashsale/http_client.hpp include/flashsale/crypto.hpp; do
+  [[ ! -e $prefix/$f ]] || fail "$f was installed, but the helpers of common/ are not SDK"
+done
 
 step "configure and build examples/push_hello out of tree"
 cp -r "$source_dir/examples/push_hello" "$tmp/src"

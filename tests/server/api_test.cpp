@@ -1,9 +1,9 @@
 // The public and admin APIs over real HTTP: every error code of SPEC §3 is reachable, no
 // malformed input writes anything, and one user never sees another's orders.
 #include <catch2/catch.hpp>
+#include <flashsale/crypto.hpp>
+#include <flashsale/pg/connection.hpp>
 
-#include "crypto.hpp"
-#include "flashsale/pg.hpp"
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
 #include "support/parallel.hpp"

@@ -5,11 +5,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <catch2/catch.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <map>
 #include <set>
 #include <thread>
 
-#include "flashsale/pg.hpp"
 #include "support/api_client.hpp"
 #include "support/parallel.hpp"
 #include "support/service.hpp"

@@ -5,7 +5,6 @@
 
 #include "event_bus.hpp"
 #include "metrics.hpp"
-#include "migrations.hpp"
 #include "plugin_host.hpp"
 #include "support/test_cluster.hpp"
 
@@ -51,13 +50,27 @@ TEST_CASE("the shipped plugins load by name from plugins.dir") {
              Catch::Contains(R"(flashsale_plugin_info{kind="push",name="log",version="1.0.0"} 1)"));
 }
 
+TEST_CASE("a plugin whose requirement is not loaded is refused in one line") {
+  Metrics metrics;
+  EventBus bus(16);
+  Config config = test_config();
+  config.plugins = {{"flashsale_event_source_pg_wal", true}};
+  PluginHost host(config, "postgresql://unused", metrics, bus);
+  CHECK_THROWS_WITH(host.load_all(),
+                    Catch::Contains("flashsale_event_source_pg_wal.so refused: it requires plugin "
+                                    "'postgres', which is not loaded"));
+  config.plugins = {{"flashsale_event_source_pg_wal", false}, {"flashsale_storage_postgres", true}};
+  PluginHost optional(config, "postgresql://unused", metrics, bus);
+  optional.load_all();  // pg_wal's requirement is loaded after it: fine
+  CHECK(optional.plugins().size() == 2);
+}
+
 TEST_CASE("the storage plugin's health reflects the database") {
   Metrics metrics;
   EventBus bus(16);
   const Config config = test_config();
   const std::string url = test::fresh_database();
-  pg::Connection conn(url);
-  migrate(conn, bundled_migrations());
+  test::migrate_plugins(url, {"flashsale_storage_postgres"});
   PluginHost good(config, url, metrics, bus);
   good.load({"flashsale_storage_postgres", true});
   const auto up = good.health();
@@ -86,7 +99,9 @@ TEST_CASE("bad plugins are refused with one line naming the file and the reason"
       {"flashsale_push_missing", "file not found"},
       {text_file.string(), "not a flashsale plugin (not a shared library"},
       {fixture("no_descriptor"), "not a flashsale plugin (it exports no flashsale_plugin"},
-      {fixture("abi_mismatch"), "ABI mismatch: built for SDK ABI 3, this host speaks ABI 2"},
+      {fixture("abi_mismatch"), "ABI mismatch: built for SDK ABI " +
+                                    std::to_string(sdk::kAbiVersion + 1) +
+                                    ", this host speaks ABI " + std::to_string(sdk::kAbiVersion)},
       {fixture("bad_magic"), "not a flashsale plugin (bad descriptor)"},
       {fixture("bad_build_id"), "built with another C++ toolchain (plugin libstdc++-99"},
       {fixture("unknown_kind"), "unknown kind 'teleporter'"},

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <flashsale/sdk/plugin.hpp>
 #include <fstream>
 
 #include "process.hpp"
@@ -102,7 +103,8 @@ TEST_CASE("an optional plugin with another ABI is refused and the server runs on
   REQUIRE(service.wait_listening());
   CHECK(ready(service.public_port));
   CHECK_THAT(service.log(), Catch::Contains("plugin " + kAbiFixture +
-                                            " refused: ABI mismatch: built for SDK ABI 3"));
+                                            " refused: ABI mismatch: built for SDK ABI " +
+                                            std::to_string(sdk::kAbiVersion + 1)));
   CHECK(http_request(service.admin_port, "GET", "/admin/plugins").json()["plugins"].size() == 2);
 }
 
@@ -114,8 +116,10 @@ TEST_CASE("a required plugin with another ABI stops start-up with exit code 2") 
   const std::string log = service.log();
   INFO(log);
   CHECK_THAT(log, Catch::Contains("ERROR host: plugin " + kAbiFixture +
-                                  " refused: ABI mismatch: built for SDK ABI 3, this host speaks "
-                                  "ABI 2 (rebuild the plugin against this SDK)\n"));
+                                  " refused: ABI mismatch: built for SDK ABI " +
+                                  std::to_string(sdk::kAbiVersion + 1) + ", this host speaks ABI " +
+                                  std::to_string(sdk::kAbiVersion) +
+                                  " (rebuild the plugin against this SDK)\n"));
   CHECK(log.find("listening:") == std::string::npos);
 }
 

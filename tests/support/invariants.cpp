@@ -1,7 +1,7 @@
 // See invariants.hpp. Each check is a query that returns the offending rows as text.
 #include "support/invariants.hpp"
 
-#include "flashsale/pg.hpp"
+#include <flashsale/pg/connection.hpp>
 
 namespace flashsale::test {
 namespace {

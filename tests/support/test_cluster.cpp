@@ -4,12 +4,15 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <flashsale/pg/connection.hpp>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "embedded_postgres.hpp"
-#include "flashsale/pg.hpp"
+#include "event_bus.hpp"
+#include "metrics.hpp"
+#include "plugin_host.hpp"
 
 namespace flashsale::test {
 namespace {
@@ -62,6 +65,18 @@ std::string fresh_database() {
   const auto slash = url.rfind('/');
   const auto query = url.find('?', slash);
   return url.substr(0, slash + 1) + name + (query == std::string::npos ? "" : url.substr(query));
+}
+
+void migrate_plugins(const std::string& url, const std::vector<std::string>& files) {
+  Config config = load_config(std::nullopt, {});
+  config.plugins_dir = FLASHSALE_PLUGIN_DIR;
+  config.plugins.clear();
+  for (const auto& file : files) config.plugins.push_back({file, true});
+  Metrics metrics;
+  EventBus bus(1);
+  PluginHost host(config, url, metrics, bus);
+  for (const auto& entry : config.plugins) host.load(entry);
+  host.migrate_all();
 }
 
 }  // namespace flashsale::test

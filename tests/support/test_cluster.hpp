@@ -4,11 +4,16 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace flashsale::test {
 
 /// libpq URL of a new, empty database in this binary's private cluster.
 std::string fresh_database();
+
+/// Loads the plugins `files` (names in the build's plugin folder) as `flashsale serve` would and
+/// lets each apply its migrations to `url`, as start-up does.
+void migrate_plugins(const std::string& url, const std::vector<std::string>& files);
 
 /// A new empty folder, removed when the test binary exits.
 std::filesystem::path temp_dir();

@@ -11,7 +11,9 @@
 #include <cctype>
 #include <ctime>
 
-namespace flashsale::pgwal {
+namespace flashsale::plugins::pg_wal {
+
+namespace event_type = sdk::event_type;
 namespace {
 
 using Row = std::map<std::string, std::optional<std::string>>;
@@ -97,9 +99,9 @@ EventMapper::Row EventMapper::row(const Relation& rel, const Tuple& tuple, const
   return out;
 }
 
-void EventMapper::add(std::string type, const Row& r, nlohmann::json data) {
+void EventMapper::add(std::string_view type, const Row& r, nlohmann::json data) {
   sdk::Event e;
-  e.type = std::move(type);
+  e.type = type;
   const bool is_order = r.count("user_id") > 0;
   e.item_id = text(is_order ? col(r, "item_id") : col(r, "id"));
   if (is_order) {
@@ -120,12 +122,12 @@ void EventMapper::on_item(const Row* old_row, const Row& r) {
                                         : nlohmann::json(nullptr)}};
   if (!old_row) {
     stock["name"] = text(col(r, "name"));
-    add("item.created", r, std::move(stock));
+    add(event_type::kItemCreated, r, std::move(stock));
     return;
   }
   for (const char* column : {"total_stock", "available", "waiting", "paused", "closes_at"}) {
     if (changed(*old_row, r, column)) {
-      add("inventory.changed", r, std::move(stock));
+      add(event_type::kInventoryChanged, r, std::move(stock));
       return;
     }
   }
@@ -136,21 +138,24 @@ void EventMapper::on_order(const Row* old_row, const Row& r) {
   const std::string before = old_row ? text(col(*old_row, "status")) : "";
   if (!old_row || before != status) {
     nlohmann::json data = nlohmann::json::object();
-    std::string type;
+    std::string_view type;
     if (status == "waiting") {
-      type = "order.waiting";
+      type = event_type::kOrderWaiting;
       data["waitlist_seq"] = number_or_null(col(r, "waitlist_seq"));
     } else if (status == "reserved") {
-      type = "order.reserved";
+      type = event_type::kOrderReserved;
       data["promoted"] = before == "waiting";
-    } else if (status == "confirmed" || status == "cancelled" || status == "expired") {
-      type = "order." + status;
-      if (col(r, "reason")) data["reason"] = *col(r, "reason");
+    } else {
+      type = status == "confirmed"   ? event_type::kOrderConfirmed
+             : status == "cancelled" ? event_type::kOrderCancelled
+             : status == "expired"   ? event_type::kOrderExpired
+                                     : std::string_view();
+      if (!type.empty() && col(r, "reason")) data["reason"] = *col(r, "reason");
     }
     if (!type.empty()) add(type, r, std::move(data));
   }
   if (old_row && !col(*old_row, "payment_link") && col(r, "payment_link")) {
-    add("payment_link.ready", r, {{"payment_link", *col(r, "payment_link")}});
+    add(event_type::kPaymentLinkReady, r, {{"payment_link", *col(r, "payment_link")}});
   }
 }
 
@@ -180,7 +185,7 @@ std::optional<sdk::EventBatch> EventMapper::feed(const Message& message) {
       e.event_id = lsn + "/" + std::to_string(i);
       e.lsn = lsn;
       e.committed_at = at;
-      if (e.type == "order.reserved") {
+      if (e.type == event_type::kOrderReserved) {
         if (auto it = leases_.find(e.order_id); it != leases_.end())
           e.data["reservation"] = it->second;
       }
@@ -231,4 +236,4 @@ std::optional<sdk::EventBatch> EventMapper::feed(const Message& message) {
   return std::nullopt;
 }
 
-}  // namespace flashsale::pgwal
+}  // namespace flashsale::plugins::pg_wal

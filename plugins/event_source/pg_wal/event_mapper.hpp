@@ -3,6 +3,7 @@
 // hands back the transaction's EventBatch at its Commit.
 #pragma once
 
+#include <flashsale/sdk/event_types.hpp>
 #include <flashsale/sdk/events.hpp>
 #include <map>
 #include <optional>
@@ -11,7 +12,7 @@
 
 #include "pgoutput.hpp"
 
-namespace flashsale::pgwal {
+namespace flashsale::plugins::pg_wal {
 
 class EventMapper {
  public:
@@ -30,7 +31,7 @@ class EventMapper {
   const Relation& relation(std::uint32_t oid) const;
   void on_item(const Row* old_row, const Row& row);
   void on_order(const Row* old_row, const Row& row);
-  void add(std::string type, const Row& row, nlohmann::json data);
+  void add(std::string_view type, const Row& row, nlohmann::json data);
 
   std::unordered_map<std::uint32_t, Relation> relations_;
   std::optional<Begin> begin_;
@@ -41,4 +42,4 @@ class EventMapper {
 /// RFC 3339 UTC with milliseconds, from microseconds since 1970.
 std::string rfc3339(std::int64_t unix_us);
 
-}  // namespace flashsale::pgwal
+}  // namespace flashsale::plugins::pg_wal

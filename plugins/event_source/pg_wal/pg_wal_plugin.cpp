@@ -1,7 +1,8 @@
 // event_source/pg_wal: reads the write-ahead log through a logical replication slot (pgoutput,
 // protocol 1), turns committed row changes into domain events, publishes them to the host's
 // event bus, and acknowledges to PostgreSQL only what every consumer has durably handled.
-#include <poll.h>
+// It decodes the tables of the storage plugin "postgres" (its descriptor says so: the host
+// refuses pg_wal without it and migrates postgres's tables before pg_wal's publication).
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -9,25 +10,26 @@
 
 #include <atomic>
 #include <chrono>
-#include <flashsale/pg.hpp>
+#include <flashsale/pg/connection.hpp>
+#include <flashsale/pg/migrations.hpp>
+#include <flashsale/pg/replication.hpp>
 #include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/event_types.hpp>
+#include <flashsale/sdk/settings.hpp>
 #include <mutex>
-#include <regex>
 #include <thread>
 
 #include "event_mapper.hpp"
 #include "pgoutput.hpp"
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::pg_wal {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using pgwal::Lsn;
+using std::chrono::milliseconds;
 
 constexpr const char* kHeartbeatPrefix = "flashsale.heartbeat";
-const char* const kEventTypes[] = {"order.waiting",     "order.reserved", "order.confirmed",
-                                   "order.cancelled",   "order.expired",  "payment_link.ready",
-                                   "inventory.changed", "item.created"};
+constexpr milliseconds kReadWait{50};  // longest wait for a frame before the timers are looked at
 
 std::int64_t now_unix_us() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -42,35 +44,16 @@ struct Settings {
   int heartbeat_interval_ms = 5000;
 };
 
-Settings parse_settings(const nlohmann::json& config) {
+Settings parse_settings(const sdk::HostContext& host) {
+  sdk::Settings in(host);
+  const auto name = sdk::Settings::matching("[a-z0-9_]{1,63}");
   Settings s;
-  static const std::regex name("[a-z0-9_]{1,63}");
-  for (const auto& [key, value] : config.items()) {
-    if (key == "slot" || key == "publication") {
-      if (!value.is_string() || !std::regex_match(value.get<std::string>(), name)) {
-        throw std::invalid_argument("plugin.pg_wal." + key + " must match [a-z0-9_]{1,63}");
-      }
-      (key == "slot" ? s.slot : s.publication) = value.get<std::string>();
-    } else if (key == "status_interval_ms" || key == "heartbeat_interval_ms") {
-      if (!value.is_number_integer() || value.get<long long>() < 0 ||
-          value.get<long long>() > 60000) {
-        throw std::invalid_argument("plugin.pg_wal." + key + " must be 0 to 60000");
-      }
-      (key == "status_interval_ms" ? s.status_interval_ms : s.heartbeat_interval_ms) =
-          value.get<int>();
-    } else {
-      throw std::invalid_argument("unknown key plugin.pg_wal." + key);
-    }
-  }
-  if (s.status_interval_ms == 0)
-    throw std::invalid_argument("plugin.pg_wal.status_interval_ms must be > 0");
+  s.slot = in.text("slot", s.slot, name);
+  s.publication = in.text("publication", s.publication, name);
+  s.status_interval_ms = in.integer("status_interval_ms", s.status_interval_ms, 1, 60000);
+  s.heartbeat_interval_ms = in.integer("heartbeat_interval_ms", s.heartbeat_interval_ms, 0, 60000);
+  in.done();
   return s;
-}
-
-std::string replication_url(const std::string& url) {
-  const bool uri = url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
-  if (!uri) return url + " replication=database";
-  return url + (url.find('?') == std::string::npos ? "?" : "&") + "replication=database";
 }
 
 // A failure that retrying cannot fix (an invalidated slot).
@@ -85,7 +68,7 @@ class PgWalSource final : public sdk::EventSource {
  public:
   explicit PgWalSource(sdk::HostContext& host)
       : host_(host),
-        settings_(parse_settings(host.config())),
+        settings_(parse_settings(host)),
         events_(prometheus::BuildCounter()
                     .Name("flashsale_cdc_events_total")
                     .Help("Domain events decoded from the write-ahead log, by type")
@@ -106,7 +89,14 @@ class PgWalSource final : public sdk::EventSource {
                         .Help("Replication connections re-established after a failure")
                         .Register(host.metrics())
                         .Add({})) {
-    for (const char* type : kEventTypes) counters_[type] = &events_.Add({{"type", type}});
+    for (const auto type : sdk::event_type::kAll) {
+      counters_[std::string(type)] = &events_.Add({{"type", std::string(type)}});
+    }
+  }
+
+  void migrate() override {
+    pg::migrate(host_.database_url(), pg::embedded::schema(),
+                [this](const std::string& line) { host_.log(sdk::LogLevel::info, line); });
   }
 
   void start() override {
@@ -131,6 +121,17 @@ class PgWalSource final : public sdk::EventSource {
   }
 
  private:
+  // What one replication session knows of the stream.
+  struct Session {
+    pg::ReplicationConnection conn;
+    EventMapper mapper;
+    Lsn received = 0;    // the furthest position the server sent
+    Lsn server_end = 0;  // the server's WAL end, from its keepalives
+    Lsn flushed = 0;     // the position acknowledged to the server
+    Clock::time_point last_status = Clock::now();
+    Clock::time_point last_heartbeat = Clock::now();
+  };
+
   void set_health(bool ok, std::string detail) {
     std::lock_guard lock(health_mutex_);
     health_ = {ok, std::move(detail)};
@@ -144,7 +145,7 @@ class PgWalSource final : public sdk::EventSource {
         sql.exec("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", {settings_.slot});
         host_.log(sdk::LogLevel::info, "created replication slot " + settings_.slot);
       } catch (const pg::Error& e) {
-        if (e.sqlstate() != "42710") throw;  // created meanwhile by another instance: fine
+        if (!e.is_duplicate_object()) throw;  // made meanwhile by another instance: fine
       }
     } else if (rows.get(0, 0) == "lost") {
       throw Fatal("replication slot " + settings_.slot +
@@ -153,15 +154,16 @@ class PgWalSource final : public sdk::EventSource {
     }
   }
 
+  // Reconnects after a lost session, waiting longer each time (up to 5 s).
   void run() {
-    auto pause = std::chrono::milliseconds(100);
+    auto pause = milliseconds(100);
     bool first = true;
     while (!stopping_) {
       try {
         if (!first) reconnects_.Increment();
         first = false;
         stream();
-        pause = std::chrono::milliseconds(100);
+        pause = milliseconds(100);
       } catch (const Fatal& e) {
         host_.log(sdk::LogLevel::error, e.what());
         set_health(false, e.what());
@@ -171,131 +173,101 @@ class PgWalSource final : public sdk::EventSource {
                                            std::to_string(pause.count()) + " ms: " + e.what());
         set_health(false, std::string("reconnecting: ") + e.what());
       }
-      for (auto waited = std::chrono::milliseconds(0); waited < pause && !stopping_;
-           waited += std::chrono::milliseconds(50)) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      for (auto waited = milliseconds(0); waited < pause && !stopping_; waited += kReadWait) {
+        std::this_thread::sleep_for(kReadWait);
       }
-      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      pause = std::min(pause * 2, milliseconds(5000));
     }
   }
 
   // One replication session, from the acknowledged position until an error or stop().
   void stream() {
-    sdk::EventSink& sink = host_.event_sink();
     pg::Connection sql(host_.database_url());
     ensure_slot(sql);
-    const Lsn resume = sink.acknowledged();
-    std::unique_ptr<PGconn, void (*)(PGconn*)> conn(
-        PQconnectdb(replication_url(pg::with_keepalives(host_.database_url())).c_str()), &PQfinish);
-    if (PQstatus(conn.get()) != CONNECTION_OK) {
-      throw std::runtime_error(std::string("replication connection: ") +
-                               PQerrorMessage(conn.get()));
-    }
-    const std::string start = "START_REPLICATION SLOT \"" + settings_.slot + "\" LOGICAL " +
-                              pgwal::format_lsn(resume) + " (\"proto_version\" '1', " +
-                              "\"publication_names\" '" + settings_.publication +
-                              "', \"messages\" 'true')";
-    {
-      std::unique_ptr<PGresult, void (*)(PGresult*)> res(PQexec(conn.get(), start.c_str()),
-                                                         &PQclear);
-      if (PQresultStatus(res.get()) != PGRES_COPY_BOTH) {
-        const std::string message = PQerrorMessage(conn.get());
-        if (message.find("invalidated") != std::string::npos) throw Fatal(message);
-        throw std::runtime_error("START_REPLICATION: " + message);
-      }
-    }
-    // Someone else moving the slot past where we stopped would silently skip events.
-    const auto slot = sql.exec(
-        "SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
-        "WHERE slot_name = $1",
-        {settings_.slot});
-    const auto confirmed = slot.rows() ? pgwal::parse_lsn(slot.get(0, 0)) : std::nullopt;
-    if (resume != 0 && confirmed && *confirmed > resume) {
-      host_.log(sdk::LogLevel::error,
-                "replication slot " + settings_.slot + " jumped from " + pgwal::format_lsn(resume) +
-                    " to " + pgwal::format_lsn(*confirmed) + ": events in between were lost");
-    }
-    host_.log(sdk::LogLevel::info, "streaming slot " + settings_.slot + " from " +
-                                       pgwal::format_lsn(resume ? resume : confirmed.value_or(0)));
-    set_health(true, "streaming from slot " + settings_.slot);
-
-    pgwal::EventMapper mapper;
-    Lsn received = resume;
-    Lsn server_end = 0;
-    Lsn flushed = resume;
-    auto last_status = Clock::now();
-    auto last_heartbeat = Clock::now();
-
-    auto send_status = [&](bool reply) {
-      Lsn ack = sink.acknowledged();
-      // Nothing in flight: everything the server has sent is handled, including the WAL of
-      // tables we do not publish, so the slot may move on (otherwise WAL piles up when idle).
-      if (sink.idle() && !mapper.in_transaction()) ack = std::max(ack, server_end);
-      flushed = std::max(flushed, ack);
-      const std::string msg = pgwal::status_update(std::max(received, flushed), flushed, flushed,
-                                                   pgwal::unix_to_pg_us(now_unix_us()), reply);
-      if (PQputCopyData(conn.get(), msg.data(), static_cast<int>(msg.size())) != 1 ||
-          PQflush(conn.get()) != 0) {
-        throw std::runtime_error(std::string("status update: ") + PQerrorMessage(conn.get()));
-      }
-      lag_bytes_.Set(static_cast<double>(server_end > flushed ? server_end - flushed : 0));
-      last_status = Clock::now();
-    };
-
+    Session session{pg::ReplicationConnection(host_.database_url())};
+    open(session, sql);
     while (!stopping_) {
-      char* raw = nullptr;
-      const int n = PQgetCopyData(conn.get(), &raw, 1);
-      if (n == 0) {
-        pollfd pfd{PQsocket(conn.get()), POLLIN, 0};
-        ::poll(&pfd, 1, 50);
-        if (PQconsumeInput(conn.get()) == 0) {
-          throw std::runtime_error(std::string("replication read: ") + PQerrorMessage(conn.get()));
-        }
-      } else if (n == -1) {
-        throw std::runtime_error("the server ended the replication stream");
-      } else if (n < 0) {
-        throw std::runtime_error(std::string("replication read: ") + PQerrorMessage(conn.get()));
-      } else {
-        std::unique_ptr<char, void (*)(void*)> buffer(raw, &PQfreemem);
-        const auto frame = pgwal::parse_copy_data(std::string_view(raw, static_cast<size_t>(n)));
-        if (const auto* k = std::get_if<pgwal::Keepalive>(&frame)) {
-          server_end = std::max(server_end, k->wal_end);
-          received = std::max(received, k->wal_end);
-          if (k->reply_requested) send_status(false);
-        } else {
-          const auto& x = std::get<pgwal::XLogData>(frame);
-          received = std::max(received, x.data_start);
-          const auto message = pgwal::decode(x.payload);
-          if (const auto* m = std::get_if<pgwal::LogicalMessage>(&message);
-              m && m->prefix == kHeartbeatPrefix) {
-            try {
-              lag_seconds_.Set(static_cast<double>(now_unix_us() - std::stoll(m->content)) / 1e6);
-            } catch (const std::exception&) {
-            }
-          }
-          if (auto batch = mapper.feed(message)) {
-            for (const auto& e : batch->events) {
-              if (auto it = counters_.find(e.type); it != counters_.end()) it->second->Increment();
-            }
-            lag_seconds_.Set(static_cast<double>(now_unix_us() - batch->commit_unix_us) / 1e6);
-            sink.publish(std::move(*batch));  // blocks while a consumer is far behind
-          }
-        }
-      }
+      if (auto frame = session.conn.read(kReadWait)) on_frame(session, frame->view());
       const auto now = Clock::now();
-      if (now - last_status >= std::chrono::milliseconds(settings_.status_interval_ms)) {
-        send_status(false);
+      if (now - session.last_status >= milliseconds(settings_.status_interval_ms)) {
+        send_status(session, false);
       }
       if (settings_.heartbeat_interval_ms > 0 &&
-          now - last_heartbeat >= std::chrono::milliseconds(settings_.heartbeat_interval_ms)) {
+          now - session.last_heartbeat >= milliseconds(settings_.heartbeat_interval_ms)) {
         sql.exec("SELECT pg_logical_emit_message(false, $1, $2)",
                  {kHeartbeatPrefix, std::to_string(now_unix_us())});
-        last_heartbeat = now;
+        session.last_heartbeat = now;
       }
     }
-    send_status(false);
-    PQputCopyEnd(conn.get(), nullptr);
-    PQflush(conn.get());
+    send_status(session, false);
+  }
+
+  // Starts streaming from what every consumer has acknowledged.
+  void open(Session& session, pg::Connection& sql) {
+    const Lsn resume = host_.event_sink().acknowledged();
+    try {
+      session.conn.start("START_REPLICATION SLOT \"" + settings_.slot + "\" LOGICAL " +
+                         format_lsn(resume) + " (\"proto_version\" '1', \"publication_names\" '" +
+                         settings_.publication + "', \"messages\" 'true')");
+    } catch (const pg::Error& e) {
+      if (std::string(e.what()).find("invalidated") != std::string::npos) throw Fatal(e.what());
+      throw std::runtime_error(std::string("START_REPLICATION: ") + e.what());
+    }
+    // Someone else moving the slot past where we stopped would silently skip events.
+    const auto slot =
+        sql.exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
+                 {settings_.slot});
+    const auto confirmed = slot.rows() ? parse_lsn(slot.get(0, 0)) : std::nullopt;
+    if (resume != 0 && confirmed && *confirmed > resume) {
+      host_.log(sdk::LogLevel::error, "replication slot " + settings_.slot + " jumped from " +
+                                          format_lsn(resume) + " to " + format_lsn(*confirmed) +
+                                          ": events in between were lost");
+    }
+    host_.log(sdk::LogLevel::info, "streaming slot " + settings_.slot + " from " +
+                                       format_lsn(resume ? resume : confirmed.value_or(0)));
+    set_health(true, "streaming from slot " + settings_.slot);
+    session.received = session.flushed = resume;
+  }
+
+  void on_frame(Session& session, std::string_view bytes) {
+    const auto frame = parse_copy_data(bytes);
+    if (const auto* k = std::get_if<Keepalive>(&frame)) {
+      session.server_end = std::max(session.server_end, k->wal_end);
+      session.received = std::max(session.received, k->wal_end);
+      if (k->reply_requested) send_status(session, false);
+      return;
+    }
+    const auto& x = std::get<XLogData>(frame);
+    session.received = std::max(session.received, x.data_start);
+    const auto message = decode(x.payload);
+    if (const auto* m = std::get_if<LogicalMessage>(&message); m && m->prefix == kHeartbeatPrefix) {
+      try {
+        lag_seconds_.Set(static_cast<double>(now_unix_us() - std::stoll(m->content)) / 1e6);
+      } catch (const std::exception&) {
+      }
+    }
+    if (auto batch = session.mapper.feed(message)) {
+      for (const auto& e : batch->events) {
+        if (auto it = counters_.find(e.type); it != counters_.end()) it->second->Increment();
+      }
+      lag_seconds_.Set(static_cast<double>(now_unix_us() - batch->commit_unix_us) / 1e6);
+      host_.event_sink().publish(std::move(*batch));  // blocks while a consumer is far behind
+    }
+  }
+
+  // Tells the server what every consumer has handled, so the slot may free the WAL before it.
+  void send_status(Session& session, bool reply) {
+    sdk::EventSink& sink = host_.event_sink();
+    Lsn ack = sink.acknowledged();
+    // Nothing in flight: everything the server has sent is handled, including the WAL of tables
+    // we do not publish, so the slot may move on (otherwise WAL piles up when idle).
+    if (sink.idle() && !session.mapper.in_transaction()) ack = std::max(ack, session.server_end);
+    session.flushed = std::max(session.flushed, ack);
+    session.conn.send(status_update(std::max(session.received, session.flushed), session.flushed,
+                                    session.flushed, unix_to_pg_us(now_unix_us()), reply));
+    lag_bytes_.Set(static_cast<double>(
+        session.server_end > session.flushed ? session.server_end - session.flushed : 0));
+    session.last_status = Clock::now();
   }
 
   sdk::HostContext& host_;
@@ -311,6 +283,6 @@ class PgWalSource final : public sdk::EventSource {
   sdk::Health health_{false, "not started"};
 };
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::pg_wal
 
-FLASHSALE_PLUGIN(flashsale::plugins::PgWalSource, "pg_wal", "0.1.0")
+FLASHSALE_PLUGIN(flashsale::plugins::pg_wal::PgWalSource, "pg_wal", "0.1.0", "postgres")

@@ -5,7 +5,7 @@
 #include <cstddef>
 #include <limits>
 
-namespace flashsale::pgwal {
+namespace flashsale::plugins::pg_wal {
 namespace {
 
 // 946684800 s between 1970-01-01 and 2000-01-01.
@@ -349,4 +349,4 @@ Message decode(std::string_view payload) {
   }
 }
 
-}  // namespace flashsale::pgwal
+}  // namespace flashsale::plugins::pg_wal

@@ -11,7 +11,7 @@
 #include <variant>
 #include <vector>
 
-namespace flashsale::pgwal {
+namespace flashsale::plugins::pg_wal {
 
 /// A WAL position; written in text as two 32-bit hex halves, "16/B374D848".
 using Lsn = std::uint64_t;
@@ -157,4 +157,4 @@ using Message = std::variant<Begin, Commit, Origin, Relation, TypeInfo, Insert, 
 /// protocol version 1 without options sends.
 Message decode(std::string_view payload);
 
-}  // namespace flashsale::pgwal
+}  // namespace flashsale::plugins::pg_wal

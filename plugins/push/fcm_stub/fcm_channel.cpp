@@ -58,7 +58,7 @@ class FcmChannel final : public sdk::PushChannel {
  public:
   explicit FcmChannel(sdk::HostContext& host)
       : host_(host),
-        settings_(parse_settings(host.config())),
+        settings_(parse_settings(host)),
         client_(settings_.endpoint),
         path_("/v1/projects/" + settings_.project_id + "/messages:send"),
         requests_(prometheus::BuildCounter()

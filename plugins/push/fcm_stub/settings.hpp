@@ -1,7 +1,7 @@
 // The settings of the fcm_stub push channel (`plugin.fcm_stub`), strictly validated.
 #pragma once
 
-#include <nlohmann/json.hpp>
+#include <flashsale/sdk/host_context.hpp>
 #include <string>
 
 namespace flashsale::plugins::fcm_stub {
@@ -16,6 +16,6 @@ struct Settings {
 
 /// Reads `plugin.fcm_stub`; throws std::invalid_argument naming an unknown key, a missing
 /// `endpoint` or a bad value.
-Settings parse_settings(const nlohmann::json& config);
+Settings parse_settings(const sdk::HostContext& host);
 
 }  // namespace flashsale::plugins::fcm_stub

@@ -1,21 +1,20 @@
 // push/log: the smallest real push channel. Writes each notification as one JSON line to the
 // host log. It is the worked example of docs/plugin-sdk.md: copy this folder to start a channel.
 #include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/settings.hpp>
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::log {
 
 class LogChannel final : public sdk::PushChannel {
  public:
   explicit LogChannel(sdk::HostContext& host) : host_(host) {
-    for (const auto& [key, value] : host.config().items()) {
-      if (key != "level") throw std::invalid_argument("unknown key plugin.log." + key);
-      if (value != "info" && value != "debug") {
-        throw std::invalid_argument("plugin.log.level must be \"info\" or \"debug\"");
-      }
-      level_ = value == "debug" ? sdk::LogLevel::debug : sdk::LogLevel::info;
+    // Its settings, `plugin.log` in the config: refused with a message naming the key.
+    sdk::Settings settings(host);
+    if (settings.choice("level", "info", {"info", "debug"}) == "debug") {
+      level_ = sdk::LogLevel::debug;
     }
+    settings.done();
   }
 
   sdk::Delivery deliver(const sdk::Notification& n) override {
@@ -31,6 +30,6 @@ class LogChannel final : public sdk::PushChannel {
   sdk::LogLevel level_ = sdk::LogLevel::info;
 };
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::log
 
-FLASHSALE_PLUGIN(flashsale::plugins::LogChannel, "log", "1.0.0")
+FLASHSALE_PLUGIN(flashsale::plugins::log::LogChannel, "log", "1.0.0")

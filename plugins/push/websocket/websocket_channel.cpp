@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <flashsale/sdk/push.hpp>
+#include <flashsale/sdk/settings.hpp>
 #include <flashsale/sdk/websocket.hpp>
 #include <memory>
 #include <mutex>
@@ -16,23 +17,18 @@
 #include <unordered_map>
 #include <vector>
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::websocket {
 namespace {
 
 struct Settings {
   std::size_t replay_window = 100000;
 };
 
-Settings parse_settings(const nlohmann::json& config) {
+Settings parse_settings(const sdk::HostContext& host) {
+  sdk::Settings in(host);
   Settings s;
-  for (const auto& [key, value] : config.items()) {
-    if (key != "replay_window") throw std::invalid_argument("unknown key plugin.websocket." + key);
-    if (!value.is_number_integer() || value.get<long long>() < 0 ||
-        value.get<long long>() > 10000000) {
-      throw std::invalid_argument("plugin.websocket.replay_window must be an integer 0-10000000");
-    }
-    s.replay_window = value.get<std::size_t>();
-  }
+  s.replay_window = static_cast<std::size_t>(in.integer("replay_window", 100000, 0, 10000000));
+  in.done();
   return s;
 }
 
@@ -40,7 +36,7 @@ Settings parse_settings(const nlohmann::json& config) {
 
 class WebSocketChannel final : public sdk::PushChannel {
  public:
-  explicit WebSocketChannel(sdk::HostContext& host) : settings_(parse_settings(host.config())) {
+  explicit WebSocketChannel(sdk::HostContext& host) : settings_(parse_settings(host)) {
     host.add_user_stream(
         {"/v1/stream", [](const sdk::UserStreamRequest& r) { return check(r); },
          [this](const sdk::UserStreamRequest& r, std::shared_ptr<sdk::WebSocketClient> client) {
@@ -156,6 +152,6 @@ class WebSocketChannel final : public sdk::PushChannel {
   std::optional<sdk::EventPosition> evicted_;  // the newest position that left the window
 };
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::websocket
 
-FLASHSALE_PLUGIN(flashsale::plugins::WebSocketChannel, "websocket", "1.0.0")
+FLASHSALE_PLUGIN(flashsale::plugins::websocket::WebSocketChannel, "websocket", "1.0.0")

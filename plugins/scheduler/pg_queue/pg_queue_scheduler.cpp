@@ -18,8 +18,9 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
-#include <flashsale/pg.hpp>
-#include <flashsale/pg_pool.hpp>
+#include <flashsale/pg/connection.hpp>
+#include <flashsale/pg/migrations.hpp>
+#include <flashsale/pg/pool.hpp>
 #include <flashsale/sdk/scheduler.hpp>
 #include <map>
 #include <memory>
@@ -83,7 +84,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
  public:
   explicit PgQueueScheduler(sdk::HostContext& host)
       : host_(host),
-        settings_(parse_settings(host.config())),
+        settings_(parse_settings(host)),
         url_(pg::with_keepalives(host.database_url())),
         jobs_total_(prometheus::BuildCounter()
                         .Name("flashsale_jobs_total")
@@ -112,6 +113,11 @@ class PgQueueScheduler final : public sdk::Scheduler {
       throw std::invalid_argument("pg_queue: on() needs a kind and a handler");
     }
     handlers_[kind] = std::move(handler);
+  }
+
+  void migrate() override {
+    pg::migrate(host_.database_url(), pg::embedded::schema(),
+                [this](const std::string& line) { host_.log(sdk::LogLevel::info, line); });
   }
 
   void start() override {
@@ -484,8 +490,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
       const auto r = conn.exec_prepared(
           std::string(kCleanup.name),
           {std::to_string(settings_.retention_s), std::to_string(kCleanupBatch)});
-      const auto deleted = std::strtol(PQcmdTuples(r.raw()), nullptr, 10);
-      if (deleted < kCleanupBatch) break;
+      if (r.affected() < kCleanupBatch) break;
     }
   }
 

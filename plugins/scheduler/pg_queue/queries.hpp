@@ -111,13 +111,18 @@ inline constexpr Statement kEnqueue{
     " ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING"
     " RETURNING id"};
 
+// A timestamptz column as RFC 3339 UTC with milliseconds, the API's format.
+#define FLASHSALE_PG_QUEUE_TIME(column) \
+  "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
 // {"jobs": [...]} of at most $1 jobs in one state, newest first. One statement per state, so
 // each can use that state's partial index in a generic plan too.
-#define FLASHSALE_PG_QUEUE_LIST_SQL(state)                                          \
-  "SELECT jsonb_build_object('jobs', coalesce(jsonb_agg(jsonb_build_object("        \
-  " 'id', j.id::text, 'kind', j.kind, 'state', j.state, 'payload', j.payload,"      \
-  " 'attempts', j.attempts, 'run_at', fs_ts(j.run_at), 'last_error', j.last_error," \
-  " 'updated_at', fs_ts(j.updated_at)) ORDER BY j.id DESC), '[]'::jsonb))::text"    \
+#define FLASHSALE_PG_QUEUE_LIST_SQL(state) \
+  "SELECT jsonb_build_object('jobs', coalesce(jsonb_agg(jsonb_build_object("                    \
+  " 'id', j.id::text, 'kind', j.kind, 'state', j.state, 'payload', j.payload,"                  \
+  " 'attempts', j.attempts, 'run_at', " FLASHSALE_PG_QUEUE_TIME("j.run_at") ","                 \
+  " 'last_error', j.last_error, 'updated_at', " FLASHSALE_PG_QUEUE_TIME("j.updated_at") ")"     \
+  " ORDER BY j.id DESC), '[]'::jsonb))::text"                                                  \
   " FROM (SELECT * FROM jobs WHERE state = '" state "' ORDER BY id DESC LIMIT $1::int) j"
 
 inline constexpr std::array kList{
@@ -127,6 +132,7 @@ inline constexpr std::array kList{
     Statement{"list_dead", FLASHSALE_PG_QUEUE_LIST_SQL("dead")},
 };
 #undef FLASHSALE_PG_QUEUE_LIST_SQL
+#undef FLASHSALE_PG_QUEUE_TIME
 
 /// Moves dead job $1 back to the queue, due now, attempts reset.
 inline constexpr Statement kRetry{

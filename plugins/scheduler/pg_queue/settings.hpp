@@ -3,7 +3,7 @@
 #pragma once
 
 #include <chrono>
-#include <nlohmann/json.hpp>
+#include <flashsale/sdk/host_context.hpp>
 #include <random>
 
 namespace flashsale::plugins::pg_queue {
@@ -20,7 +20,7 @@ struct Settings {
 };
 
 /// Reads `plugin.pg_queue`; throws std::invalid_argument naming an unknown key or a bad value.
-Settings parse_settings(const nlohmann::json& config);
+Settings parse_settings(const sdk::HostContext& host);
 
 /// How long to wait before attempt `failed_attempt + 1`: the exponential delay
 /// min(backoff_max, backoff_base * 2^(failed_attempt - 1)) with "equal jitter" (a uniformly

@@ -1,7 +1,7 @@
 // See place_coalescer.hpp.
 #include "place_coalescer.hpp"
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::postgres {
 
 PlaceCoalescer::PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending,
                                RunBatch run)
@@ -77,4 +77,4 @@ void PlaceCoalescer::work() {
   }
 }
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::postgres

@@ -14,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::postgres {
 
 struct PendingPlacement {
   sdk::PlaceRequest request;
@@ -53,4 +53,4 @@ class PlaceCoalescer {
   std::vector<std::thread> threads_;
 };
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::postgres

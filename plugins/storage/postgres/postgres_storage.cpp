@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <flashsale/pg.hpp>
-#include <flashsale/pg_pool.hpp>
+#include <flashsale/pg/connection.hpp>
+#include <flashsale/pg/migrations.hpp>
+#include <flashsale/pg/pool.hpp>
+#include <flashsale/sdk/settings.hpp>
 #include <flashsale/sdk/storage.hpp>
 #include <map>
 #include <memory>
@@ -19,7 +21,7 @@
 
 #include "place_coalescer.hpp"
 
-namespace flashsale::plugins {
+namespace flashsale::plugins::postgres {
 namespace {
 
 using sdk::StorageResult;
@@ -104,29 +106,21 @@ struct Settings {
   int metrics_item_limit = 100;
 };
 
-Settings parse_settings(const nlohmann::json& config) {
+Settings parse_settings(const sdk::HostContext& host) {
+  sdk::Settings in(host);
   Settings s;
-  const std::map<std::string, std::pair<int*, int>> keys = {
-      {"pool_size", {&s.pool_size, 2}},
-      {"batch_threads", {&s.batch_threads, 1}},
-      {"max_batch", {&s.max_batch, 1}},
-      {"max_pending", {&s.max_pending, 1}},
-      {"acquire_timeout_ms", {&s.acquire_timeout_ms, 1}},
-      {"statement_timeout_ms", {&s.statement_timeout_ms, 1}},
-      {"metrics_item_limit", {&s.metrics_item_limit, 0}},
-  };
-  for (const auto& [key, value] : config.items()) {
-    auto it = keys.find(key);
-    if (it == keys.end()) throw std::invalid_argument("unknown key plugin.postgres." + key);
-    if (!value.is_number_integer() || value.get<long long>() < it->second.second ||
-        value.get<long long>() > 1000000) {
-      throw std::invalid_argument("plugin.postgres." + key +
-                                  " must be an integer >= " + std::to_string(it->second.second));
-    }
-    *it->second.first = value.get<int>();
-  }
+  constexpr int kMax = 1000000;
+  s.pool_size = in.integer("pool_size", s.pool_size, 2, kMax);
+  s.batch_threads = in.integer("batch_threads", s.batch_threads, 1, kMax);
+  s.max_batch = in.integer("max_batch", s.max_batch, 1, kMax);
+  s.max_pending = in.integer("max_pending", s.max_pending, 1, kMax);
+  s.acquire_timeout_ms = in.integer("acquire_timeout_ms", s.acquire_timeout_ms, 1, kMax);
+  s.statement_timeout_ms = in.integer("statement_timeout_ms", s.statement_timeout_ms, 1, kMax);
+  s.metrics_item_limit = in.integer("metrics_item_limit", s.metrics_item_limit, 0, kMax);
+  in.done();
   if (s.batch_threads >= s.pool_size) {
-    throw std::invalid_argument("plugin.postgres.batch_threads must be below pool_size");
+    throw std::invalid_argument(in.name("batch_threads") + " must be below " +
+                                in.name("pool_size"));
   }
   return s;
 }
@@ -149,7 +143,7 @@ class PostgresStorage final : public sdk::Storage {
  public:
   explicit PostgresStorage(sdk::HostContext& host)
       : host_(host),
-        settings_(parse_settings(host.config())),
+        settings_(parse_settings(host)),
         orders_(prometheus::BuildCounter()
                     .Name("flashsale_orders_total")
                     .Help("Order placements by outcome (reserved, waiting, replayed, or the error)")
@@ -173,6 +167,11 @@ class PostgresStorage final : public sdk::Storage {
             [this](pg::Connection& c) { prepare(c); },
             [this](int delta) { pool_in_use_.Increment(delta); }) {
     for (const auto& o : kOutcomes) outcome_counters_[o] = &orders_.Add({{"outcome", o}});
+  }
+
+  void migrate() override {
+    pg::migrate(host_.database_url(), pg::embedded::schema(),
+                [this](const std::string& line) { host_.log(sdk::LogLevel::info, line); });
   }
 
   void start() override {
@@ -474,6 +473,6 @@ class PostgresStorage final : public sdk::Storage {
   bool stopping_ = false;
 };
 
-}  // namespace flashsale::plugins
+}  // namespace flashsale::plugins::postgres
 
-FLASHSALE_PLUGIN(flashsale::plugins::PostgresStorage, "postgres", "1.0.0")
+FLASHSALE_PLUGIN(flashsale::plugins::postgres::PostgresStorage, "postgres", "1.0.0")

@@ -4,12 +4,12 @@
 
 #include <openssl/crypto.h>
 
+#include <flashsale/crypto.hpp>
 #include <flashsale/sdk/storage.hpp>
 
 #include "api/blocking.hpp"
 #include "api/storage_response.hpp"
 #include "api/validation.hpp"
-#include "crypto.hpp"
 #include "jobs/slow_path.hpp"
 #include "log.hpp"
 

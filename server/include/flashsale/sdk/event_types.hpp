@@ -23,7 +23,7 @@ inline constexpr std::string_view kItemCreated = "item.created";
 
 /// Every type, in the order above.
 inline constexpr std::array<std::string_view, 8> kAll = {
-    kOrderWaiting, kOrderReserved,    kOrderConfirmed,    kOrderCancelled,
+    kOrderWaiting, kOrderReserved,    kOrderConfirmed,   kOrderCancelled,
     kOrderExpired, kPaymentLinkReady, kInventoryChanged, kItemCreated};
 
 }  // namespace event_type

@@ -29,9 +29,12 @@ class BOOST_SYMBOL_VISIBLE HostContext {
  public:
   virtual ~HostContext() = default;
 
-  /// This plugin's configuration: the object at `plugin.<name>` in the config file
-  /// (environment overrides applied), or an empty object. The plugin validates it and
-  /// throws std::invalid_argument naming the bad key.
+  /// The plugin's name, as its descriptor gives it: it selects `plugin.<name>` in the config.
+  [[nodiscard]] virtual const std::string& plugin_name() const = 0;
+
+  /// This plugin's configuration: the object at `plugin.<name>` in the config file, with the
+  /// environment overrides FLASHSALE_PLUGIN_<NAME>_<KEY> merged in, or an empty object. Read it
+  /// with sdk::Settings (settings.hpp), which refuses bad values and unknown keys.
   [[nodiscard]] virtual const nlohmann::json& config() const = 0;
 
   /// libpq connection URL of the service database (the embedded cluster's when none is configured).

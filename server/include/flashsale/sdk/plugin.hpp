@@ -4,7 +4,9 @@
 
 #include <boost/config.hpp>
 #include <boost/dll/alias.hpp>
+#include <boost/version.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "flashsale/sdk/host_context.hpp"
@@ -15,17 +17,34 @@
 namespace flashsale::sdk {
 inline namespace v1 {
 
+#if !defined(FLASHSALE_SDK_VERSION) || !defined(FLASHSALE_SDK_PROMETHEUS_VERSION)
+#error "build plugins against the flashsale::sdk CMake target (it defines the versions below)"
+#endif
+
 /// Bumped on every incompatible change to any SDK header. The host refuses a plugin whose
 /// descriptor carries another value, before it runs any of the plugin's code.
-inline constexpr std::uint32_t kAbiVersion = 2;
+inline constexpr std::uint32_t kAbiVersion = 3;
 
 /// First field of every descriptor: tells a flashsale plugin from any other exported symbol.
 inline constexpr std::uint32_t kDescriptorMagic = 0x464c5350;  // "FLSP"
 
-/// The C++ toolchain facts that must match between host and plugin for std types to be shared.
+/// What must match between host and plugin for the types crossing the boundary to be shared:
+/// the C++ toolchain, and the versions of the libraries whose types the SDK hands over (Boost,
+/// nlohmann_json, prometheus-cpp) and of the SDK itself.
+// clang-format off
+#define FLASHSALE_SDK_JSON_VERSION                                              \
+  FLASHSALE_SDK_STR(NLOHMANN_JSON_VERSION_MAJOR) "."                            \
+  FLASHSALE_SDK_STR(NLOHMANN_JSON_VERSION_MINOR) "."                            \
+  FLASHSALE_SDK_STR(NLOHMANN_JSON_VERSION_PATCH)
 inline constexpr const char* kBuildId =
-    "libstdc++-" FLASHSALE_SDK_STR(_GLIBCXX_RELEASE) "/cxx11abi-" FLASHSALE_SDK_STR(
-        _GLIBCXX_USE_CXX11_ABI) "/c++" FLASHSALE_SDK_STR(__cplusplus);
+    "libstdc++-" FLASHSALE_SDK_STR(_GLIBCXX_RELEASE)
+    "/cxx11abi-" FLASHSALE_SDK_STR(_GLIBCXX_USE_CXX11_ABI)
+    "/c++" FLASHSALE_SDK_STR(__cplusplus)
+    "/boost-" BOOST_LIB_VERSION
+    "/nlohmann_json-" FLASHSALE_SDK_JSON_VERSION
+    "/prometheus-cpp-" FLASHSALE_SDK_PROMETHEUS_VERSION
+    "/flashsale-" FLASHSALE_SDK_VERSION;
+// clang-format on
 
 /// A plugin's own view of its health; /readyz fails while a required plugin is not ok.
 struct Health {
@@ -38,7 +57,13 @@ struct Health {
 class BOOST_SYMBOL_VISIBLE Plugin {
  public:
   virtual ~Plugin() = default;
-  /// Called once, after every configured plugin is constructed and before traffic is accepted.
+  /// Brings the plugin's own database schema up to date (its migrations/<kind>_<name>/ files,
+  /// compiled in; see flashsale/pg/migrations.hpp). Called once, after every configured plugin
+  /// is constructed and before any start(), after the migrate() of the plugins it requires;
+  /// `flashsale migrate` calls only this. A plugin with no tables keeps the default.
+  virtual void migrate() {}
+  /// Called once, after every configured plugin is constructed and migrated, before traffic is
+  /// accepted.
   virtual void start() {}
   /// Called once at shutdown, in reverse start order. Must return within a few seconds.
   virtual void stop() {}
@@ -55,6 +80,10 @@ struct PluginDescriptor {
   const char* kind;           ///< "storage", "event_source", "scheduler" or "push"
   const char* name;     ///< short unique name, e.g. "postgres"; selects `plugin.<name>` config
   const char* version;  ///< the plugin's own version, e.g. "1.0.0"
+  /// Names of the plugins this one needs loaded too, comma-separated ("" for none): e.g. pg_wal
+  /// decodes the tables of storage plugin "postgres". The host refuses a plugin whose
+  /// requirement is missing, and migrates requirements first.
+  const char* requirements;
   /// Makes the plugin object. May throw: the host reports the message and refuses the plugin.
   Plugin* (*create)(HostContext& host);
 };
@@ -63,8 +92,9 @@ struct PluginDescriptor {
 }  // namespace flashsale::sdk
 
 /// Exports plugin class TYPE (constructible from HostContext&, deriving from a kind interface)
-/// under NAME and VERSION. Write it once, at namespace scope, in one source file of the plugin.
-#define FLASHSALE_PLUGIN(TYPE, NAME, VERSION)                                                      \
+/// under NAME and VERSION; an optional fourth argument names the plugins it requires
+/// ("postgres"). Write it once, at namespace scope, in one source file of the plugin.
+#define FLASHSALE_PLUGIN(TYPE, NAME, VERSION, ...)                                                 \
   namespace flashsale_plugin_export {                                                              \
   ::flashsale::sdk::Plugin* create(::flashsale::sdk::HostContext& host) { return new TYPE(host); } \
   const ::flashsale::sdk::PluginDescriptor descriptor{::flashsale::sdk::kDescriptorMagic,          \
@@ -73,6 +103,7 @@ struct PluginDescriptor {
                                                       TYPE::kKind,                                 \
                                                       NAME,                                        \
                                                       VERSION,                                     \
+                                                      "" __VA_ARGS__,                              \
                                                       &create};                                    \
   BOOST_DLL_ALIAS_SECTIONED(descriptor, flashsale_plugin, fsplugin)                                \
   }

@@ -58,7 +58,10 @@ class TestHost final : public HostContext {
       : config_(std::move(config)) {}
   /// What database_url() answers ("postgresql://unused" until set). Set it before loading.
   void set_database_url(std::string url) { database_url_ = std::move(url); }
+  /// What plugin_name() answers; load_plugin() sets it to the descriptor's name.
+  void set_plugin_name(std::string name) { plugin_name_ = std::move(name); }
 
+  [[nodiscard]] const std::string& plugin_name() const override { return plugin_name_; }
   [[nodiscard]] const nlohmann::json& config() const override { return config_; }
   [[nodiscard]] const std::string& database_url() const override { return database_url_; }
   void log(LogLevel level, std::string_view message) override {
@@ -132,6 +135,7 @@ class TestHost final : public HostContext {
   };
 
   const nlohmann::json config_;
+  std::string plugin_name_;
   std::string database_url_ = "postgresql://unused";
   prometheus::Registry registry_;
   Sink sink_;
@@ -214,27 +218,7 @@ inline void keep_loaded(boost::dll::shared_library library) {
 /// second storage, event_source or scheduler plugin.
 template <typename Kind = Plugin>
 Loaded<Kind> load_plugin(const std::filesystem::path& path, HostContext& host) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw detail::refused(path, "file not found");
-
-  // Look before loading: a library's static initializers run at dlopen.
-  bool has_descriptor = false;
-  try {
-    boost::dll::library_info info(path, true);
-    for (const auto& section : info.sections()) {
-      if (section != kDescriptorSection) continue;
-      for (const auto& symbol : info.symbols(kDescriptorSection))
-        has_descriptor |= symbol == kDescriptorAlias;
-    }
-  } catch (const std::exception& e) {
-    throw detail::refused(
-        path, std::string("not a flashsale plugin (not a shared library: ") + e.what() + ")");
-  }
-  if (!has_descriptor) {
-    throw detail::refused(path,
-                          "not a flashsale plugin (it exports no flashsale_plugin descriptor)");
-  }
-
+  if (auto error = library_error(path)) throw detail::refused(path, *error);
   const PluginDescriptor* found = nullptr;
   try {
     boost::dll::shared_library library(path, boost::dll::load_mode::rtld_now);
@@ -244,25 +228,8 @@ Loaded<Kind> load_plugin(const std::filesystem::path& path, HostContext& host) {
     throw detail::refused(path, std::string("cannot be loaded: ") + e.what());
   }
   const PluginDescriptor& d = *found;
-  if (d.magic != kDescriptorMagic) {
-    throw detail::refused(path, "not a flashsale plugin (bad descriptor)");
-  }
-  if (d.abi_version != kAbiVersion) {
-    throw detail::refused(path, "ABI mismatch: built for SDK ABI " + std::to_string(d.abi_version) +
-                                    ", this host speaks ABI " + std::to_string(kAbiVersion) +
-                                    " (rebuild the plugin against this SDK)");
-  }
-  if (d.build_id == nullptr || std::strcmp(d.build_id, kBuildId) != 0) {
-    throw detail::refused(path, std::string("built with another C++ toolchain (plugin ") +
-                                    (d.build_id ? d.build_id : "?") + ", host " + kBuildId + ")");
-  }
-  const std::string kind = d.kind ? d.kind : "";
-  if (!is_known_kind(kind)) {
-    throw detail::refused(path, "unknown kind '" + kind + "' (known: " + kKnownKinds + ")");
-  }
-  if (d.name == nullptr || *d.name == '\0' || d.create == nullptr) {
-    throw detail::refused(path, "descriptor has no name or factory");
-  }
+  if (auto error = descriptor_error(d)) throw detail::refused(path, *error);
+  const std::string kind = d.kind;
   if constexpr (requires { Kind::kKind; }) {
     if (kind != Kind::kKind) {
       throw detail::refused(
@@ -270,6 +237,7 @@ Loaded<Kind> load_plugin(const std::filesystem::path& path, HostContext& host) {
     }
   }
 
+  if (auto* test_host = dynamic_cast<TestHost*>(&host)) test_host->set_plugin_name(d.name);
   std::unique_ptr<Plugin> object(d.create(host));  // the plugin's exceptions pass through
   if (!object) throw detail::refused(path, "factory returned no object");
   if (dynamic_cast<Kind*>(object.get()) == nullptr || !implements(kind, object.get())) {

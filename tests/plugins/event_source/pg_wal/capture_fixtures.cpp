@@ -1,12 +1,13 @@
 // Regenerates tests/fixtures/pgoutput/stream.hex: runs a small workload on a throwaway PostgreSQL
 // cluster and records every raw CopyData buffer of one pgoutput (proto 1) replication session.
 // Usage: flashsale-capture-pgoutput [output-folder]   (default: the fixture folder in the source)
-#include <poll.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <flashsale/pg/connection.hpp>
+#include <flashsale/pg/replication.hpp>
 #include <fstream>
 #include <iostream>
 #include <stdexcept>
@@ -14,13 +15,12 @@
 #include <vector>
 
 #include "embedded_postgres.hpp"
-#include "flashsale/pg.hpp"
 #include "pgoutput.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
-namespace pgwal = flashsale::pgwal;
+namespace pg_wal = flashsale::plugins::pg_wal;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kEndMarker = "capture-end";
@@ -93,28 +93,13 @@ std::int64_t now_pg_us() {
   const auto unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
                            std::chrono::system_clock::now().time_since_epoch())
                            .count();
-  return pgwal::unix_to_pg_us(unix_us);
-}
-
-// Waits until the socket is readable or the deadline passes; never a fixed sleep.
-void wait_readable(PGconn* conn, Clock::time_point deadline) {
-  const auto left =
-      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0) throw std::runtime_error("timed out waiting for the replication stream");
-  pollfd fd{PQsocket(conn), POLLIN, 0};
-  if (poll(&fd, 1, static_cast<int>(left)) < 0) throw std::runtime_error("poll failed");
-  if (PQconsumeInput(conn) == 0) {
-    throw std::runtime_error(std::string("replication connection: ") + PQerrorMessage(conn));
-  }
+  return pg_wal::unix_to_pg_us(unix_us);
 }
 
 // Reads until the end marker, then asks for one keepalive so the fixture surely holds a 'k'.
 std::vector<std::string> capture(const std::string& url) {
-  const std::string repl_url =
-      url + (url.find('?') == std::string::npos ? "?" : "&") + "replication=database";
-  flashsale::pg::Connection repl(repl_url);
-  PGconn* conn = repl.raw();
-  repl.exec(
+  flashsale::pg::ReplicationConnection repl(url);
+  repl.start(
       "START_REPLICATION SLOT capture LOGICAL 0/0 (\"proto_version\" '1', "
       "\"publication_names\" 'capture_pub', \"messages\" 'true')");
 
@@ -122,46 +107,28 @@ std::vector<std::string> capture(const std::string& url) {
   const auto deadline = Clock::now() + std::chrono::seconds(30);
   bool seen_end = false;
   bool asked = false;
-  pgwal::Lsn received = 0;
+  pg_wal::Lsn received = 0;
   while (true) {
-    char* buffer = nullptr;
-    const int n = PQgetCopyData(conn, &buffer, 1);
-    if (n == 0) {
-      wait_readable(conn, deadline);
-      continue;
-    }
-    if (n < 0) {
-      throw std::runtime_error(std::string("replication stream ended early: ") +
-                               PQerrorMessage(conn));
-    }
-    frames.emplace_back(buffer, static_cast<std::size_t>(n));
-    PQfreemem(buffer);
+    if (Clock::now() > deadline) throw std::runtime_error("timed out reading the stream");
+    const auto frame = repl.read(std::chrono::milliseconds(100));
+    if (!frame) continue;
+    frames.emplace_back(frame->view());
 
-    const auto parsed = pgwal::parse_copy_data(frames.back());
-    if (const auto* x = std::get_if<pgwal::XLogData>(&parsed)) {
+    const auto parsed = pg_wal::parse_copy_data(frames.back());
+    if (const auto* x = std::get_if<pg_wal::XLogData>(&parsed)) {
       received = std::max(received, x->data_start);
-      const auto message = pgwal::decode(x->payload);
-      const auto* m = std::get_if<pgwal::LogicalMessage>(&message);
+      const auto message = pg_wal::decode(x->payload);
+      const auto* m = std::get_if<pg_wal::LogicalMessage>(&message);
       if (m != nullptr && m->content == kEndMarker) seen_end = true;
     } else if (asked) {
       break;  // the keepalive that answers our status update
     }
     if (seen_end && !asked) {
-      const std::string update = pgwal::status_update(received, received, received, now_pg_us(),
-                                                      /*reply_requested=*/true);
-      if (PQputCopyData(conn, update.data(), static_cast<int>(update.size())) != 1 ||
-          PQflush(conn) != 0) {
-        throw std::runtime_error(std::string("status update: ") + PQerrorMessage(conn));
-      }
+      repl.send(pg_wal::status_update(received, received, received, now_pg_us(),
+                                      /*reply_requested=*/true));
       asked = true;
     }
   }
-
-  PQputCopyEnd(conn, nullptr);
-  PQflush(conn);
-  char* buffer = nullptr;
-  while (PQgetCopyData(conn, &buffer, 0) > 0) PQfreemem(buffer);
-  while (PGresult* r = PQgetResult(conn)) PQclear(r);
   return frames;
 }
 

@@ -10,7 +10,7 @@
 
 #include "pgoutput.hpp"
 
-using namespace flashsale::pgwal;
+using namespace flashsale::plugins::pg_wal;
 
 namespace Catch {
 template <>

@@ -5,12 +5,12 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <fstream>
 #include <regex>
 #include <set>
 
 #include "embedded_postgres.hpp"
-#include "flashsale/pg.hpp"
 #include "support/api_client.hpp"
 #include "support/parallel.hpp"
 #include "support/service.hpp"

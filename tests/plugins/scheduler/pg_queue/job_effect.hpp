@@ -3,7 +3,7 @@
 // every run.
 #pragma once
 
-#include <flashsale/pg.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <flashsale/sdk/scheduler.hpp>
 #include <string>
 

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <flashsale/pg.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <flashsale/sdk/scheduler.hpp>
 #include <iostream>
 #include <map>
@@ -18,7 +18,6 @@
 #include "event_bus.hpp"
 #include "job_effect.hpp"
 #include "metrics.hpp"
-#include "migrations.hpp"
 #include "plugin_host.hpp"
 #include "process.hpp"
 #include "queries.hpp"
@@ -37,8 +36,7 @@ namespace {
 
 std::string migrated_database() {
   std::string url = test::fresh_database();
-  pg::Connection conn(url);
-  migrate(conn, bundled_migrations());
+  test::migrate_plugins(url, {"flashsale_scheduler_pg_queue"});
   return url;
 }
 

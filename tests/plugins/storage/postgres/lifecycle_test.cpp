@@ -2,12 +2,12 @@
 // no oversell, FIFO promotion, idempotency and per-user limits under races, lazy expiry, and
 // SPEC §2's invariants after every scenario.
 #include <catch2/catch.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
 
-#include "flashsale/pg.hpp"
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
 #include "support/parallel.hpp"

@@ -2,12 +2,11 @@
 // answers of set_payment_link (which tell "not visible yet" from "too late") and the device
 // registry.
 #include <catch2/catch.hpp>
+#include <flashsale/pg/connection.hpp>
 #include <future>
 
 #include "event_bus.hpp"
-#include "flashsale/pg.hpp"
 #include "metrics.hpp"
-#include "migrations.hpp"
 #include "plugin_host.hpp"
 #include "support/test_cluster.hpp"
 
@@ -19,8 +18,7 @@ namespace {
 class Instance {
  public:
   Instance() : url_(test::fresh_database()) {
-    pg::Connection conn(url_);
-    migrate(conn, bundled_migrations());
+    test::migrate_plugins(url_, {"flashsale_storage_postgres"});
     config_ = load_config(std::nullopt, {});
     config_.plugins_dir = FLASHSALE_PLUGIN_DIR;
     host_ = std::make_unique<PluginHost>(config_, url_, metrics_, bus_);

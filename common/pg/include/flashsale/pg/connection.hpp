@@ -1,24 +1,45 @@
 // A thin RAII layer over libpq shared by the host and the PostgreSQL plugins: connections,
-// results and parameterized statements. SQL is never built from input; values go in params.
+// results, parameterized statements, and what a failure's SQLSTATE means. SQL is never built
+// from input; values go in params. libpq's own header stays out of this one (as libpqxx does).
 #pragma once
-
-#include <libpq-fe.h>
 
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
+
+// libpq's handle types, declared as libpq-fe.h declares them.
+typedef struct pg_conn PGconn;      // NOLINT(modernize-use-using)
+typedef struct pg_result PGresult;  // NOLINT(modernize-use-using)
 
 namespace flashsale::pg {
 
-/// A failed connection or statement; sqlstate() is the five-character SQLSTATE, if any.
+/// A failed connection or statement; sqlstate() is the five-character SQLSTATE, if any. The
+/// classifications below are the only place that reads SQLSTATE values.
 class Error : public std::runtime_error {
  public:
   Error(const std::string& message, std::string sqlstate)
       : std::runtime_error(message), sqlstate_(std::move(sqlstate)) {}
   [[nodiscard]] const std::string& sqlstate() const { return sqlstate_; }
+
+  /// The connection is gone or the server is going away (class 08, 57P01-57P03): the same work
+  /// may succeed on a new connection.
+  [[nodiscard]] bool is_connection_lost() const;
+  /// Worth running the whole transaction again: a deadlock or serialization failure (class 40),
+  /// or a lost connection.
+  [[nodiscard]] bool is_retryable() const;
+  /// A unique constraint was violated (23505).
+  [[nodiscard]] bool is_unique_violation() const;
+  /// The input was wrong: a data exception (class 22, e.g. a date out of range, a number too
+  /// large) or a check constraint (23514).
+  [[nodiscard]] bool is_data_error() const;
+  /// An object of that name exists already (42710), e.g. a replication slot made meanwhile.
+  [[nodiscard]] bool is_duplicate_object() const;
+  /// No connection was free in time (53300, as the pool reports it).
+  [[nodiscard]] bool is_busy() const;
 
  private:
   std::string sqlstate_;
@@ -27,15 +48,14 @@ class Error : public std::runtime_error {
 /// An owned PGresult that completed successfully.
 class Result {
  public:
-  explicit Result(PGresult* result) : result_(result, &PQclear) {}
-  [[nodiscard]] int rows() const { return PQntuples(result_.get()); }
+  explicit Result(PGresult* result);
+  [[nodiscard]] int rows() const;
   [[nodiscard]] bool is_null(int row, int col) const;
   /// The text of a field; empty for NULL.
   [[nodiscard]] std::string_view get(int row, int col) const;
   [[nodiscard]] long long get_int(int row, int col) const;
   /// Rows an INSERT, UPDATE or DELETE touched.
   [[nodiscard]] long long affected() const;
-  [[nodiscard]] PGresult* raw() const { return result_.get(); }
 
  private:
   std::unique_ptr<PGresult, void (*)(PGresult*)> result_;
@@ -59,8 +79,10 @@ class Connection {
   void prepare(const std::string& name, const std::string& sql);
   /// Runs a statement prepared on this connection.
   Result exec_prepared(const std::string& name, const std::vector<Param>& params);
-  [[nodiscard]] bool ok() const { return PQstatus(conn_.get()) == CONNECTION_OK; }
-  [[nodiscard]] PGconn* raw() const { return conn_.get(); }
+  /// Connected, and not inside a transaction: fit to go back to a pool.
+  [[nodiscard]] bool idle() const;
+  /// Rolls back an open transaction, if any; never throws.
+  void rollback_quietly();
 
  private:
   std::unique_ptr<PGconn, void (*)(PGconn*)> conn_;
@@ -70,6 +92,10 @@ class Connection {
 /// URL sets none), so a silently dead network fails a call in seconds, not after minutes of
 /// retransmissions.
 std::string with_keepalives(const std::string& url);
+
+/// `url` with `name=value` added as a connection parameter (URI or key=value form).
+std::string with_parameter(const std::string& url, const std::string& name,
+                           const std::string& value);
 
 /// Runs fn(conn) inside BEGIN/COMMIT; rolls back and rethrows if fn throws.
 template <typename Fn>
@@ -85,7 +111,7 @@ auto transaction(Connection& conn, Fn&& fn) {
       return result;
     }
   } catch (...) {
-    if (PQtransactionStatus(conn.raw()) != PQTRANS_IDLE) PQclear(PQexec(conn.raw(), "ROLLBACK"));
+    conn.rollback_quietly();
     throw;
   }
 }

@@ -1,5 +1,5 @@
-// See flashsale/pg_pool.hpp.
-#include "flashsale/pg_pool.hpp"
+// See flashsale/pg/pool.hpp.
+#include "flashsale/pg/pool.hpp"
 
 namespace flashsale::pg {
 
@@ -40,7 +40,7 @@ void Pool::give_back(std::unique_ptr<Connection> conn) {
     std::lock_guard lock(mutex_);
     if (on_loan_) on_loan_(-1);
     // A connection in a failed or unknown state is closed rather than reused.
-    if (conn->ok() && PQtransactionStatus(conn->raw()) == PQTRANS_IDLE) {
+    if (conn->idle()) {
       idle_.push_back(std::move(conn));
     } else {
       --open_;

@@ -1,5 +1,7 @@
-// libpq RAII helpers; see flashsale/pg.hpp.
-#include "flashsale/pg.hpp"
+// See flashsale/pg/connection.hpp.
+#include "flashsale/pg/connection.hpp"
+
+#include <libpq-fe.h>
 
 #include <cstdlib>
 
@@ -32,14 +34,42 @@ std::vector<const char*> pointers(const std::vector<Param>& params) {
   return values;
 }
 
+bool is_uri(const std::string& url) {
+  return url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+}
+
 }  // namespace
 
+bool Error::is_connection_lost() const {
+  return sqlstate_.rfind("08", 0) == 0 || sqlstate_ == "57P01" || sqlstate_ == "57P02" ||
+         sqlstate_ == "57P03";
+}
+
+bool Error::is_retryable() const { return sqlstate_.rfind("40", 0) == 0 || is_connection_lost(); }
+
+bool Error::is_unique_violation() const { return sqlstate_ == "23505"; }
+
+bool Error::is_data_error() const { return sqlstate_.rfind("22", 0) == 0 || sqlstate_ == "23514"; }
+
+bool Error::is_duplicate_object() const { return sqlstate_ == "42710"; }
+
+bool Error::is_busy() const { return sqlstate_ == "53300"; }
+
 std::string with_keepalives(const std::string& url) {
-  const bool uri = url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
-  if (!uri || url.find("keepalives") != std::string::npos) return url;
+  if (!is_uri(url) || url.find("keepalives") != std::string::npos) return url;
   return url + (url.find('?') == std::string::npos ? "?" : "&") +
          "keepalives_idle=10&keepalives_interval=3&keepalives_count=3&tcp_user_timeout=30000";
 }
+
+std::string with_parameter(const std::string& url, const std::string& name,
+                           const std::string& value) {
+  if (!is_uri(url)) return url + " " + name + "=" + value;
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + name + "=" + value;
+}
+
+Result::Result(PGresult* result) : result_(result, &PQclear) {}
+
+int Result::rows() const { return PQntuples(result_.get()); }
 
 bool Result::is_null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
 
@@ -97,6 +127,14 @@ Result Connection::exec_prepared(const std::string& name, const std::vector<Para
   return checked(conn_.get(),
                  PQexecPrepared(conn_.get(), name.c_str(), static_cast<int>(values.size()),
                                 values.data(), nullptr, nullptr, 0));
+}
+
+bool Connection::idle() const {
+  return PQstatus(conn_.get()) == CONNECTION_OK && PQtransactionStatus(conn_.get()) == PQTRANS_IDLE;
+}
+
+void Connection::rollback_quietly() {
+  if (PQtransactionStatus(conn_.get()) != PQTRANS_IDLE) PQclear(PQexec(conn_.get(), "ROLLBACK"));
 }
 
 }  // namespace flashsale::pg

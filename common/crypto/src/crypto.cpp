@@ -1,5 +1,5 @@
 // See crypto.hpp.
-#include "crypto.hpp"
+#include "flashsale/crypto.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

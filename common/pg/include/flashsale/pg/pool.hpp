@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "flashsale/pg.hpp"
+#include "flashsale/pg/connection.hpp"
 
 namespace flashsale::pg {
 
