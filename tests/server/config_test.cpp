@@ -84,6 +84,19 @@ TEST_CASE("a plugin key present in the file can be overridden by its own variabl
   CHECK(c.plugin_config("log")["level"] == "debug");
 }
 
+TEST_CASE("every plugin key has its own variable, FLASHSALE_PLUGIN_<NAME>_<KEY>") {
+  const auto c = load_config(std::nullopt, {{"FLASHSALE_PLUGIN_POSTGRES_POOL_SIZE", "4"},
+                                            {"FLASHSALE_PLUGIN_PG_WAL_SLOT", "my_slot"},
+                                            {"FLASHSALE_PLUGIN_FCM_STUB_ACCESS_TOKEN", "a.b.c"}});
+  CHECK(c.plugin_config("postgres") == nlohmann::json{{"pool_size", 4}});
+  CHECK(c.plugin_config("pg_wal") == nlohmann::json{{"slot", "my_slot"}});
+  CHECK(c.plugin_config("fcm_stub") == nlohmann::json{{"access_token", "a.b.c"}});
+  CHECK(c.plugin_config("pg_queue") == nlohmann::json::object());
+  CHECK(c.unclaimed_plugin_variables({"postgres", "pg_wal", "fcm_stub"}).empty());
+  CHECK(c.unclaimed_plugin_variables({"postgres", "pg_wal"}) ==
+        std::vector<std::string>{"FLASHSALE_PLUGIN_FCM_STUB_ACCESS_TOKEN"});
+}
+
 TEST_CASE("bad configuration is refused with a message naming the key") {
   CHECK_THAT(error_of(write_file(R"({"http": {"lisen": "x"}})"), {}),
              Catch::Contains("unknown key 'http.lisen'"));

@@ -170,6 +170,19 @@ TEST_CASE("the usage, for --help on the binary or any command, exits 0") {
   CHECK(process::run({FLASHSALE_BIN, "serve", "--bogus"}, output) == 2);
 }
 
+TEST_CASE("a plugin setting from its own variable is checked by the plugin; a stray one stops") {
+  ServiceProcess bad_value({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
+                                       "FLASHSALE_PLUGIN_POSTGRES_POOL_SIZE=lots"});
+  CHECK(bad_value.wait_exit() == 2);
+  CHECK_THAT(bad_value.log(),
+             Catch::Contains("factory threw: plugin.postgres.pool_size must be an integer"));
+  ServiceProcess stray({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
+                                   "FLASHSALE_PLUGIN_POSTGRESS_POOL_SIZE=4"});
+  CHECK(stray.wait_exit() == 2);
+  CHECK_THAT(stray.log(), Catch::Contains("environment: FLASHSALE_PLUGIN_POSTGRESS_POOL_SIZE names "
+                                          "no loaded plugin's setting"));
+}
+
 TEST_CASE("configuration errors stop start-up with exit code 2 and a clear line") {
   ServiceProcess bad_env({"serve"}, {"FLASHSALE_HTTP_THREADS=lots"});
   CHECK(bad_env.wait_exit() == 2);
