@@ -34,7 +34,8 @@ void PlaceCoalescer::submit(sdk::PlaceRequest request, sdk::Storage::Done done) 
       return;
     }
   }
-  done({"overloaded", "too many orders are waiting to be placed; retry shortly", ""});
+  done({sdk::StorageError::overloaded, "too many orders are waiting to be placed; retry shortly",
+        ""});
 }
 
 void PlaceCoalescer::work() {
@@ -61,7 +62,10 @@ void PlaceCoalescer::work() {
     } catch (const std::exception& e) {
       // run_ answers as it goes; whatever it had not answered gets an error, never silence.
       for (auto& p : batch) {
-        if (p.done) p.done({"unavailable", std::string("placement failed: ") + e.what(), ""});
+        if (p.done) {
+          p.done(
+              {sdk::StorageError::unavailable, std::string("placement failed: ") + e.what(), ""});
+        }
       }
     }
     {

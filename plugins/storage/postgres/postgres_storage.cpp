@@ -24,6 +24,7 @@
 namespace flashsale::plugins::postgres {
 namespace {
 
+using sdk::StorageError;
 using sdk::StorageResult;
 using std::chrono::milliseconds;
 
@@ -125,16 +126,25 @@ Settings parse_settings(const sdk::HostContext& host) {
   return s;
 }
 
+// An outcome a lifecycle function answers: "ok", or the code of an error; any other text is a
+// defect (a function and this plugin out of step), never silently a conflict.
+StorageError outcome_error(std::string_view outcome) {
+  if (outcome == "ok") return StorageError::none;
+  return sdk::storage_error(outcome).value_or(StorageError::internal);
+}
+
 StorageResult from_row(const pg::Result& r) {
-  // Rows of (outcome, message, body): outcome "ok" is success.
-  StorageResult out{std::string(r.get(0, 0)), std::string(r.get(0, 1)), std::string(r.get(0, 2))};
-  if (out.error == "ok") out.error.clear();
-  return out;
+  // Rows of (outcome, message, body).
+  const auto error = outcome_error(r.get(0, 0));
+  std::string message(error == StorageError::internal
+                          ? "unknown outcome " + std::string(r.get(0, 0))
+                          : std::string(r.get(0, 1)));
+  return {error, std::move(message), std::string(r.get(0, 2))};
 }
 
 StorageResult single_json(const pg::Result& r, const std::string& what) {
-  if (r.rows() == 0) return {"not_found", "no " + what, ""};
-  return {"", "", std::string(r.get(0, 0))};
+  if (r.rows() == 0) return {StorageError::not_found, "no " + what, ""};
+  return {StorageError::none, "", std::string(r.get(0, 0))};
 }
 
 }  // namespace
@@ -206,31 +216,31 @@ class PostgresStorage final : public sdk::Storage {
 
   void place(sdk::PlaceRequest request, Done done) override {
     if (!coalescer_) {
-      done({"unavailable", "storage is not started", ""});
+      done({StorageError::unavailable, "storage is not started", ""});
       return;
     }
     coalescer_->submit(std::move(request), std::move(done));
   }
 
-  StorageResult get_order(const std::string& user_id, const std::string& order_id) override {
+  StorageResult get_order(const sdk::OrderRef& order) override {
     return query([&](pg::Connection& c) {
-      return single_json(c.exec_prepared("get_order", {order_id, user_id}), "order " + order_id);
+      return single_json(c.exec_prepared("get_order", {order.order_id, order.user_id}),
+                         "order " + order.order_id);
     });
   }
 
-  StorageResult list_orders(const std::string& user_id, const std::string& item_id,
-                            const std::string& status) override {
+  StorageResult list_orders(const sdk::OrderQuery& q) override {
     return query([&](pg::Connection& c) {
-      return single_json(c.exec_prepared("list_orders", {user_id, item_id, status}), "orders");
+      return single_json(c.exec_prepared("list_orders", {q.user_id, q.item_id, q.status}),
+                         "orders");
     });
   }
 
-  StorageResult end_order(const std::string& order_id, const std::string& user_id,
-                          sdk::EndKind kind) override {
+  StorageResult end_order(const sdk::OrderRef& order, sdk::EndKind kind) override {
     const char* name = kind == sdk::EndKind::cancel ? "cancel" : "force_expire";
+    const pg::Param user = order.user_id.empty() ? pg::Param() : pg::Param(order.user_id);
     return query([&](pg::Connection& c) {
-      return from_row(c.exec_prepared(
-          "end_order", {order_id, user_id.empty() ? pg::Param() : pg::Param(user_id), name}));
+      return from_row(c.exec_prepared("end_order", {order.order_id, user, name}));
     });
   }
 
@@ -262,11 +272,10 @@ class PostgresStorage final : public sdk::Storage {
                  opt(item.opens_at), opt(item.closes_at), item.paused ? "true" : "false"}),
             "item");
       } catch (const pg::Error& e) {
-        if (e.sqlstate() == "23505")
-          return {"already_exists", "item " + item.id + " already exists", ""};
-        if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate() == "23514") {
-          return {"bad_request", e.what(), ""};
+        if (e.is_unique_violation()) {
+          return {StorageError::already_exists, "item " + item.id + " already exists", ""};
         }
+        if (e.is_data_error()) return {StorageError::bad_request, e.what(), ""};
         throw;
       }
     });
@@ -282,9 +291,7 @@ class PostgresStorage final : public sdk::Storage {
              change.set_closes_at ? "true" : "false",
              change.closes_at ? pg::Param(*change.closes_at) : pg::Param()}));
       } catch (const pg::Error& e) {
-        if (e.sqlstate().rfind("22", 0) == 0 || e.sqlstate() == "23514") {
-          return {"bad_request", e.what(), ""};
-        }
+        if (e.is_data_error()) return {StorageError::bad_request, e.what(), ""};
         throw;
       }
     });
@@ -307,12 +314,13 @@ class PostgresStorage final : public sdk::Storage {
   StorageResult set_payment_link(const std::string& order_id, const std::string& link) override {
     return query([&](pg::Connection& c) -> StorageResult {
       const auto r = c.exec_prepared("set_payment_link", {order_id, link});
-      if (!r.is_null(0, 0)) return {"", "", std::string(r.get(0, 0))};
+      if (!r.is_null(0, 0)) return {StorageError::none, "", std::string(r.get(0, 0))};
       const std::string status(r.get(0, 1));
       if (status.empty() || status == "waiting") {
-        return {"not_found", "no reserved order " + order_id + " is visible yet", ""};
+        return {StorageError::not_found, "no reserved order " + order_id + " is visible yet", ""};
       }
-      return {"invalid_transition", "the order is " + status + " or already has a link", ""};
+      return {StorageError::invalid_transition, "the order is " + status + " or already has a link",
+              ""};
     });
   }
 
@@ -327,20 +335,22 @@ class PostgresStorage final : public sdk::Storage {
       const auto r = c.exec_prepared("record_payment",
                                      {event_id, order_id, succeeded ? "succeeded" : "failed"});
       const std::string result(r.get(0, 0));
-      return {result == "duplicate" ? "duplicate" : "", "", std::string(r.get(0, 1))};
+      return {result == "duplicate" ? StorageError::duplicate : StorageError::none, "",
+              std::string(r.get(0, 1))};
     });
   }
 
   StorageResult register_device(const std::string& user_id, const std::string& token) override {
     return query([&](pg::Connection& c) -> StorageResult {
-      return {"", "", std::string(c.exec_prepared("register_device", {token, user_id}).get(0, 0))};
+      return {StorageError::none, "",
+              std::string(c.exec_prepared("register_device", {token, user_id}).get(0, 0))};
     });
   }
 
   StorageResult drop_device(const std::string& user_id, const std::string& token) override {
     return query([&](pg::Connection& c) -> StorageResult {
       if (c.exec_prepared("drop_device", {token, user_id}).affected() == 0) {
-        return {"not_found", "no such device token for this user", ""};
+        return {StorageError::not_found, "no such device token for this user", ""};
       }
       return {};
     });
@@ -381,7 +391,7 @@ class PostgresStorage final : public sdk::Storage {
       return fn(*conn);
     } catch (const pg::Error& e) {
       host_.log(sdk::LogLevel::error, std::string("database error: ") + e.what());
-      return {"unavailable", "the database is unavailable; retry shortly", ""};
+      return {StorageError::unavailable, "the database is unavailable; retry shortly", ""};
     }
   }
 
@@ -397,7 +407,8 @@ class PostgresStorage final : public sdk::Storage {
     }
     const std::string payload = requests.dump();
     std::vector<StorageResult> results(
-        batch.size(), {"unavailable", "the database is unavailable; retry shortly", ""});
+        batch.size(),
+        {StorageError::unavailable, "the database is unavailable; retry shortly", ""});
     std::vector<std::string> outcomes(batch.size(), "unavailable");
     // A deadlock (two items' batches claiming the same keys) or serialization failure is retried.
     for (int attempt = 1; attempt <= 3; ++attempt) {
@@ -409,16 +420,15 @@ class PostgresStorage final : public sdk::Storage {
           if (i >= results.size()) continue;
           outcomes[i] = std::string(rows.get(r, 1));
           const bool ok = !rows.is_null(r, 3);  // a body means an order: new or replayed
-          results[i] = {ok ? "" : outcomes[i], std::string(rows.get(r, 2)),
-                        std::string(rows.get(r, 3))};
+          results[i] = {ok ? StorageError::none : outcome_error(outcomes[i]),
+                        std::string(rows.get(r, 2)), std::string(rows.get(r, 3))};
         }
         batch_size_.Observe(static_cast<double>(batch.size()));
         break;
       } catch (const pg::Error& e) {
         // Deadlock, serialization failure, or a connection lost (e.g. the server restarted):
         // the whole batch rolled back, and replaying it is safe (idempotency keys).
-        const bool retry = e.sqlstate() == "40P01" || e.sqlstate() == "40001" ||
-                           e.sqlstate().rfind("08", 0) == 0 || e.sqlstate().rfind("57P0", 0) == 0;
+        const bool retry = e.is_retryable();
         host_.log(retry ? sdk::LogLevel::warn : sdk::LogLevel::error,
                   "placement batch for " + item + " failed: " + e.what());
         if (!retry) break;

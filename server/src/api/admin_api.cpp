@@ -148,7 +148,8 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
     const std::string id = req.params["id"];
     if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
     on_worker(workers, reply, [&storage, id] {
-      return storage_response(storage.end_order(id, "", sdk::EndKind::force_expire), 200);
+      return storage_response(
+          storage.end_order({.user_id = "", .order_id = id}, sdk::EndKind::force_expire), 200);
     });
   });
 

@@ -41,7 +41,7 @@ void AdminStream::connect(const std::shared_ptr<http::WebSocket>& client) {
   // again changes nothing.
   const bool queued = workers_.try_post([this, client] {
     const auto items = storage_.list_items();
-    if (!items.error.empty()) return client->close("snapshot failed: " + items.message);
+    if (!items.ok()) return client->close("snapshot failed: " + items.message);
     auto snapshot = nlohmann::json::parse(items.body);
     snapshot["type"] = "snapshot";
     client->release(snapshot.dump());

@@ -2,16 +2,14 @@
 // plugin's coalescer (no blocking) or run the storage call on the worker pool.
 #include "api/public_api.hpp"
 
-#include <openssl/crypto.h>
-
 #include <flashsale/crypto.hpp>
 #include <flashsale/sdk/storage.hpp>
 
 #include "api/blocking.hpp"
 #include "api/storage_response.hpp"
 #include "api/validation.hpp"
-#include "jobs/slow_path.hpp"
 #include "log.hpp"
+#include "payments/settlement.hpp"
 
 namespace flashsale::api {
 namespace {
@@ -44,16 +42,6 @@ std::optional<http::Response> identity_error(const Request& req, const std::stri
   return std::nullopt;
 }
 
-// The caller's user id; otherwise answers the error and returns nullopt.
-std::optional<std::string> identify(const Request& req, const std::string& header,
-                                    const Reply& reply) {
-  if (auto error = identity_error(req, header)) {
-    reply(std::move(*error));
-    return std::nullopt;
-  }
-  return req.header(header);
-}
-
 http::Response not_found(const std::string& what) {
   return http::error_response(404, "not_found", "no " + what);
 }
@@ -62,20 +50,21 @@ bool signature_ok(const std::string& secret, const Request& req) {
   if (secret.empty()) return true;
   std::string given = req.header("X-Signature");
   if (given.rfind("sha256=", 0) == 0) given = given.substr(7);
-  const std::string expected = crypto::hmac_sha256_hex(secret, req.body);
-  return given.size() == expected.size() &&
-         CRYPTO_memcmp(given.data(), expected.data(), given.size()) == 0;
+  return crypto::equal_constant_time(given, crypto::hmac_sha256_hex(secret, req.body));
 }
 
-}  // namespace
+// The routes' handlers, one member each. Those of identified users get the caller's id from the
+// identity filter (add_public_routes); the webhook is called by the payment provider.
+class PublicApi {
+ public:
+  PublicApi(sdk::Storage& storage, sdk::Scheduler* scheduler, WorkerPool& workers,
+            std::string webhook_secret)
+      : storage_(storage),
+        scheduler_(scheduler),
+        workers_(workers),
+        webhook_secret_(std::move(webhook_secret)) {}
 
-void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                       WorkerPool& workers, PublicApiOptions options) {
-  const std::string header = options.identity_header;
-
-  router.add("POST", "/v1/items/{item}/orders", [&storage, header](Request& req, Reply reply) {
-    const auto user = identify(req, header, reply);
-    if (!user) return;
+  void place_order(Request& req, Reply reply, const std::string& user) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(not_found("item " + item));
     const std::string key = req.header("Idempotency-Key");
@@ -94,65 +83,55 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
             "unknown field '" + body->begin().key() + "': placing an order takes no fields"));
       }
     }
-    storage.place({*user, item, key},
-                  [reply](sdk::StorageResult result) { reply(storage_response(result, 202)); });
-  });
+    storage_.place({user, item, key},
+                   [reply](sdk::StorageResult result) { reply(storage_response(result, 202)); });
+  }
 
-  router.add("GET", "/v1/orders/{id}", [&storage, &workers, header](Request& req, Reply reply) {
-    const auto user = identify(req, header, reply);
-    if (!user) return;
+  void get_order(Request& req, Reply reply, const std::string& user) {
     const std::string id = req.params["id"];
     if (!is_uuid(id)) return reply(not_found("order " + id));
-    on_worker(workers, reply, [&storage, user = *user, id] {
-      return storage_response(storage.get_order(user, id), 200);
+    on_worker(workers_, reply, [this, user, id] {
+      return storage_response(storage_.get_order({.user_id = user, .order_id = id}), 200);
     });
-  });
+  }
 
-  router.add("GET", "/v1/orders", [&storage, &workers, header](Request& req, Reply reply) {
-    const auto user = identify(req, header, reply);
-    if (!user) return;
+  void list_orders(Request& req, Reply reply, const std::string& user) {
     for (const auto& [key, value] : req.query) {
       if (key != "item" && key != "status") {
         return reply(
             http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
       }
     }
-    const std::string item = req.query["item"];
-    const std::string status = req.query["status"];
-    if (!item.empty() && !is_item_id(item)) {
+    sdk::OrderQuery query{
+        .user_id = user, .item_id = req.query["item"], .status = req.query["status"]};
+    if (!query.item_id.empty() && !is_item_id(query.item_id)) {
       return reply(http::error_response(400, "bad_request", "item must match [a-z0-9-]{1,64}"));
     }
-    if (!status.empty() && !kStatuses.count(status)) {
+    if (!query.status.empty() && !kStatuses.count(query.status)) {
       return reply(http::error_response(
           400, "bad_request", "status must be waiting, reserved, confirmed, cancelled or expired"));
     }
-    on_worker(workers, reply, [&storage, user = *user, item, status] {
-      return storage_response(storage.list_orders(user, item, status), 200);
+    on_worker(workers_, reply,
+              [this, query] { return storage_response(storage_.list_orders(query), 200); });
+  }
+
+  void cancel_order(Request& req, Reply reply, const std::string& user) {
+    const std::string id = req.params["id"];
+    if (!is_uuid(id)) return reply(not_found("order " + id));
+    on_worker(workers_, reply, [this, user, id] {
+      return storage_response(
+          storage_.end_order({.user_id = user, .order_id = id}, sdk::EndKind::cancel), 200);
     });
-  });
+  }
 
-  router.add("POST", "/v1/orders/{id}/cancel",
-             [&storage, &workers, header](Request& req, Reply reply) {
-               const auto user = identify(req, header, reply);
-               if (!user) return;
-               const std::string id = req.params["id"];
-               if (!is_uuid(id)) return reply(not_found("order " + id));
-               on_worker(workers, reply, [&storage, user = *user, id] {
-                 return storage_response(storage.end_order(id, user, sdk::EndKind::cancel), 200);
-               });
-             });
-
-  router.add("GET", "/v1/items/{item}", [&storage, &workers, header](Request& req, Reply reply) {
-    if (!identify(req, header, reply)) return;
+  void get_item(Request& req, Reply reply, const std::string&) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(not_found("item " + item));
-    on_worker(workers, reply,
-              [&storage, item] { return storage_response(storage.get_item(item, false), 200); });
-  });
+    on_worker(workers_, reply,
+              [this, item] { return storage_response(storage_.get_item(item, false), 200); });
+  }
 
-  router.add("POST", "/v1/devices", [&storage, &workers, header](Request& req, Reply reply) {
-    const auto user = identify(req, header, reply);
-    if (!user) return;
+  void register_device(Request& req, Reply reply, const std::string& user) {
     http::Response error;
     const auto body = http::parse_json_object(req, error);
     if (!body) return reply(error);
@@ -165,68 +144,88 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
     } catch (const BadRequest& e) {
       return reply(http::error_response(400, "bad_request", e.what()));
     }
-    on_worker(workers, reply, [&storage, user = *user, token] {
-      return storage_response(storage.register_device(user, token), 201);
+    on_worker(workers_, reply, [this, user, token] {
+      return storage_response(storage_.register_device(user, token), 201);
     });
-  });
+  }
 
-  router.add("DELETE", "/v1/devices/{token}",
-             [&storage, &workers, header](Request& req, Reply reply) {
-               const auto user = identify(req, header, reply);
-               if (!user) return;
-               const std::string token = req.params["token"];
-               if (!is_printable(token, kMaxDeviceToken)) return reply(not_found("device token"));
-               on_worker(workers, reply, [&storage, user = *user, token] {
-                 auto r = storage.drop_device(user, token);
-                 if (!r.error.empty()) return storage_response(r, 204);
-                 return http::Response{204, "", "application/json", {}};
-               });
-             });
+  void drop_device(Request& req, Reply reply, const std::string& user) {
+    const std::string token = req.params["token"];
+    if (!is_printable(token, kMaxDeviceToken)) return reply(not_found("device token"));
+    on_worker(workers_, reply, [this, user, token] {
+      auto r = storage_.drop_device(user, token);
+      if (!r.ok()) return storage_response(r, 204);
+      return http::Response{204, "", "application/json", {}};
+    });
+  }
 
   // The payment provider calls this directly, not through the gateway: no user identity, but
   // a signature when a secret is configured.
-  router.add(
-      "POST", "/v1/payments/webhook",
-      [&storage, scheduler, &workers, secret = options.webhook_secret](Request& req, Reply reply) {
-        if (!signature_ok(secret, req)) {
-          return reply(http::error_response(401, "bad_signature",
-                                            "X-Signature is not the HMAC-SHA256 of the body"));
-        }
-        http::Response error;
-        const auto body = http::parse_json_object(req, error);
-        if (!body) return reply(error);
-        std::string event_id, order_id;
-        bool succeeded = false;
-        try {
-          Fields f(*body, {"event_id", "order_id", "outcome"});
-          event_id = *f.text("event_id", 1, 200, true);
-          order_id = *f.text("order_id", 36, 36, true);
-          const auto outcome = *f.text("outcome", 1, 20, true);
-          if (!is_uuid(order_id)) throw BadRequest("order_id must be a UUID");
-          if (outcome != "succeeded" && outcome != "failed") {
-            throw BadRequest("outcome must be \"succeeded\" or \"failed\"");
-          }
-          succeeded = outcome == "succeeded";
-        } catch (const BadRequest& e) {
-          return reply(http::error_response(400, "bad_request", e.what()));
-        }
-        on_worker(workers, reply, [&storage, scheduler, event_id, order_id, succeeded] {
-          auto r = storage.record_payment(event_id, order_id, succeeded);
-          // The refund is a job keyed by the payment event: enqueued again on a
-          // duplicate callback, so a provider retrying after a failed enqueue (answered
-          // 500) still gets its money back, once.
-          if ((r.error.empty() || r.error == "duplicate") && scheduler &&
-              nlohmann::json::parse(r.body).value("result", "") == "refund_required") {
-            scheduler->enqueue({jobs::refund_job(order_id, event_id)});
-          }
-          if (r.error == "duplicate") {
-            auto body = nlohmann::json::parse(r.body);
-            body["duplicate"] = true;
-            return http::json_response(200, body);
-          }
-          return storage_response(r, 200);
-        });
-      });
+  void payment_webhook(Request& req, Reply reply) {
+    if (!signature_ok(webhook_secret_, req)) {
+      return reply(http::error_response(401, "bad_signature",
+                                        "X-Signature is not the HMAC-SHA256 of the body"));
+    }
+    http::Response error;
+    const auto body = http::parse_json_object(req, error);
+    if (!body) return reply(error);
+    std::string event_id, order_id;
+    bool succeeded = false;
+    try {
+      Fields f(*body, {"event_id", "order_id", "outcome"});
+      event_id = *f.text("event_id", 1, 200, true);
+      order_id = *f.text("order_id", 36, 36, true);
+      const auto outcome = *f.text("outcome", 1, 20, true);
+      if (!is_uuid(order_id)) throw BadRequest("order_id must be a UUID");
+      if (outcome != "succeeded" && outcome != "failed") {
+        throw BadRequest("outcome must be \"succeeded\" or \"failed\"");
+      }
+      succeeded = outcome == "succeeded";
+    } catch (const BadRequest& e) {
+      return reply(http::error_response(400, "bad_request", e.what()));
+    }
+    on_worker(workers_, reply, [this, event_id, order_id, succeeded] {
+      const auto r = payments::settle(storage_, scheduler_, event_id, order_id, succeeded);
+      if (r.error == sdk::StorageError::duplicate) {
+        auto body = nlohmann::json::parse(r.body);
+        body["duplicate"] = true;
+        return http::json_response(200, body);
+      }
+      return storage_response(r, 200);
+    });
+  }
+
+ private:
+  sdk::Storage& storage_;
+  sdk::Scheduler* scheduler_;
+  WorkerPool& workers_;
+  std::string webhook_secret_;
+};
+
+}  // namespace
+
+void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
+                       WorkerPool& workers, PublicApiOptions options) {
+  // Lives as long as the routes: the router's handlers share it.
+  auto api = std::make_shared<PublicApi>(storage, scheduler, workers, options.webhook_secret);
+  using UserHandler = void (PublicApi::*)(Request&, Reply, const std::string&);
+  // The identity filter: only a request with a usable identity header reaches `handler`.
+  const auto as_user = [api, header = options.identity_header](UserHandler handler) {
+    return [api, header, handler](Request& req, Reply reply) {
+      if (auto error = identity_error(req, header)) return reply(std::move(*error));
+      const std::string user = req.header(header);
+      ((*api).*handler)(req, std::move(reply), user);
+    };
+  };
+  router.add("POST", "/v1/items/{item}/orders", as_user(&PublicApi::place_order));
+  router.add("GET", "/v1/orders/{id}", as_user(&PublicApi::get_order));
+  router.add("GET", "/v1/orders", as_user(&PublicApi::list_orders));
+  router.add("POST", "/v1/orders/{id}/cancel", as_user(&PublicApi::cancel_order));
+  router.add("GET", "/v1/items/{item}", as_user(&PublicApi::get_item));
+  router.add("POST", "/v1/devices", as_user(&PublicApi::register_device));
+  router.add("DELETE", "/v1/devices/{token}", as_user(&PublicApi::drop_device));
+  router.add("POST", "/v1/payments/webhook",
+             [api](Request& req, Reply reply) { api->payment_webhook(req, std::move(reply)); });
 }
 
 void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRoute>& routes,

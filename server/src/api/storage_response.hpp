@@ -7,6 +7,9 @@
 
 namespace flashsale::api {
 
+/// The HTTP status of a storage error (200 for none): one mapping, exhaustive.
+int http_status(sdk::StorageError error);
+
 /// Success: `ok_status` with the storage body. Errors: the SPEC status for the code, the body
 /// {"error","message"}, plus the resource as it is under "current" when storage gave one.
 http::Response storage_response(const sdk::StorageResult& result, int ok_status);

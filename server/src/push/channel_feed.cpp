@@ -8,6 +8,7 @@
 #include <set>
 
 #include "event_bus.hpp"
+#include "jobs/kinds.hpp"
 #include "log.hpp"
 #include "push/notifications.hpp"
 
@@ -190,7 +191,7 @@ sdk::NewJob ChannelFeed::retry_job(const sdk::Notification& n, const sdk::Delive
   sdk::Notification again = n;
   if (!answer.retry_tokens.empty()) again.device_tokens = answer.retry_tokens;
   const auto delay = answer.retry_after.count() > 0 ? answer.retry_after : kDefaultRetry;
-  return {kPushJob,
+  return {jobs::kind::kPush,
           {{"channel", channel_name_}, {"notification", to_json(again)}},
           sdk::JobClock::now() + delay,
           "push:" + channel_name_ + ":" + n.event_id};
@@ -223,7 +224,7 @@ void route_push(EventBus& bus,
     feeds->emplace(name, std::move(feed));
   }
   if (!scheduler) return;
-  scheduler->on(kPushJob, [feeds](const sdk::Job& job) -> sdk::JobOutcome {
+  scheduler->on(jobs::kind::kPush, [feeds](const sdk::Job& job) -> sdk::JobOutcome {
     const auto it = feeds->find(job.payload.value("channel", ""));
     if (it == feeds->end()) {
       // The channel was removed from the config since the job was made.

@@ -96,7 +96,4 @@ void route_push(EventBus& bus,
                 sdk::Storage& storage, sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
                 prometheus::Registry& registry);
 
-/// The job kind of a delivery retry.
-inline constexpr const char* kPushJob = "push";
-
 }  // namespace flashsale::push

@@ -1,8 +1,12 @@
 // See notifications.hpp.
 #include "push/notifications.hpp"
 
+#include <flashsale/sdk/event_types.hpp>
+
 namespace flashsale::push {
 namespace {
+
+namespace event_type = sdk::event_type;
 
 // Event data as FCM-style string data: nested objects flattened with '_' ("reservation_id").
 void flatten(const nlohmann::json& value, const std::string& prefix,
@@ -21,9 +25,10 @@ void flatten(const nlohmann::json& value, const std::string& prefix,
 }  // namespace
 
 const std::vector<std::string>& notified_event_types() {
-  static const std::vector<std::string> types = {"order.reserved", "payment_link.ready",
-                                                 "order.confirmed", "order.expired",
-                                                 "order.cancelled"};
+  static const std::vector<std::string> types = {
+      std::string(event_type::kOrderReserved), std::string(event_type::kPaymentLinkReady),
+      std::string(event_type::kOrderConfirmed), std::string(event_type::kOrderExpired),
+      std::string(event_type::kOrderCancelled)};
   return types;
 }
 
@@ -37,7 +42,7 @@ std::optional<sdk::Notification> notification_for(const sdk::Event& event) {
     return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   const std::string item = event.item_id;
-  if (event.type == "order.reserved") {
+  if (event.type == event_type::kOrderReserved) {
     const bool promoted = data.contains("promoted") && data["promoted"] == true;
     const auto reservation = data.find("reservation");
     const std::string until = reservation != data.end() && reservation->is_object()
@@ -46,18 +51,18 @@ std::optional<sdk::Notification> notification_for(const sdk::Event& event) {
     n.title = promoted ? "You're in: a unit came back for you" : "Reserved: one is yours";
     n.body = "Your " + item + " is held for you" + (until.empty() ? "" : " until " + until) +
              ". Pay before then to keep it.";
-  } else if (event.type == "payment_link.ready") {
+  } else if (event.type == event_type::kPaymentLinkReady) {
     n.title = "Complete your purchase";
     n.body = "Your payment link for " + item + " is ready: " + text(data, "payment_link") + ".";
-  } else if (event.type == "order.confirmed") {
+  } else if (event.type == event_type::kOrderConfirmed) {
     n.title = "Order confirmed";
     n.body = "Payment received: the " + item + " is yours.";
-  } else if (event.type == "order.expired") {
+  } else if (event.type == event_type::kOrderExpired) {
     const bool closed = text(data, "reason") == "sale_closed";
     n.title = closed ? "The sale has ended" : "Your reservation expired";
     n.body = closed ? "The sale of " + item + " closed before a unit reached you."
                     : "The payment window for your " + item + " ended; the unit went back.";
-  } else if (event.type == "order.cancelled") {
+  } else if (event.type == event_type::kOrderCancelled) {
     n.title = "Order cancelled";
     n.body = "Your order for " + item + " is cancelled.";
   } else {

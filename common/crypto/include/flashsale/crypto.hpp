@@ -8,5 +8,7 @@ namespace flashsale::crypto {
 
 std::string sha256_hex(const std::string& data);
 std::string hmac_sha256_hex(const std::string& key, const std::string& data);
+/// a == b, in a time that does not depend on where they differ (for comparing signatures).
+bool equal_constant_time(const std::string& a, const std::string& b);
 
 }  // namespace flashsale::crypto

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "flashsale/sdk/plugin.hpp"
@@ -12,15 +13,93 @@
 namespace flashsale::sdk {
 inline namespace v1 {
 
+/// Why a storage operation did not do what was asked. Each has a SPEC §3 code (code()) and one
+/// HTTP status, given by the host in one exhaustive mapping (server/src/api/storage_response.cpp).
+enum class StorageError {
+  none,                  ///< success
+  bad_request,           ///< the input breaks a rule only the database checks (400)
+  not_found,             ///< no such item or order, or not the caller's (404)
+  already_exists,        ///< an item with this id exists (409)
+  sold_out,              ///< no unit free and the waiting line is full (409)
+  sale_not_open,         ///< before opens_at (409)
+  sale_closed,           ///< after closes_at (409)
+  sale_paused,           ///< paused by an operator (409)
+  limit_exceeded,        ///< the user holds per_user_limit open orders of the item (409)
+  invalid_transition,    ///< the order is no longer in a state the action applies to (409)
+  idempotency_mismatch,  ///< the key was used by this user for another item (422)
+  duplicate,             ///< a payment event seen before: its first result, no second effect
+  overloaded,            ///< too much queued work (503)
+  unavailable,           ///< the database cannot be reached (503)
+  internal,              ///< a defect: the database answered something unknown (500)
+};
+
+/// The SPEC §3 code of `error` ("sold_out"); empty for none.
+constexpr std::string_view code(StorageError error) {
+  switch (error) {
+    case StorageError::none:
+      return "";
+    case StorageError::bad_request:
+      return "bad_request";
+    case StorageError::not_found:
+      return "not_found";
+    case StorageError::already_exists:
+      return "already_exists";
+    case StorageError::sold_out:
+      return "sold_out";
+    case StorageError::sale_not_open:
+      return "sale_not_open";
+    case StorageError::sale_closed:
+      return "sale_closed";
+    case StorageError::sale_paused:
+      return "sale_paused";
+    case StorageError::limit_exceeded:
+      return "limit_exceeded";
+    case StorageError::invalid_transition:
+      return "invalid_transition";
+    case StorageError::idempotency_mismatch:
+      return "idempotency_mismatch";
+    case StorageError::duplicate:
+      return "duplicate";
+    case StorageError::overloaded:
+      return "overloaded";
+    case StorageError::unavailable:
+      return "unavailable";
+    case StorageError::internal:
+      return "internal";
+  }
+  return "internal";
+}
+
+/// The error whose code() is `text` ("" is none); nullopt for a text no error has.
+constexpr std::optional<StorageError> storage_error(std::string_view text) {
+  for (int e = static_cast<int>(StorageError::none); e <= static_cast<int>(StorageError::internal);
+       ++e) {
+    if (code(static_cast<StorageError>(e)) == text) return static_cast<StorageError>(e);
+  }
+  return std::nullopt;
+}
+
 /// What a storage operation did.
 struct StorageResult {
-  /// Empty on success; otherwise a SPEC §3 error code ("not_found", "sold_out",
-  /// "invalid_transition", ...), or "unavailable" when the database could not be reached.
-  std::string error;
+  StorageError error = StorageError::none;
   std::string message;  ///< Human text for an error.
   /// JSON text: the resource on success; for some errors the resource as it now is
   /// (e.g. the order that could not be cancelled).
   std::string body;
+  [[nodiscard]] bool ok() const { return error == StorageError::none; }
+};
+
+/// An order as seen by one user; `user_id` empty means any user's (operators, jobs).
+struct OrderRef {
+  std::string user_id;
+  std::string order_id;
+};
+
+/// Which of a user's orders to list; empty filters match all.
+struct OrderQuery {
+  std::string user_id;
+  std::string item_id;
+  std::string status;
 };
 
 /// One user's request for one unit of one item. Inputs are already validated by the host.
@@ -71,14 +150,12 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   /// a repeated (user, idempotency key) answers the first body again, byte for byte.
   virtual void place(PlaceRequest request, Done done) = 0;
 
-  /// One order of `user_id` (not_found for another user's).
-  virtual StorageResult get_order(const std::string& user_id, const std::string& order_id) = 0;
-  /// {"orders": [...]} of `user_id`, newest first; empty filters match all.
-  virtual StorageResult list_orders(const std::string& user_id, const std::string& item_id,
-                                    const std::string& status) = 0;
-  /// Ends an order; `user_id` empty means any user's. A freed unit promotes the head waiter.
-  virtual StorageResult end_order(const std::string& order_id, const std::string& user_id,
-                                  EndKind kind) = 0;
+  /// One order of `order.user_id` (not_found for another user's).
+  virtual StorageResult get_order(const OrderRef& order) = 0;
+  /// {"orders": [...]} of `query.user_id`, newest first.
+  virtual StorageResult list_orders(const OrderQuery& query) = 0;
+  /// Ends an order. A freed unit promotes the head waiter.
+  virtual StorageResult end_order(const OrderRef& order, EndKind kind) = 0;
 
   /// One item; `admin` adds reserved and confirmed counts.
   virtual StorageResult get_item(const std::string& item_id, bool admin) = 0;

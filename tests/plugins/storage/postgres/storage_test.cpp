@@ -35,7 +35,7 @@ class Instance {
     storage_->place({user, item, "k-" + user},
                     [&done](sdk::StorageResult r) { done.set_value(std::move(r)); });
     const auto r = done.get_future().get();
-    REQUIRE(r.error.empty());
+    REQUIRE(r.ok());
     return json::parse(r.body);
   }
 
@@ -56,55 +56,57 @@ TEST_CASE("set_payment_link: stored once; not visible yet and too late answer di
   item.id = "links";
   item.name = "Links";
   item.total_stock = 1;
-  REQUIRE(storage->create_item(item).error.empty());
+  REQUIRE(storage->create_item(item).ok());
   const json reserved = storage.place("ann", "links");
   const json waiting = storage.place("ben", "links");
   REQUIRE(reserved["status"] == "reserved");
   REQUIRE(waiting["status"] == "waiting");
 
   const auto stored = storage->set_payment_link(reserved["id"], "https://pay/1");
-  REQUIRE(stored.error.empty());
+  REQUIRE(stored.ok());
   CHECK(json::parse(stored.body)["payment_link"] == "https://pay/1");
   // Once only.
   const auto again = storage->set_payment_link(reserved["id"], "https://pay/2");
-  CHECK(again.error == "invalid_transition");
+  CHECK(again.error == sdk::StorageError::invalid_transition);
 
   // No such order, or one still waiting: what a job sees when the reservation's commit is not
   // visible to it yet. It retries.
   CHECK(storage->set_payment_link("6f1c2b3a-0000-4000-8000-000000000000", "https://pay/x").error ==
-        "not_found");
-  CHECK(storage->set_payment_link(waiting["id"], "https://pay/x").error == "not_found");
+        sdk::StorageError::not_found);
+  CHECK(storage->set_payment_link(waiting["id"], "https://pay/x").error ==
+        sdk::StorageError::not_found);
 
   // Past reserved: too late, for good.
-  REQUIRE(storage->end_order(waiting["id"], "ben", sdk::EndKind::cancel).error.empty());
+  REQUIRE(
+      storage->end_order({.user_id = "ben", .order_id = waiting["id"]}, sdk::EndKind::cancel).ok());
   const auto late = storage->set_payment_link(waiting["id"], "https://pay/x");
-  CHECK(late.error == "invalid_transition");
+  CHECK(late.error == sdk::StorageError::invalid_transition);
   CHECK_THAT(late.message, Catch::Contains("cancelled"));
 }
 
 TEST_CASE("the device registry: register, move, drop, look up, forget") {
   Instance storage;
   const auto registered = storage->register_device("ann", "tok-1");
-  REQUIRE(registered.error.empty());
+  REQUIRE(registered.ok());
   CHECK(json::parse(registered.body)["token"] == "tok-1");
-  REQUIRE(storage->register_device("ann", "tok-2").error.empty());
-  REQUIRE(storage->register_device("ben", "tok-3").error.empty());
+  REQUIRE(storage->register_device("ann", "tok-2").ok());
+  REQUIRE(storage->register_device("ben", "tok-3").ok());
   CHECK(storage->device_tokens({"ann", "ben", "cid"}) ==
         std::map<std::string, std::vector<std::string>>{{"ann", {"tok-1", "tok-2"}},
                                                         {"ben", {"tok-3"}}});
   CHECK(storage->device_tokens({}).empty());
 
   // A token registered again by another user moves to them.
-  REQUIRE(storage->register_device("ben", "tok-2").error.empty());
+  REQUIRE(storage->register_device("ben", "tok-2").ok());
   CHECK(storage->device_tokens({"ann"})["ann"] == std::vector<std::string>{"tok-1"});
 
   // Only one's own token can be dropped.
-  CHECK(storage->drop_device("ann", "tok-3").error == "not_found");
-  CHECK(storage->drop_device("ben", "tok-3").error.empty());
-  CHECK(storage->drop_device("ben", "tok-3").error == "not_found");
+  CHECK(storage->drop_device("ann", "tok-3").error == sdk::StorageError::not_found);
+  CHECK(storage->drop_device("ben", "tok-3").ok());
+  CHECK(storage->drop_device("ben", "tok-3").error == sdk::StorageError::not_found);
 
   // Tokens a provider reported gone leave, whoever had them; odd characters are data.
-  REQUIRE(storage->register_device("cid", "we\"ird,{tok}").error.empty());
+  REQUIRE(storage->register_device("cid", "we\"ird,{tok}").ok());
   storage->forget_devices({"tok-1", "we\"ird,{tok}", "never-registered"});
   CHECK(storage->device_tokens({"ann", "ben", "cid"}) ==
         std::map<std::string, std::vector<std::string>>{{"ben", {"tok-2"}}});
