@@ -242,7 +242,7 @@ stop_run() {
   rc=$(cat "$root/root/run.status")
   tail -n 8 "$run_log"
   [ "$rc" = 0 ] || { echo "run.sh exited with status $rc, not 0"; return 1; }
-  grep -q 'listeners drained; stopping plugins' "$run_log" || { echo "the service did not drain"; return 1; }
+  grep -q 'listeners drained' "$run_log" || { echo "the service did not drain"; return 1; }
   grep -q 'embedded PostgreSQL: stopped' "$run_log" || { echo "the embedded PostgreSQL did not stop"; return 1; }
   local data
   data=$(sed -n 's/.*embedded PostgreSQL: running on .*, data in \([^ ]*\).*/\1/p' "$run_log" | tail -n 1)

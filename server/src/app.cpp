@@ -1,11 +1,17 @@
 // See app.hpp. Start-up order: database (embedded if none configured), plugins, their migrations,
-// listeners. Shutdown runs it backwards after the listeners drain.
+// routes and event consumers, plugins started (the event source last), listeners. Shutdown
+// drains the listeners, then stops in phases (stop_in_phases).
 #include "app.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
 #include <csignal>
+#include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/threads.hpp>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -66,6 +72,75 @@ void drain(net::io_context& io, std::shared_ptr<net::steady_timer> timer,
   });
 }
 
+// The payment provider the jobs call: the configured one, or the built-in fake on the admin
+// listener.
+std::string provider_url(const Config& config, http::Router& admin_routes,
+                         const http::Server& admin_server) {
+  if (!config.payment_provider_url.empty()) return config.payment_provider_url;
+  payments::add_fake_provider_routes(admin_routes);
+  const std::string& listen = config.admin_listen.host;
+  const std::string host = listen == "0.0.0.0" || listen == "::"   ? "127.0.0.1"
+                           : listen.find(':') != std::string::npos ? "[" + listen + "]"
+                                                                   : listen;
+  const std::string url =
+      "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
+  log::info("payments: using the built-in fake provider at " + url);
+  return url;
+}
+
+// Past this much more than the grace period, a shutdown that has not finished exits anyway:
+// whatever was not handled was never acknowledged, so it comes again after a restart.
+constexpr auto kStopBudget = std::chrono::seconds(5);
+// How long the event consumers may take for what is queued, at most, once the source stopped.
+constexpr auto kDrainBudget = std::chrono::seconds(2);
+
+// Ends the process if a shutdown has not finished by a deadline: a plugin that does not stop
+// must not keep it alive. Disarmed when destroyed.
+class Watchdog {
+ public:
+  explicit Watchdog(std::function<void()> on_expiry) : on_expiry_(std::move(on_expiry)) {}
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mutex_);
+      disarmed_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+
+  void arm(std::chrono::steady_clock::time_point deadline) {
+    thread_ = std::thread([this, deadline] {
+      sdk::name_this_thread("stop-watchdog");
+      std::unique_lock lock(mutex_);
+      if (!changed_.wait_until(lock, deadline, [this] { return disarmed_; })) on_expiry_();
+    });
+  }
+
+ private:
+  std::function<void()> on_expiry_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool disarmed_ = false;
+  std::thread thread_;
+};
+
+// Shutdown after the listeners drained, in phases, so nothing waits on what already stopped:
+// the event bus takes nothing more (a source blocked on a full bus wakes up), the source stops,
+// the consumers handle what is queued for a moment and stop, then the scheduler (its handlers
+// call storage), the push channels, the worker pool, and storage last (everyone calls it).
+void stop_in_phases(EventBus& events, PluginHost& plugins, WorkerPool& workers,
+                    std::chrono::steady_clock::time_point deadline) {
+  events.close();
+  plugins.stop(sdk::EventSource::kKind);
+  events.stop(std::min(deadline, std::chrono::steady_clock::now() + kDrainBudget));
+  plugins.stop(sdk::Scheduler::kKind);
+  plugins.stop(sdk::PushChannel::kKind);
+  workers.stop();
+  plugins.stop_all();
+}
+
 }  // namespace
 
 int serve(const Config& config) {
@@ -113,17 +188,8 @@ int serve(const Config& config) {
   events.subscribe({}, admin_stream);
   api::add_admin_stream_route(admin_routes, admin_stream);
 
-  std::string provider_url = config.payment_provider_url;
-  if (provider_url.empty()) {
-    payments::add_fake_provider_routes(admin_routes);
-    const std::string& listen = config.admin_listen.host;
-    const std::string host = listen == "0.0.0.0" || listen == "::"   ? "127.0.0.1"
-                             : listen.find(':') != std::string::npos ? "[" + listen + "]"
-                                                                     : listen;
-    provider_url = "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
-    log::info("payments: using the built-in fake provider at " + provider_url);
-  }
-  const payments::Provider provider(provider_url, config.payment_provider_timeout);
+  const payments::Provider provider(provider_url(config, admin_routes, admin_server),
+                                    config.payment_provider_timeout);
   if (scheduler) {
     jobs::register_handlers(*scheduler, storage, provider, metrics.registry());
     events.subscribe(jobs::planned_event_types(), std::make_shared<jobs::Planner>(*scheduler));
@@ -147,35 +213,44 @@ int serve(const Config& config) {
             std::to_string(public_server.port()) + ", admin http://" + config.admin_listen.host +
             ":" + std::to_string(admin_server.port()));
 
-  bool shutting_down = false;
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // set by the first signal
+  Watchdog watchdog([&db] {
+    log::error("shutdown did not finish in shutdown.grace_ms + 5 s: exiting now");
+    if (db.embedded) db.embedded->kill_now();
+    std::_Exit(kExitFailure);
+  });
   std::function<void(boost::system::error_code, int)> on_signal = [&](boost::system::error_code ec,
                                                                       int signo) {
     if (ec) return;
-    if (shutting_down) {
+    if (deadline) {
       log::warn("second signal: exiting now");
       if (db.embedded) db.embedded->kill_now();
       std::_Exit(kExitFailure);
     }
-    shutting_down = true;
+    deadline = std::chrono::steady_clock::now() + config.shutdown_grace;
     log::info(std::string("received ") + (signo == SIGINT ? "SIGINT" : "SIGTERM") +
               ": draining (a second signal exits at once)");
     signals.async_wait(on_signal);
+    watchdog.arm(*deadline + kStopBudget);
     public_server.begin_shutdown();
     admin_server.begin_shutdown();
-    drain(io, std::make_shared<net::steady_timer>(io), {&public_server, &admin_server},
-          std::chrono::steady_clock::now() + config.shutdown_grace);
+    drain(io, std::make_shared<net::steady_timer>(io), {&public_server, &admin_server}, *deadline);
   };
   signals.async_wait(on_signal);
 
   std::vector<std::thread> threads;
-  for (int i = 1; i < config.http_threads; ++i) threads.emplace_back([&io] { io.run(); });
+  for (int i = 1; i < config.http_threads; ++i) {
+    threads.emplace_back([&io, i] {
+      sdk::name_this_thread("http-" + std::to_string(i));
+      io.run();
+    });
+  }
+  sdk::name_this_thread("http-0");
   io.run();
   for (auto& t : threads) t.join();
 
-  log::info("listeners drained; stopping plugins");
-  workers.stop();
-  plugins.stop_all();
-  events.stop();
+  log::info("listeners drained; stopping the event pipeline, then the plugins");
+  stop_in_phases(events, plugins, workers, deadline.value_or(std::chrono::steady_clock::now()));
   log::info("stopped");
   return kExitOk;
 }

@@ -2,6 +2,7 @@
 #include "event_bus.hpp"
 
 #include <algorithm>
+#include <flashsale/sdk/threads.hpp>
 
 #include "log.hpp"
 
@@ -17,6 +18,14 @@ EventBus::EventBus(std::size_t queue_limit) : limit_(queue_limit) {}
 
 EventBus::~EventBus() { stop(); }
 
+void EventBus::close() {
+  {
+    std::lock_guard lock(mutex_);
+    closed_ = true;
+  }
+  changed_.notify_all();
+}
+
 void EventBus::subscribe(std::vector<std::string> types,
                          std::shared_ptr<sdk::EventConsumer> consumer) {
   auto s = std::make_unique<Subscriber>();
@@ -28,10 +37,15 @@ void EventBus::subscribe(std::vector<std::string> types,
   subscribers_.push_back(std::move(s));
 }
 
-void EventBus::stop() {
+void EventBus::stop(std::chrono::steady_clock::time_point drain_until) {
+  close();
   {
-    std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     if (stopping_) return;
+    changed_.wait_until(lock, drain_until, [this] {
+      return std::all_of(subscribers_.begin(), subscribers_.end(),
+                         [](const auto& s) { return s->queue.empty(); });
+    });
     stopping_ = true;
   }
   changed_.notify_all();
@@ -44,10 +58,10 @@ void EventBus::publish(sdk::EventBatch batch) {
   std::unique_lock lock(mutex_);
   if (batch.end_lsn <= published_) return;  // the tail re-sent after a reconnect
   changed_.wait(lock, [this] {
-    return stopping_ || std::all_of(subscribers_.begin(), subscribers_.end(),
-                                    [this](const auto& s) { return s->queue.size() < limit_; });
+    return closed_ || std::all_of(subscribers_.begin(), subscribers_.end(),
+                                  [this](const auto& s) { return s->queue.size() < limit_; });
   });
-  if (stopping_) return;
+  if (closed_) return;
   for (auto& s : subscribers_) {
     sdk::EventBatch copy{batch.end_lsn, batch.commit_unix_us, {}};
     for (const auto& e : batch.events) {
@@ -73,6 +87,7 @@ bool EventBus::idle() const {
 }
 
 void EventBus::run(Subscriber& s) {
+  sdk::name_this_thread("bus:" + s.consumer->name());
   auto pause = std::chrono::milliseconds(100);
   std::unique_lock lock(mutex_);
   for (;;) {

@@ -3,6 +3,7 @@
 // acknowledged only up to what every consumer has durably handled.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <flashsale/sdk/events.hpp>
@@ -25,8 +26,13 @@ class EventBus final : public sdk::EventSink {
 
   /// Adds a consumer; it sees every batch published from now on. Thread-safe.
   void subscribe(std::vector<std::string> types, std::shared_ptr<sdk::EventConsumer> consumer);
-  /// Stops the consumer threads (after the batch each is handling).
-  void stop();
+  /// Shutdown, phase 1: takes no more batches. A publish() waiting for room returns at once, and
+  /// every later one too, without queueing (what was not handled is never acknowledged, so it
+  /// comes again after a restart). The event source can then stop.
+  void close();
+  /// Shutdown, phase 2: lets the consumers handle what is queued until `drain_until`, then stops
+  /// them after the call each is in. Closes first if that was not done.
+  void stop(std::chrono::steady_clock::time_point drain_until = {});
 
   void publish(sdk::EventBatch batch) override;
   [[nodiscard]] std::uint64_t acknowledged() const override;
@@ -47,6 +53,7 @@ class EventBus final : public sdk::EventSink {
   std::condition_variable changed_;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;
   std::uint64_t published_ = 0;
+  bool closed_ = false;
   bool stopping_ = false;
 };
 

@@ -280,17 +280,30 @@ void PluginHost::start_all() {
   start(sdk::EventSource::kKind);
 }
 
-void PluginHost::stop_all() {
-  while (!started_.empty()) {
-    auto& p = *started_.back();
-    started_.pop_back();
-    p.started = false;
-    try {
-      p.object->stop();
-    } catch (const std::exception& e) {
-      log::error("plugin '" + p.name + "' failed to stop cleanly: " + e.what());
-    }
+void PluginHost::stop_one(LoadedPlugin& p) {
+  started_.erase(std::find(started_.begin(), started_.end(), &p));
+  p.started = false;
+  try {
+    p.object->stop();
+  } catch (const std::exception& e) {
+    log::error("plugin '" + p.name + "' failed to stop cleanly: " + e.what());
   }
+}
+
+void PluginHost::stop(std::string_view kind) {
+  for (auto it = started_.rbegin(); it != started_.rend();) {
+    LoadedPlugin& p = **it;
+    if (p.kind != kind) {
+      ++it;
+      continue;
+    }
+    stop_one(p);
+    it = started_.rbegin();  // started_ changed: look again from its end
+  }
+}
+
+void PluginHost::stop_all() {
+  while (!started_.empty()) stop_one(*started_.back());
 }
 
 sdk::Storage& PluginHost::storage() const {

@@ -73,6 +73,8 @@ class PluginHost {
   /// Starts every plugin not started yet, in load order but the event sources last, so that
   /// every event consumer subscribed before is there for the first event.
   void start_all();
+  /// Stops the started plugins of `kind`, in reverse start order.
+  void stop(std::string_view kind);
   /// Stops started plugins in reverse start order; safe to call twice.
   void stop_all();
 
@@ -102,6 +104,7 @@ class PluginHost {
   template <typename Refuse>
   void admit(LoadedPlugin& plugin, const Refuse& refuse);
   void start_one(LoadedPlugin& plugin);
+  void stop_one(LoadedPlugin& plugin);
   // Refuses plugins whose requirements are not loaded (after load_all's loop).
   void check_requirements();
   [[nodiscard]] const LoadedPlugin* find(const std::string& name) const;

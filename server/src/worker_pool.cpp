@@ -1,6 +1,8 @@
 // See worker_pool.hpp.
 #include "worker_pool.hpp"
 
+#include <flashsale/sdk/threads.hpp>
+
 #include "log.hpp"
 
 namespace flashsale {
@@ -33,6 +35,7 @@ void WorkerPool::stop() {
 }
 
 void WorkerPool::work() {
+  sdk::name_this_thread("worker");
   for (;;) {
     std::function<void()> task;
     {

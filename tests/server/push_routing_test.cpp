@@ -125,7 +125,7 @@ TEST_CASE("a notification survives the trip through a retry job's payload") {
 
 TEST_CASE("the delivery lane answers, times out, skips a stuck channel, and survives throws") {
   ScriptedChannel channel;
-  push::Lane lane(channel);
+  push::Lane lane("scripted", channel);
 
   const auto answered = lane.run(note("order.reserved", "a"), 2s);
   REQUIRE(answered.answer);

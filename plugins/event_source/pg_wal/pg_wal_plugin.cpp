@@ -16,6 +16,7 @@
 #include <flashsale/sdk/event_source.hpp>
 #include <flashsale/sdk/event_types.hpp>
 #include <flashsale/sdk/settings.hpp>
+#include <flashsale/sdk/threads.hpp>
 #include <mutex>
 #include <thread>
 
@@ -156,6 +157,7 @@ class PgWalSource final : public sdk::EventSource {
 
   // Reconnects after a lost session, waiting longer each time (up to 5 s).
   void run() {
+    sdk::name_this_thread("pg_wal-reader");
     auto pause = milliseconds(100);
     bool first = true;
     while (!stopping_) {

@@ -22,6 +22,7 @@
 #include <flashsale/pg/migrations.hpp>
 #include <flashsale/pg/pool.hpp>
 #include <flashsale/sdk/scheduler.hpp>
+#include <flashsale/sdk/threads.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -278,6 +279,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
 
   // --- Workers ---------------------------------------------------------------------------------
   void worker_loop(std::size_t w) {
+    sdk::name_this_thread("pgq-worker-" + std::to_string(w));
     std::unique_ptr<pg::Connection> conn;
     double handler_ms = 10;  // moving average of handler run time; sizes the claims
     int contended = 0;       // claims in a row that found nothing while a job was due
@@ -443,6 +445,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
 
   // --- Maintenance -----------------------------------------------------------------------------
   void maintenance_loop() {
+    sdk::name_this_thread("pgq-maintain");
     std::unique_ptr<pg::Connection> conn;
     auto next_housekeeping = Clock::now();
     bool failing = false;

@@ -1,6 +1,8 @@
 // See place_coalescer.hpp.
 #include "place_coalescer.hpp"
 
+#include <flashsale/sdk/threads.hpp>
+
 namespace flashsale::plugins::postgres {
 
 PlaceCoalescer::PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending,
@@ -39,6 +41,7 @@ void PlaceCoalescer::submit(sdk::PlaceRequest request, sdk::Storage::Done done) 
 }
 
 void PlaceCoalescer::work() {
+  sdk::name_this_thread("place-batches");
   for (;;) {
     std::string item;
     std::vector<PendingPlacement> batch;

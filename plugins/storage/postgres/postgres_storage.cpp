@@ -14,6 +14,7 @@
 #include <flashsale/pg/pool.hpp>
 #include <flashsale/sdk/settings.hpp>
 #include <flashsale/sdk/storage.hpp>
+#include <flashsale/sdk/threads.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -441,6 +442,7 @@ class PostgresStorage final : public sdk::Storage {
   }
 
   void refresh_gauges_loop() {
+    sdk::name_this_thread("pg-item-gauges");
     std::unique_lock lock(stop_mutex_);
     while (!stop_cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; })) {
       lock.unlock();

@@ -5,6 +5,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <flashsale/sdk/threads.hpp>
 #include <set>
 
 #include "event_bus.hpp"
@@ -26,7 +27,11 @@ std::int64_t now_unix_us() {
 
 }  // namespace
 
-Lane::Lane(sdk::PushChannel& channel) : channel_(channel), thread_([this] { loop(); }) {}
+Lane::Lane(const std::string& name, sdk::PushChannel& channel)
+    : channel_(channel), thread_([this, name] {
+        sdk::name_this_thread("push:" + name);
+        loop();
+      }) {}
 
 Lane::~Lane() {
   bool hanging = false;
@@ -106,7 +111,7 @@ ChannelFeed::ChannelFeed(std::string channel_name, sdk::PushChannel& channel, sd
                    .Add({{"channel", channel_name_}},
                         prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                                 0.5, 1, 2.5, 5, 10})),
-      lane_(channel) {
+      lane_(channel_name_, channel) {
   auto& family = prometheus::BuildCounter()
                      .Name("flashsale_push_total")
                      .Help(

@@ -37,7 +37,7 @@ namespace flashsale::push {
 /// stuck until the call returns; a stuck lane takes no new work. Callers take turns.
 class Lane {
  public:
-  explicit Lane(sdk::PushChannel& channel);
+  Lane(const std::string& name, sdk::PushChannel& channel);
   ~Lane();
   Lane(const Lane&) = delete;
   Lane& operator=(const Lane&) = delete;
