@@ -201,7 +201,7 @@ std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QStrin
 std::optional<Lease> lease_of(const Event& event) {
   const QJsonObject reservation = event.data.value("reservation").toObject();
   const QDateTime expires = parse_time(reservation.value("expires_at").toString());
-  if (event.type != QLatin1String("order.reserved") || !expires.isValid()) return std::nullopt;
+  if (event.type != qt_name(event_type::kOrderReserved) || !expires.isValid()) return std::nullopt;
   return Lease{reservation.value("id").toString(), event.order_id, event.user_id,
                event.committed_at, expires};
 }
@@ -211,16 +211,17 @@ QString describe(const Event& e) {
   const auto number = [&](const char* key) {
     return locale.toString(e.data.value(QLatin1String(key)).toInteger());
   };
-  if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+  if (e.type == qt_name(event_type::kInventoryChanged) ||
+      e.type == qt_name(event_type::kItemCreated)) {
     QString s = QStringLiteral("available %1, waiting %2, total %3")
                     .arg(number("available"), number("waiting"), number("total_stock"));
     if (e.data.value("paused").toBool()) s += QStringLiteral(", paused");
     return s;
   }
-  if (e.type == QLatin1String("order.waiting")) {
+  if (e.type == qt_name(event_type::kOrderWaiting)) {
     return QStringLiteral("joined the line (seq %1)").arg(number("waitlist_seq"));
   }
-  if (e.type == QLatin1String("order.reserved")) {
+  if (e.type == qt_name(event_type::kOrderReserved)) {
     const QString from = e.data.value("promoted").toBool()
                              ? QStringLiteral("promoted from the line")
                              : QStringLiteral("unit free");
@@ -229,7 +230,8 @@ QString describe(const Event& e) {
     return QStringLiteral("%1, lease until %2")
         .arg(from, lease->expires_at.toLocalTime().toString(QStringLiteral("HH:mm:ss")));
   }
-  if (e.type == QLatin1String("payment_link.ready")) return e.data.value("payment_link").toString();
+  if (e.type == qt_name(event_type::kPaymentLinkReady))
+    return e.data.value("payment_link").toString();
   return e.data.value("reason").toString();
 }
 

@@ -6,9 +6,18 @@
 #include <QJsonObject>
 #include <QString>
 #include <QVector>
+#include <flashsale/sdk/event_types.hpp>
 #include <optional>
+#include <string_view>
 
 namespace flashsale::admin {
+
+// The domain event names (the SDK's std::string_view constants), e.g.
+// `event.type == qt_name(event_type::kOrderReserved)`.
+namespace event_type = sdk::event_type;
+constexpr QLatin1String qt_name(std::string_view name) {
+  return QLatin1String(name.data(), static_cast<qsizetype>(name.size()));
+}
 
 struct Item {
   QString id;

@@ -116,7 +116,7 @@ void InventoryModel::apply(const QVector<Event>& batch) {
                              [&](const Item& i) { return i.id == e.item_id; });
       if (it != created.end()) {
         item = &*it;
-      } else if (e.type == QLatin1String("item.created")) {
+      } else if (e.type == qt_name(event_type::kItemCreated)) {
         item = &created.emplace_back();
         item->id = e.item_id;
         item->name = e.data.value("name").toString();
@@ -124,7 +124,8 @@ void InventoryModel::apply(const QVector<Event>& batch) {
         continue;
       }
     }
-    if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+    if (e.type == qt_name(event_type::kInventoryChanged) ||
+        e.type == qt_name(event_type::kItemCreated)) {
       // Absolute values: applying an event twice changes nothing.
       item->total_stock = e.data.value("total_stock").toInt(item->total_stock);
       item->available = e.data.value("available").toInt(item->available);
@@ -133,7 +134,7 @@ void InventoryModel::apply(const QVector<Event>& batch) {
       if (e.data.contains("closes_at")) {
         item->closes_at = parse_time(e.data.value("closes_at").toString());
       }
-    } else if (e.type == QLatin1String("order.confirmed")) {
+    } else if (e.type == qt_name(event_type::kOrderConfirmed)) {
       ++item->confirmed;  // a lease became a sale; available is unchanged
     } else {
       continue;

@@ -118,9 +118,9 @@ void LeaseModel::apply(const QVector<Event>& batch) {
         fresh_index.insert(e.order_id, static_cast<int>(fresh.size()));
         fresh.push_back(*lease);
       }
-    } else if (e.type == QLatin1String("order.confirmed") ||
-               e.type == QLatin1String("order.cancelled") ||
-               e.type == QLatin1String("order.expired")) {
+    } else if (e.type == qt_name(event_type::kOrderConfirmed) ||
+               e.type == qt_name(event_type::kOrderCancelled) ||
+               e.type == qt_name(event_type::kOrderExpired)) {
       if (fetching_) departed_.insert(e.order_id);
       const auto it = fresh_index.constFind(e.order_id);
       if (it != fresh_index.constEnd()) {

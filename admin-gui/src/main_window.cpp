@@ -131,10 +131,8 @@ void MainWindow::build_views() {
   auto* type_filter = new QComboBox;
   type_filter->setObjectName("logTypeFilter");
   type_filter->addItem(tr("All types"), QString());
-  for (const char* type :
-       {"order.waiting", "order.reserved", "order.confirmed", "order.cancelled", "order.expired",
-        "payment_link.ready", "inventory.changed", "item.created"}) {
-    type_filter->addItem(QLatin1String(type), QLatin1String(type));
+  for (const std::string_view type : event_type::kAll) {
+    type_filter->addItem(qt_name(type), qt_name(type));
   }
   connect(type_filter, &QComboBox::currentIndexChanged, this,
           [this, type_filter] { log_proxy_.set_type(type_filter->currentData().toString()); });
