@@ -54,6 +54,10 @@ QUrl server_url(const QString& text) {
   return url;
 }
 
+QString path_segment(const QString& text) {
+  return QString::fromLatin1(QUrl::toPercentEncoding(text));
+}
+
 AdminClient::AdminClient(QObject* parent) : QObject(parent) {
   retry_timer_.setSingleShot(true);
   flush_timer_.setSingleShot(true);

@@ -28,6 +28,8 @@ struct Reply {
 
 // "127.0.0.1:8081" or "http://host:8081/" as a base URL; an invalid QUrl when it is not one.
 QUrl server_url(const QString& text);
+// `text` as one percent-encoded path segment, e.g. an item id in /admin/items/{item}.
+QString path_segment(const QString& text);
 
 class AdminClient : public QObject {
   Q_OBJECT
