@@ -2,7 +2,6 @@
 #include "activity_pane.hpp"
 
 #include <QComboBox>
-#include <QDateTime>
 #include <QHBoxLayout>
 #include <QLineEdit>
 #include <QVBoxLayout>
@@ -11,7 +10,8 @@
 
 namespace flashsale::admin {
 
-ActivityPane::ActivityPane(QWidget* parent) : QWidget(parent) {
+ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
+    : QWidget(parent), clock_(clock) {
   proxy_.setSourceModel(&log_);
   log_view_ = make_table("logView", &proxy_, {90, 130, 75, 230, 90});
   log_view_->setTextElideMode(Qt::ElideRight);  // details read from the left
@@ -60,7 +60,7 @@ void ActivityPane::append(const QVector<Event>& batch) {
 }
 
 void ActivityPane::redraw() {
-  if (chart_) chart_->show_counts(throughput_, QDateTime::currentMSecsSinceEpoch());
+  if (chart_) chart_->show_counts(throughput_, clock_.now_ms());
   if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));
   events_this_second_ = 0;
 }

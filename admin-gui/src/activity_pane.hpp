@@ -11,6 +11,7 @@
 #include <QWidget>
 
 #include "event_log_model.hpp"
+#include "server_clock.hpp"
 #include "throughput.hpp"
 #include "throughput_chart.hpp"
 
@@ -20,7 +21,8 @@ class ActivityPane : public QWidget {
   Q_OBJECT
 
  public:
-  explicit ActivityPane(QWidget* parent = nullptr);
+  // The chart shows the minutes up to `clock`'s now: events carry the server's commit times.
+  explicit ActivityPane(const ServerClock& clock, QWidget* parent = nullptr);
   ~ActivityPane() override;
 
   void append(const QVector<Event>& batch);
@@ -31,6 +33,7 @@ class ActivityPane : public QWidget {
  private:
   void redraw();
 
+  const ServerClock& clock_;
   EventLogModel log_;
   EventFilterProxy proxy_;
   Throughput throughput_;

@@ -28,6 +28,7 @@ struct Item {
   int confirmed = 0;  // consumed leases (paid)
   int waiting = 0;
   bool paused = false;
+  QDateTime opens_at;   // invalid when not known (the sale is then taken as open)
   QDateTime closes_at;  // invalid while the sale has no end
 };
 

@@ -1,13 +1,15 @@
 // The inventory pane: every item with its counts and state, sortable, filtered by id or name. It
-// owns the InventoryModel and its proxy; the window feeds it the stream and follows its current
-// item.
+// owns the InventoryModel and its proxy and re-evaluates the states each second of the server's
+// clock; the window feeds it the stream and follows its current item.
 #pragma once
 
 #include <QGroupBox>
 #include <QTableView>
+#include <QTimer>
 
 #include "admin_client.hpp"
 #include "inventory_model.hpp"
+#include "server_clock.hpp"
 
 namespace flashsale::admin {
 
@@ -15,7 +17,7 @@ class InventoryPane : public QGroupBox {
   Q_OBJECT
 
  public:
-  explicit InventoryPane(AdminClient& client, QWidget* parent = nullptr);
+  InventoryPane(AdminClient& client, const ServerClock& clock, QWidget* parent = nullptr);
 
   // A stream snapshot: replaces the items in place (selection and scroll survive), then selects
   // the item asked for by select_item, else the first one when none is selected.
@@ -23,6 +25,8 @@ class InventoryPane : public QGroupBox {
   void apply(const QVector<Event>& batch);
   // Reads the items again over REST; refreshed() follows.
   void refresh();
+  // The server's clock was corrected: every state is evaluated again.
+  void retime();
 
   // Selects this item; one that is not known yet is selected when it appears.
   void select_item(const QString& item_id);
@@ -36,11 +40,16 @@ class InventoryPane : public QGroupBox {
   void problem(const QString& message);
 
  private:
+  void tick();
+  void fetch_opens_at(const QString& item_id);
+
   AdminClient& client_;
+  const ServerClock& clock_;
   InventoryModel model_;
   ItemFilterProxy proxy_;
   QTableView* view_;
-  QString wanted_;  // select_item before the item is known: selected when it appears
+  QString wanted_;     // select_item before the item is known: selected when it appears
+  QTimer tick_timer_;  // just after each second of the server's clock
 };
 
 }  // namespace flashsale::admin

@@ -8,16 +8,11 @@
 #include "widgets.hpp"
 
 namespace flashsale::admin {
-namespace {
-
-QString item_path(const QString& item_id) {
-  return QStringLiteral("/admin/items/") + path_segment(item_id);
-}
-
-}  // namespace
-
-ItemPane::ItemPane(AdminClient& client, const InventoryModel& inventory, QWidget* parent)
+ItemPane::ItemPane(AdminClient& client, const InventoryModel& inventory, const ServerClock& clock,
+                   QWidget* parent)
     : QWidget(parent), client_(client), inventory_(inventory) {
+  waitlist_.set_clock(clock.source());
+  leases_.set_clock(clock.source());
   waitlist_label_ = new QLabel;
   waitlist_label_->setObjectName("waitlistLabel");
   waitlist_view_ = make_table("waitlistView", &waitlist_, {55, 130, 100});

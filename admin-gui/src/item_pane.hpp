@@ -10,6 +10,7 @@
 #include "admin_client.hpp"
 #include "inventory_model.hpp"
 #include "lease_model.hpp"
+#include "server_clock.hpp"
 #include "waitlist_model.hpp"
 
 namespace flashsale::admin {
@@ -18,8 +19,10 @@ class ItemPane : public QWidget {
   Q_OBJECT
 
  public:
-  // `inventory` gives the selected item's counts for the labels.
-  ItemPane(AdminClient& client, const InventoryModel& inventory, QWidget* parent = nullptr);
+  // `inventory` gives the selected item's counts for the labels; the lease countdowns run on
+  // `clock`.
+  ItemPane(AdminClient& client, const InventoryModel& inventory, const ServerClock& clock,
+           QWidget* parent = nullptr);
 
   // Shows this item's line and leases (an empty id: none); the item already shown: nothing.
   void show_item(const QString& item_id);

@@ -5,6 +5,8 @@
 #include <QColor>
 #include <algorithm>
 
+#include "server_clock.hpp"
+
 namespace flashsale::admin {
 namespace {
 
@@ -27,15 +29,7 @@ int LeaseModel::rowCount(const QModelIndex& parent) const {
 }
 
 QString LeaseModel::countdown(qint64 remaining_ms) {
-  if (remaining_ms <= 0) return tr("expiring…");
-  const qint64 s = (remaining_ms + 999) / 1000;
-  if (s >= 3600) {
-    return QStringLiteral("%1:%2:%3")
-        .arg(s / 3600)
-        .arg(s / 60 % 60, 2, 10, QLatin1Char('0'))
-        .arg(s % 60, 2, 10, QLatin1Char('0'));
-  }
-  return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+  return remaining_ms <= 0 ? tr("expiring…") : time_left(remaining_ms);
 }
 
 QVariant LeaseModel::data(const QModelIndex& index, int role) const {

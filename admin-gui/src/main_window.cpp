@@ -16,10 +16,8 @@ namespace flashsale::admin {
 namespace {
 
 const char* const kServerKey = "server";
-
-QString item_path(const QString& item_id) {
-  return QStringLiteral("/admin/items/") + path_segment(item_id);
-}
+// A server clock this far off is worth a word in the status bar.
+constexpr qint64 kClockNoteMs = 2000;
 
 }  // namespace
 
@@ -44,9 +42,9 @@ QUrl MainWindow::remembered_server() {
 }
 
 void MainWindow::build_layout() {
-  inventory_ = new InventoryPane(client_);
-  item_ = new ItemPane(client_, inventory_->model());
-  activity_ = new ActivityPane;
+  inventory_ = new InventoryPane(client_, clock_);
+  item_ = new ItemPane(client_, inventory_->model(), clock_);
+  activity_ = new ActivityPane(clock_);
   plugins_ = new PluginsPane(client_);
   connect(inventory_, &InventoryPane::current_item_changed, this, [this](const QString& id) {
     item_->show_item(id);
@@ -135,12 +133,23 @@ void MainWindow::on_state(AdminClient::State state, const QString& detail) {
       colour = "#b05a00";
       break;
   }
+  connection_text_ = text;
   connection_label_->setText(text);
   connection_label_->setStyleSheet(QStringLiteral("color: %1").arg(colour));
   plugins_->set_live(state == AdminClient::State::live);
 }
 
-void MainWindow::on_snapshot(const QVector<Item>& items) {
+void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server_time) {
+  // Countdowns and states count to the server's deadlines on the server's clock.
+  clock_.sync(server_time);
+  inventory_->retime();
+  const qint64 offset = clock_.offset_ms();
+  connection_label_->setText(
+      qAbs(offset) < kClockNoteMs
+          ? connection_text_
+          : tr("%1 (server clock %2 %3)")
+                .arg(connection_text_, time_left(qAbs(offset)),
+                     offset > 0 ? tr("ahead of this machine") : tr("behind this machine")));
   const QString before = item_->item_id();
   inventory_->show_snapshot(items);
   // After a reconnect the line and the leases may have moved a lot: read them again.

@@ -12,6 +12,7 @@
 #include "inventory_pane.hpp"
 #include "item_pane.hpp"
 #include "plugins_pane.hpp"
+#include "server_clock.hpp"
 
 class QAction;
 
@@ -35,7 +36,7 @@ class MainWindow : public QMainWindow {
   void build_layout();
   void build_actions();
   void on_state(AdminClient::State state, const QString& detail);
-  void on_snapshot(const QVector<Item>& items);
+  void on_snapshot(const QVector<Item>& items, const QDateTime& server_time);
   void on_events(const QVector<Event>& batch);
   void refresh();
   void update_actions();
@@ -52,12 +53,14 @@ class MainWindow : public QMainWindow {
   [[nodiscard]] QString selected_item() const;
 
   AdminClient client_;
+  ServerClock clock_;  // the server's, corrected at each snapshot
   InventoryPane* inventory_ = nullptr;
   ItemPane* item_ = nullptr;
   ActivityPane* activity_ = nullptr;
   PluginsPane* plugins_ = nullptr;
 
   QLabel* connection_label_ = nullptr;
+  QString connection_text_;  // the connection state, without the clock note
   QAction* restock_action_ = nullptr;
   QAction* pause_action_ = nullptr;
   QAction* expire_action_ = nullptr;

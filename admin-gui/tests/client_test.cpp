@@ -93,6 +93,8 @@ class ClientTest : public QObject {
   void rest_errors_come_in_words();
   void dashboard_follows_a_scripted_sale();
   void actions_are_confirmed_and_errors_shown();
+  void item_states_follow_the_clock();
+  void countdowns_follow_the_server_clock();
 };
 
 void ClientTest::initTestCase() {
@@ -467,6 +469,102 @@ void ClientTest::actions_are_confirmed_and_errors_shown() {
                        {"payment_window_s", 600},
                        {"per_user_limit", 1},
                        {"paused", false}}));
+}
+
+void ClientTest::item_states_follow_the_clock() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("drop", 10);
+  sale.add_item("ending", 10);
+  const QDateTime now = QDateTime::currentDateTimeUtc();
+  const QDateTime opens = now.addMSecs(3000);
+  const QDateTime closes = now.addMSecs(2000);
+  sale.schedule("drop", opens, {});
+  sale.schedule("ending", {}, closes);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());  // no server_time: this machine's clock counts
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("inventoryView");
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 2, kWait);
+  const QString scheduled = inventory(view, "drop", InventoryModel::state);
+  QVERIFY2(QRegularExpression("^scheduled \\(opens in 0:0[1-3]\\)$").match(scheduled).hasMatch(),
+           qPrintable(scheduled));
+  QCOMPARE(inventory(view, "ending", InventoryModel::state), QStringLiteral("on sale"));
+
+  // Each row changes when its time comes, with no event and no refresh: the view is told
+  // (dataChanged) not before, and within the second after.
+  QDateTime opened_at;
+  QDateTime closed_at;
+  const auto told = [&](const QModelIndex& top_left, const QModelIndex& bottom_right) {
+    const QDateTime t = QDateTime::currentDateTimeUtc();
+    const auto covers = [&](const QString& item) {
+      const int row = row_of(view, item);
+      return top_left.row() <= row && row <= bottom_right.row() &&
+             top_left.column() <= InventoryModel::state &&
+             InventoryModel::state <= bottom_right.column();
+    };
+    if (!opened_at.isValid() && covers("drop") &&
+        inventory(view, "drop", InventoryModel::state) == QLatin1String("on sale")) {
+      opened_at = t;
+    }
+    if (!closed_at.isValid() && covers("ending") &&
+        inventory(view, "ending", InventoryModel::state) == QLatin1String("closed")) {
+      closed_at = t;
+    }
+  };
+  const auto watch = connect(view->model(), &QAbstractItemModel::dataChanged, this, told);
+  QElapsedTimer waited;
+  waited.start();
+  while ((!opened_at.isValid() || !closed_at.isValid()) && waited.elapsed() < kWait) {
+    QTest::qWait(20);
+  }
+  disconnect(watch);
+  QVERIFY(opened_at.isValid());
+  QVERIFY(closed_at.isValid());
+  const qint64 open_late = opens.msecsTo(opened_at);
+  const qint64 close_late = closes.msecsTo(closed_at);
+  qInfo("shown %lld ms after opens_at, %lld ms after closes_at", open_late, close_late);
+  QVERIFY2(open_late >= -20 && open_late <= 1500, qPrintable(QString::number(open_late)));
+  QVERIFY2(close_late >= -20 && close_late <= 1500, qPrintable(QString::number(close_late)));
+}
+
+void ClientTest::countdowns_follow_the_server_clock() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  constexpr qint64 kAhead = 3600 * 1000;  // the server's clock is an hour ahead of this one
+  Sale sale;
+  sale.set_clock_offset_ms(kAhead);
+  sale.add_item("drop", 10);
+  sale.add_item("shoes", 2, 300);
+  sale.schedule("drop", sale.now().addMSecs(3000), {});
+  sale.place("shoes", "buyer-1");  // a lease until the server's now + 5 min
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  server.set_server_clock(kAhead);
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("inventoryView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 2, kWait);
+  // On this machine's clock "drop" would open in 1:00:03, and the lease end in 1:04:59.
+  const QString scheduled = inventory(view, "drop", InventoryModel::state);
+  QVERIFY2(QRegularExpression("^scheduled \\(opens in 0:0[1-3]\\)$").match(scheduled).hasMatch(),
+           qPrintable(scheduled));
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 1, kWait);
+  const QString left = cell(lease_view, 0, LeaseModel::remaining);
+  QVERIFY2(left.startsWith("4:5") || left == "5:00", qPrintable(left));
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(view, "drop", InventoryModel::state),
+                            QStringLiteral("on sale"), 5000);
+  const QString connection = window.findChild<QLabel*>("connectionLabel")->text();
+  QVERIFY2(connection.contains("server clock 1:00:00 ahead of this machine"),
+           qPrintable(connection));
 }
 
 QTEST_MAIN(ClientTest)

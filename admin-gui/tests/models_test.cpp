@@ -11,6 +11,7 @@
 #include "inventory_model.hpp"
 #include "lease_model.hpp"
 #include "plugin_model.hpp"
+#include "server_clock.hpp"
 #include "throughput.hpp"
 #include "waitlist_model.hpp"
 
@@ -87,6 +88,8 @@ class ModelsTest : public QObject {
   void inventory_follows_events();
   void inventory_snapshot_updates_in_place();
   void inventory_sorts_numbers_and_filters();
+  void inventory_states_follow_the_clock();
+  void server_clock_corrects_by_the_offset();
   void waitlist_shows_the_head_and_who_leaves();
   void waitlist_grows_only_while_it_holds_the_whole_line();
   void waitlist_drops_orders_that_left_during_a_fetch();
@@ -176,6 +179,90 @@ void ModelsTest::inventory_sorts_numbers_and_filters() {
   proxy.setFilterFixedString("ITEM C");  // by name, any case
   QCOMPARE(proxy.rowCount(), 1);
   QCOMPARE(cell(proxy, 0, InventoryModel::id), QStringLiteral("c"));
+}
+
+void ModelsTest::inventory_states_follow_the_clock() {
+  InventoryModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  qint64 now = kT0.toMSecsSinceEpoch();
+  m.set_clock([&] { return now; });
+  Item drop = item("drop", 10, 10, 0, 0);
+  drop.opens_at = kT0.addSecs(134);
+  Item ending = item("ending", 10, 3, 0, 0);
+  ending.closes_at = kT0.addSecs(60);
+  Item shut = item("shut", 10, 10, 0, 0);
+  shut.paused = true;
+  shut.closes_at = kT0.addSecs(-1);
+  Item held = item("held", 10, 10, 0, 0);
+  held.paused = true;
+  held.opens_at = kT0.addSecs(10);
+  Item gone = item("gone", 10, 0, 0, 0);
+  gone.opens_at = kT0.addSecs(-3600);
+  m.set_items({drop, ending, shut, held, gone});
+  const auto state = [&](int row) { return cell(m, row, InventoryModel::state); };
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 2:14)"));
+  QCOMPARE(state(1), QStringLiteral("on sale"));
+  QCOMPARE(state(2), QStringLiteral("closed"));  // closed, paused or not
+  QCOMPARE(state(3), QStringLiteral("paused"));  // a paused sale does not open by itself
+  QCOMPARE(state(4), QStringLiteral("sold out"));
+  QCOMPARE(m.next_change_after(now), kT0.addSecs(10).toMSecsSinceEpoch());  // "held" opens
+  QCOMPARE(m.index(0, InventoryModel::state).data(Qt::ForegroundRole).value<QBrush>().color(),
+           QColor(0x1f, 0x5f, 0xb4));
+
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  m.tick();
+  changed.clear();
+  // A second later only the rows still counting down are redrawn, only their state, at once.
+  now += 1000;
+  m.tick();
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(changed[0][0].toModelIndex(), m.index(0, InventoryModel::state));
+  QCOMPARE(changed[0][1].toModelIndex(), m.index(3, InventoryModel::state));
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 2:13)"));
+  // "ending" closes: its row is redrawn.
+  now = kT0.addSecs(60).toMSecsSinceEpoch();
+  changed.clear();
+  m.tick();
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(changed[0][0].toModelIndex(), m.index(0, InventoryModel::state));
+  QCOMPARE(changed[0][1].toModelIndex(), m.index(3, InventoryModel::state));
+  QCOMPARE(state(1), QStringLiteral("closed"));
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 1:14)"));
+  now = kT0.addSecs(134).toMSecsSinceEpoch();
+  m.tick();
+  QCOMPARE(state(0), QStringLiteral("on sale"));
+  // Nothing counts down any more: a tick redraws nothing.
+  now += 11'000;
+  m.tick();
+  changed.clear();
+  now += 1000;
+  m.tick();
+  QCOMPARE(changed.count(), 0);
+
+  // An item that arrived by an event learns its opening time later.
+  m.apply({ev("item.created", "late", {},
+              {{"name", "Late"}, {"total_stock", 1}, {"available", 1}, {"waiting", 0}})});
+  QCOMPARE(cell(m, 5, InventoryModel::state), QStringLiteral("on sale"));
+  m.set_opens_at("late", QDateTime::fromMSecsSinceEpoch(now + 5000, Qt::UTC));
+  QCOMPARE(cell(m, 5, InventoryModel::state), QStringLiteral("scheduled (opens in 0:05)"));
+}
+
+void ModelsTest::server_clock_corrects_by_the_offset() {
+  ServerClock clock;
+  qint64 local = kT0.toMSecsSinceEpoch();
+  clock.set_local([&] { return local; });
+  QCOMPARE(clock.now_ms(), local);
+  clock.sync(kT0.addSecs(3600));  // the server is an hour ahead
+  QCOMPARE(clock.offset_ms(), 3'600'000);
+  local += 500;
+  QCOMPARE(clock.now_ms(), kT0.toMSecsSinceEpoch() + 3'600'500);
+  clock.sync({});  // a server that does not say: this machine's clock
+  QCOMPARE(clock.offset_ms(), 0);
+  QCOMPARE(time_left(0), QStringLiteral("0:00"));
+  QCOMPARE(time_left(1), QStringLiteral("0:01"));
+  QCOMPARE(time_left(134'000), QStringLiteral("2:14"));
+  QCOMPARE(time_left(3'661'000), QStringLiteral("1:01:01"));
+  QCOMPARE(time_left(90'061'000), QStringLiteral("1 d 1:01:01"));
 }
 
 void ModelsTest::waitlist_shows_the_head_and_who_leaves() {

@@ -1,6 +1,7 @@
 // See fake_admin_server.hpp.
 #include "fake_admin_server.hpp"
 
+#include <QDateTime>
 #include <QJsonDocument>
 #include <QTcpSocket>
 
@@ -65,8 +66,8 @@ void FakeAdminServer::route(const QByteArray& method, const QString& path, Route
 }
 
 void FakeAdminServer::set_snapshot(const QJsonArray& items) {
-  snapshot_ = QJsonDocument(QJsonObject{{"type", "snapshot"}, {"items", items}})
-                  .toJson(QJsonDocument::Compact);
+  snapshot_items_ = items;
+  snapshot_frame_.clear();
 }
 
 void FakeAdminServer::send(const QJsonObject& frame) {
@@ -145,7 +146,17 @@ void FakeAdminServer::on_stream_connection() {
       clients_.removeAll(client);
       client->deleteLater();
     });
-    client->sendTextMessage(QString::fromUtf8(snapshot_));
+    QByteArray frame = snapshot_frame_;
+    if (frame.isEmpty()) {
+      QJsonObject snapshot{{"type", "snapshot"}, {"items", snapshot_items_}};
+      if (server_clock_) {
+        snapshot.insert(
+            "server_time",
+            QDateTime::currentDateTimeUtc().addMSecs(*server_clock_).toString(Qt::ISODateWithMs));
+      }
+      frame = QJsonDocument(snapshot).toJson(QJsonDocument::Compact);
+    }
+    client->sendTextMessage(QString::fromUtf8(frame));
   }
 }
 

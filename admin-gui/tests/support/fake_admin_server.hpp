@@ -12,6 +12,7 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 #include <functional>
+#include <optional>
 
 namespace flashsale::admin::testing {
 
@@ -46,10 +47,14 @@ class FakeAdminServer : public QObject {
   // answer 404 not_found.
   void route(const QByteArray& method, const QString& path, Route route);
   void set_fallback(Route route) { fallback_ = std::move(route); }
-  // Every stream connection first gets {"type": "snapshot", "items": items}.
+  // Every stream connection first gets {"type": "snapshot", "items": items}, with
+  // "server_time" when set_server_clock gave one.
   void set_snapshot(const QJsonArray& items);
   // Or exactly this frame (to test bad snapshots).
-  void set_snapshot_frame(const QByteArray& frame) { snapshot_ = frame; }
+  void set_snapshot_frame(const QByteArray& frame) { snapshot_frame_ = frame; }
+  // The snapshot carries "server_time": this machine's clock plus `offset_ms`, as a server
+  // whose clock is that far ahead would send it; nullopt: no server_time (older servers).
+  void set_server_clock(std::optional<qint64> offset_ms) { server_clock_ = offset_ms; }
 
   void send(const QJsonObject& frame);
   void send_text(const QString& frame);
@@ -80,7 +85,9 @@ class FakeAdminServer : public QObject {
   quint16 port_ = 0;
   QMap<QString, Route> routes_;  // "METHOD path"
   Route fallback_;
-  QByteArray snapshot_;
+  QJsonArray snapshot_items_;
+  QByteArray snapshot_frame_;  // when set, sent instead
+  std::optional<qint64> server_clock_;
   QVector<QWebSocket*> clients_;
   QVector<Request> requests_;
   int connections_ = 0;
