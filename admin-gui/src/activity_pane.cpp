@@ -59,6 +59,11 @@ void ActivityPane::append(const QVector<Event>& batch) {
   events_this_second_ += static_cast<int>(batch.size());
 }
 
+void ActivityPane::set_live(bool live) {
+  set_stale(log_view_, !live);
+  if (chart_) chart_->set_stale(!live);
+}
+
 void ActivityPane::redraw() {
   if (chart_) chart_->show_counts(throughput_, clock_.now_ms());
   if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));

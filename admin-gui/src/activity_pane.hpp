@@ -26,6 +26,8 @@ class ActivityPane : public QWidget {
   ~ActivityPane() override;
 
   void append(const QVector<Event>& batch);
+  // Connected or not: while not, the data shown may be out of date and looks it.
+  void set_live(bool live);
 
   [[nodiscard]] ThroughputChart* chart() const { return chart_; }
   [[nodiscard]] QLabel* rate_label() const { return rate_label_; }

@@ -46,6 +46,8 @@ void InventoryPane::tick() {
   tick_timer_.start(static_cast<int>(next - now) + 1);
 }
 
+void InventoryPane::set_live(bool live) { set_stale(view_, !live); }
+
 void InventoryPane::retime() {
   model_.retime();
   tick();

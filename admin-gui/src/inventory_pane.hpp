@@ -27,6 +27,8 @@ class InventoryPane : public QGroupBox {
   void refresh();
   // The server's clock was corrected: every state is evaluated again.
   void retime();
+  // Connected or not: while not, the data shown may be out of date and looks it.
+  void set_live(bool live);
 
   // Selects this item; one that is not known yet is selected when it appears.
   void select_item(const QString& item_id);

@@ -109,6 +109,12 @@ void ItemPane::update_labels() {
                                  locale.toString(leases_.rowCount())));
 }
 
+void ItemPane::set_live(bool live) {
+  set_stale(waitlist_view_, !live);
+  set_stale(lease_view_, !live);
+  leases_.set_stale(!live);
+}
+
 const Lease* ItemPane::selected_lease() const {
   return leases_.lease_at(lease_view_->currentIndex().row());
 }

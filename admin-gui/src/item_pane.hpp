@@ -32,6 +32,9 @@ class ItemPane : public QWidget {
   void apply(const QVector<Event>& batch);
   // Rewrites the two labels from the models and the inventory's counts.
   void update_labels();
+  // Connected or not: while not, the line and the leases may be out of date and look it, and
+  // the lease countdowns stop.
+  void set_live(bool live);
 
   // The lease the operator selected, if any.
   [[nodiscard]] const Lease* selected_lease() const;

@@ -37,8 +37,8 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
   const Lease& lease = rows_[index.row()];
   const qint64 left = lease.expires_at.toMSecsSinceEpoch() - now_ms();
   const qint64 length = qMax<qint64>(1, lease.granted_at.msecsTo(lease.expires_at));
-  const bool red = left <= length * kRed;
-  const bool amber = left <= length * kAmber;
+  const bool red = !stale_ && left <= length * kRed;
+  const bool amber = !stale_ && left <= length * kAmber;
   switch (role) {
     case Qt::DisplayRole:
       switch (index.column()) {
@@ -51,7 +51,7 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
         case expires:
           return clock_time(lease.expires_at);
         case remaining:
-          return countdown(left);
+          return stale_ ? QStringLiteral("—") : countdown(left);
       }
       return {};
     case Qt::BackgroundRole:
@@ -66,6 +66,10 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
         return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
       return {};
     case Qt::ToolTipRole:
+      if (stale_) {
+        return tr("Not connected: this lease may have ended. It expires at %1 if it still runs.")
+            .arg(lease.expires_at.toString(Qt::ISODateWithMs));
+      }
       return lease.expires_at.toString(Qt::ISODateWithMs);
   }
   return {};
@@ -167,6 +171,17 @@ void LeaseModel::tick() {
   if (rows_.isEmpty()) return;
   emit dataChanged(index(0, 0), index(static_cast<int>(rows_.size()) - 1, columns - 1),
                    {Qt::DisplayRole, Qt::BackgroundRole, Qt::ForegroundRole});
+}
+
+void LeaseModel::set_stale(bool stale) {
+  if (stale == stale_) return;
+  stale_ = stale;
+  if (stale) {
+    tick_timer_.stop();
+  } else {
+    tick_timer_.start();
+  }
+  tick();
 }
 
 const Lease* LeaseModel::lease_at(int row) const {

@@ -107,7 +107,6 @@ void MainWindow::build_actions() {
 }
 
 void MainWindow::connect_to(const QUrl& server) {
-  QSettings().setValue(kServerKey, server.toString());
   setWindowTitle(tr("flashsale admin — %1").arg(server.toString()));
   client_.connect_to(server);
 }
@@ -127,16 +126,22 @@ void MainWindow::on_state(AdminClient::State state, const QString& detail) {
     case AdminClient::State::live:
       text = tr("● Connected: %1").arg(detail);
       colour = "#1a7f37";
+      // Remembered only now: an address that never answered must not be the next start's.
+      QSettings().setValue(kServerKey, client_.server().toString());
       break;
     case AdminClient::State::reconnecting:
-      text = tr("Reconnecting: %1").arg(detail);
+      text = tr("Reconnecting: %1 — %2").arg(detail, client_.server().toString());
       colour = "#b05a00";
       break;
   }
   connection_text_ = text;
   connection_label_->setText(text);
   connection_label_->setStyleSheet(QStringLiteral("color: %1").arg(colour));
-  plugins_->set_live(state == AdminClient::State::live);
+  const bool live = state == AdminClient::State::live;
+  inventory_->set_live(live);
+  item_->set_live(live);
+  activity_->set_live(live);
+  plugins_->set_live(live);
 }
 
 void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server_time) {

@@ -24,12 +24,12 @@ class MainWindow : public QMainWindow {
  public:
   explicit MainWindow(QWidget* parent = nullptr);
 
-  // Connects (or reconnects) to the admin listener at `server` and remembers it.
+  // Connects (or reconnects) to the admin listener at `server`; remembers it once it answered.
   void connect_to(const QUrl& server);
   // Shows this item's line and leases; also selects it in the inventory.
   void select_item(const QString& item_id);
 
-  // The server used last time (QSettings), or the default local admin listener.
+  // The last server that answered (QSettings), or the default local admin listener.
   static QUrl remembered_server();
 
  private:

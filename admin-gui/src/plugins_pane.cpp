@@ -30,6 +30,8 @@ void PluginsPane::refresh() {
 }
 
 void PluginsPane::set_live(bool live) {
+  set_stale(view_, !live);
+  plugins_.set_stale(!live);
   if (live) {
     refresh_timer_.start();
   } else {

@@ -20,7 +20,7 @@ class PluginsPane : public QWidget {
   explicit PluginsPane(AdminClient& client, QWidget* parent = nullptr);
 
   void refresh();
-  // Connected: the health is refreshed on a timer.
+  // Connected: the health is refreshed on a timer. Not connected: it is unknown.
   void set_live(bool live);
 
  signals:

@@ -36,6 +36,23 @@ QGroupBox* boxed(const QString& title, std::initializer_list<QWidget*> widgets) 
   return box;
 }
 
+void set_stale(QAbstractItemView* view, bool stale) {
+  if (view->property("stale").toBool() == stale) return;
+  view->setProperty("stale", stale);
+  if (!stale) {
+    view->setPalette(QPalette());  // the inherited one again
+    view->setToolTip({});
+    return;
+  }
+  QPalette palette = view->palette();
+  palette.setColor(QPalette::Base, QColor(0xec, 0xec, 0xec));
+  palette.setColor(QPalette::AlternateBase, QColor(0xe4, 0xe4, 0xe4));
+  palette.setColor(QPalette::Text, QColor(0x80, 0x80, 0x80));
+  view->setPalette(palette);
+  view->setToolTip(
+      QObject::tr("Not connected: this is what was known when the connection was lost."));
+}
+
 void confirm(QWidget* parent, const QString& question, std::function<void()> then) {
   auto* box = new QMessageBox(QMessageBox::Question, QMessageBox::tr("Please confirm"), question,
                               QMessageBox::Yes | QMessageBox::Cancel, parent);

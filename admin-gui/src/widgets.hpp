@@ -1,5 +1,6 @@
 // Small pieces the window and its panes share: a table view set up the dashboard's way, a
-// titled box, and the non-modal confirmation and error boxes of the operator's actions.
+// titled box, the look of data that may be out of date, and the non-modal confirmation and
+// error boxes of the operator's actions.
 #pragma once
 
 #include <QGroupBox>
@@ -16,6 +17,10 @@ QTableView* make_table(const char* name, QAbstractItemModel* model,
 
 // `widgets` stacked in a group box titled `title`.
 QGroupBox* boxed(const QString& title, std::initializer_list<QWidget*> widgets);
+
+// Greys `view` out (property "stale" true) while the data it shows may be out of date: the
+// dashboard is not connected. It stays readable and scrollable.
+void set_stale(QAbstractItemView* view, bool stale);
 
 // Asks `question` ("confirmBox"); runs `then` on Yes. Non-modal, so the live views keep
 // updating while the operator reads it.

@@ -22,6 +22,7 @@
 #include "inventory_model.hpp"
 #include "lease_model.hpp"
 #include "main_window.hpp"
+#include "plugin_model.hpp"
 #include "support/fake_admin_server.hpp"
 #include "support/sale.hpp"
 
@@ -95,6 +96,8 @@ class ClientTest : public QObject {
   void actions_are_confirmed_and_errors_shown();
   void item_states_follow_the_clock();
   void countdowns_follow_the_server_clock();
+  void stale_data_looks_stale();
+  void only_a_server_that_answered_is_remembered();
 };
 
 void ClientTest::initTestCase() {
@@ -565,6 +568,95 @@ void ClientTest::countdowns_follow_the_server_clock() {
   const QString connection = window.findChild<QLabel*>("connectionLabel")->text();
   QVERIFY2(connection.contains("server clock 1:00:00 ahead of this machine"),
            qPrintable(connection));
+}
+
+void ClientTest::stale_data_looks_stale() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  const quint16 port = server.port();
+  Sale sale;
+  sale.add_item("shoes", 2, 300);
+  for (int i = 1; i <= 3; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+
+  MainWindow window;
+  window.show();
+  window.findChild<AdminClient*>("adminClient")->set_backoff(100, 400);
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* plugin_view = window.findChild<QTableView*>("pluginView");
+  auto* connection = window.findChild<QLabel*>("connectionLabel");
+  QList<QTableView*> views;
+  for (const char* name : {"inventoryView", "waitlistView", "leaseView", "logView", "pluginView"}) {
+    views << window.findChild<QTableView*>(name);
+  }
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(plugin_view->model()->rowCount(), 3, kWait);
+  const QColor live_base = views[0]->palette().color(QPalette::Base);
+  for (QTableView* view : views) {
+    QVERIFY2(!view->property("stale").toBool(), qPrintable(view->objectName()));
+  }
+  const auto counting = [&] {
+    const QString left = cell(lease_view, 0, LeaseModel::remaining);
+    return left == QLatin1String("5:00") || left.startsWith("4:");
+  };
+  QVERIFY(counting());
+
+  // The server goes away: everything still shown is what was known when it left, and looks it.
+  server.close();
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().startsWith("Reconnecting: retry in"), kWait);
+  QVERIFY2(connection->text().contains(server.url().toString()), qPrintable(connection->text()));
+  for (QTableView* view : views) {
+    QVERIFY2(view->property("stale").toBool(), qPrintable(view->objectName()));
+    QVERIFY2(view->palette().color(QPalette::Base) != live_base, qPrintable(view->objectName()));
+  }
+  // The countdowns stop: whether those leases still run is not known.
+  QCOMPARE(cell(lease_view, 0, LeaseModel::remaining), QStringLiteral("—"));
+  QVERIFY(!lease_view->model()->index(0, 0).data(Qt::BackgroundRole).isValid());
+  QCOMPARE(cell(plugin_view, 0, PluginModel::health), QStringLiteral("unknown"));
+  QCOMPARE(cell(plugin_view, 2, PluginModel::health), QStringLiteral("unknown"));
+
+  // Back: live again, counting again, the plugins' health read again.
+  QVERIFY(server.listen(port));
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().contains("Connected"), kWait);
+  for (QTableView* view : views) {
+    QVERIFY2(!view->property("stale").toBool(), qPrintable(view->objectName()));
+    QCOMPARE(view->palette().color(QPalette::Base), live_base);
+  }
+  QTRY_VERIFY_WITH_TIMEOUT(counting(), kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(cell(plugin_view, 0, PluginModel::health),
+                            QStringLiteral("ok: pool 8/8"), kWait);
+}
+
+void ClientTest::only_a_server_that_answered_is_remembered() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  {
+    MainWindow window;
+    window.show();
+    window.connect_to(server.url());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window.findChild<QLabel*>("connectionLabel")->text().contains("Connected"), kWait);
+  }
+  QCOMPARE(MainWindow::remembered_server(), server.url());
+
+  // A wrong address, tried once: the next start still opens the server that worked.
+  const QUrl wrong(QStringLiteral("http://127.0.0.1:1"));
+  {
+    MainWindow window;
+    window.show();
+    window.connect_to(wrong);
+    auto* connection = window.findChild<QLabel*>("connectionLabel");
+    QTRY_VERIFY_WITH_TIMEOUT(connection->text().startsWith("Reconnecting"), kWait);
+    QVERIFY2(connection->text().contains(wrong.toString()), qPrintable(connection->text()));
+  }
+  QCOMPARE(MainWindow::remembered_server(), server.url());
 }
 
 QTEST_MAIN(ClientTest)

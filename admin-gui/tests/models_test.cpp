@@ -400,6 +400,15 @@ void ModelsTest::leases_count_down_on_one_clock() {
   QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("0:30"));
   QCOMPARE(background(m, 1, LeaseModel::order), QColor(0xf6, 0xc0, 0xbb));  // red
   QCOMPARE(cell(m, 0, LeaseModel::remaining), QStringLiteral("expiring…"));
+  // Not connected: the countdowns stop, uncoloured; the expiry time stays.
+  changed.clear();
+  m.set_stale(true);
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("—"));
+  QVERIFY(!m.index(1, 0).data(Qt::BackgroundRole).isValid());
+  QVERIFY(!cell(m, 1, LeaseModel::expires).isEmpty());
+  m.set_stale(false);
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("0:30"));
   QCOMPARE(LeaseModel::countdown(3'600'000 + 61'000), QStringLiteral("1:01:01"));
   QCOMPARE(LeaseModel::countdown(1), QStringLiteral("0:01"));
 }
@@ -489,6 +498,15 @@ void ModelsTest::plugins_show_health() {
   QCOMPARE(cell(m, 1, PluginModel::kind), QStringLiteral("push"));
   QCOMPARE(cell(m, 1, PluginModel::version), QStringLiteral("0.2.0"));
   QCOMPARE(cell(m, 1, PluginModel::required), QStringLiteral("optional"));
+  // Not connected: the health is not known; the last one read is in the tooltip.
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  m.set_stale(true);
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("unknown"));
+  QCOMPARE(cell(m, 1, PluginModel::health, Qt::ToolTipRole),
+           QStringLiteral("Not connected; last read: failing: 3 clients slow"));
+  m.set_stale(false);
+  QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("ok"));
 }
 
 void ModelsTest::throughput_counts_per_second() {
