@@ -94,6 +94,8 @@ QDateTime parse_time(const QString& text) {
   return t.isValid() ? t.toUTC() : QDateTime();
 }
 
+QString rfc3339(const QDateTime& t) { return t.toUTC().toString(Qt::ISODateWithMs); }
+
 std::optional<Item> parse_item(const QJsonValue& value, QString* error) {
   if (!value.isObject()) {
     if (error) *error = QStringLiteral("an item is not a JSON object");

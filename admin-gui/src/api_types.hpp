@@ -83,6 +83,8 @@ std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QStrin
 
 // RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
 QDateTime parse_time(const QString& text);
+// `t` as the API writes times: RFC 3339 UTC with milliseconds.
+QString rfc3339(const QDateTime& t);
 
 // The lease carried by an order.reserved event, when it has one.
 std::optional<Lease> lease_of(const Event& event);

@@ -3,6 +3,7 @@
 
 #include <QAction>
 #include <QInputDialog>
+#include <QPointer>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -103,6 +104,7 @@ void MainWindow::build_actions() {
       ->setShortcut(QKeySequence::New);
   restock_action_ = add("restockAction", tr("Restock…"), &MainWindow::ask_restock);
   pause_action_ = add("pauseAction", tr("Pause"), &MainWindow::ask_pause);
+  close_sale_action_ = add("closeSaleAction", tr("Close sale"), &MainWindow::ask_close_sale);
   expire_action_ = add("expireAction", tr("Expire lease"), &MainWindow::ask_expire);
 }
 
@@ -184,6 +186,8 @@ void MainWindow::update_actions() {
   restock_action_->setEnabled(item != nullptr);
   pause_action_->setEnabled(item != nullptr);
   pause_action_->setText(item && item->paused ? tr("Resume") : tr("Pause"));
+  close_sale_action_->setEnabled(item && !(item->closes_at.isValid() &&
+                                           item->closes_at.toMSecsSinceEpoch() <= clock_.now_ms()));
   expire_action_->setEnabled(item_->selected_lease() != nullptr);
 }
 
@@ -206,18 +210,35 @@ void MainWindow::ask_create_item() {
   auto* dialog = new CreateItemDialog(this);
   dialog->setObjectName("createItemDialog");
   dialog->setAttribute(Qt::WA_DeleteOnClose);
-  connect(dialog, &QDialog::accepted, this, [this, dialog] {
-    const QJsonObject body = dialog->body();
+  const QPointer<CreateItemDialog> form = dialog;
+  connect(dialog, &CreateItemDialog::submitted, this, [this, form](const QJsonObject& body) {
     const QString id = body.value("id").toString();
-    confirm(this,
-            tr("Create item %1 (%2) with %3 units and a %4 s payment window?")
-                .arg(id, body.value("name").toString())
-                .arg(body.value("total_stock").toInt())
-                .arg(body.value("payment_window_s").toInt()),
-            [this, body, id] {
-              inventory_->select_item(id);  // once it exists
-              act("POST", QStringLiteral("/admin/items"), body, tr("Create item %1").arg(id));
-            });
+    QString question = tr("Create item %1 (%2) with %3 units and a %4 s payment window")
+                           .arg(id, body.value("name").toString())
+                           .arg(body.value("total_stock").toInt())
+                           .arg(body.value("payment_window_s").toInt());
+    const auto when = [&](const char* key) {
+      return parse_time(body.value(QLatin1String(key)).toString()).toLocalTime().toString();
+    };
+    if (body.contains("opens_at")) question += tr(", opening %1").arg(when("opens_at"));
+    if (body.contains("closes_at")) question += tr(", closing %1").arg(when("closes_at"));
+    confirm(this, question + '?', [this, form, body, id] {
+      if (form) form->sending();
+      client_.send("POST", QStringLiteral("/admin/items"), body, this,
+                   [this, form, id](const Reply& reply) {
+                     const QString what = tr("Create item %1").arg(id);
+                     if (reply.ok()) {
+                       statusBar()->showMessage(tr("%1: done").arg(what), 10000);
+                       inventory_->select_item(id);  // now, or once its event arrives
+                       if (form) form->created();
+                       return;
+                     }
+                     report(tr("%1 failed: %2").arg(what, reply.error));
+                     // The form keeps what was typed, for another try.
+                     if (form) return form->refused(reply.error);
+                     show_failure(this, tr("%1 failed: %2").arg(what, reply.error));
+                   });
+    });
   });
   dialog->open();
 }
@@ -256,6 +277,21 @@ void MainWindow::ask_pause() {
           [this, id, pause] {
             act("PATCH", item_path(id), QJsonObject{{"paused", pause}},
                 pause ? tr("Pause %1").arg(id) : tr("Resume %1").arg(id));
+          });
+}
+
+void MainWindow::ask_close_sale() {
+  const QString id = selected_item();
+  if (id.isEmpty()) return;
+  confirm(this,
+          tr("Close the sale of %1 now? New orders are refused (sale_closed) and the waiting "
+             "line ends (its orders expire); leases already granted can still be paid.")
+              .arg(id),
+          [this, id] {
+            // "Now" on the server's clock: this machine's may be off.
+            const QDateTime now = QDateTime::fromMSecsSinceEpoch(clock_.now_ms(), Qt::UTC);
+            act("PATCH", item_path(id), QJsonObject{{"closes_at", rfc3339(now)}},
+                tr("Close the sale of %1").arg(id));
           });
 }
 

@@ -1,7 +1,7 @@
 // The dashboard window: the composition of the panes (inventory, the selected item, activity,
-// plugins), the operator's actions on the toolbar (create, restock, pause, expire), each
-// confirmed first, and the status bar. It wires the AdminClient to the panes and shows problems
-// in words.
+// plugins), the operator's actions on the toolbar (create, restock, pause, close the sale,
+// expire a lease), each confirmed first, and the status bar. It wires the AdminClient to the panes
+// and shows problems in words.
 #pragma once
 
 #include <QLabel>
@@ -45,6 +45,7 @@ class MainWindow : public QMainWindow {
   void ask_create_item();
   void ask_restock();
   void ask_pause();
+  void ask_close_sale();
   void ask_expire();
   // Sends an action and reports its outcome: `done` on success, the server's words otherwise.
   void act(const QByteArray& method, const QString& path, const QJsonObject& body,
@@ -63,6 +64,7 @@ class MainWindow : public QMainWindow {
   QString connection_text_;  // the connection state, without the clock note
   QAction* restock_action_ = nullptr;
   QAction* pause_action_ = nullptr;
+  QAction* close_sale_action_ = nullptr;
   QAction* expire_action_ = nullptr;
 };
 

@@ -4,7 +4,9 @@
 // operator's actions through their confirmations.
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QDateTimeEdit>
 #include <QInputDialog>
 #include <QJsonDocument>
 #include <QLabel>
@@ -98,6 +100,8 @@ class ClientTest : public QObject {
   void countdowns_follow_the_server_clock();
   void stale_data_looks_stale();
   void only_a_server_that_answered_is_remembered();
+  void a_refused_create_keeps_the_form();
+  void close_sale_is_confirmed();
 };
 
 void ClientTest::initTestCase() {
@@ -657,6 +661,126 @@ void ClientTest::only_a_server_that_answered_is_remembered() {
     QVERIFY2(connection->text().contains(wrong.toString()), qPrintable(connection->text()));
   }
   QCOMPARE(MainWindow::remembered_server(), server.url());
+}
+
+void ClientTest::a_refused_create_keeps_the_form() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(inventory_view->model()->rowCount(), 1, kWait);
+
+  // "shoes" exists: the server refuses, the form stays open and filled in, and says why.
+  window.findChild<QAction*>("createAction")->trigger();
+  QPointer<CreateItemDialog> form;
+  QTRY_VERIFY_WITH_TIMEOUT((form = open_dialog<CreateItemDialog>(window, "createItemDialog")),
+                           kWait);
+  form->findChild<QLineEdit*>("itemId")->setText("shoes");
+  form->findChild<QLineEdit*>("itemName")->setText("More shoes");
+  form->findChild<QSpinBox*>("totalStock")->setValue(7);
+  form->accept();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "POST", "/admin/items"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(form && form->isVisible() && form->findChild<QLabel*>("createError") &&
+                               form->findChild<QLabel*>("createError")->isVisible(),
+                           kWait);
+  QCOMPARE(form->findChild<QLabel*>("createError")->text(),
+           QStringLiteral("item shoes exists (already_exists, HTTP 409)"));
+  QCOMPARE(form->findChild<QLineEdit*>("itemName")->text(), QStringLiteral("More shoes"));
+  QCOMPARE(form->findChild<QSpinBox*>("totalStock")->value(), 7);
+
+  // Another id, an opening and a closing time and a line limit: created, the form closes.
+  auto* opens_set = form->findChild<QCheckBox*>("opensAtSet");
+  auto* opens = form->findChild<QDateTimeEdit*>("opensAt");
+  auto* closes_set = form->findChild<QCheckBox*>("closesAtSet");
+  auto* closes = form->findChild<QDateTimeEdit*>("closesAt");
+  auto* line_set = form->findChild<QCheckBox*>("waitlistLimitSet");
+  auto* line = form->findChild<QSpinBox*>("waitlistLimit");
+  QVERIFY(opens_set && opens && closes_set && closes && line_set && line);
+  QVERIFY(!opens->isEnabled());  // unset until ticked
+  const QDateTime now = QDateTime::currentDateTime();
+  const QDateTime open_at = now.addSecs(3600).addMSecs(-now.time().msec());
+  opens_set->setChecked(true);
+  opens->setDateTime(open_at);
+  closes_set->setChecked(true);
+  closes->setDateTime(open_at.addSecs(7200));
+  line_set->setChecked(true);
+  line->setValue(50);
+  form->findChild<QLineEdit*>("itemId")->setText("boots");
+  form->accept();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(!form || !form->isVisible(), kWait);
+  QVERIFY(!open_dialog<QMessageBox>(window, "errorBox"));
+  QVERIFY(has_request(server, "POST", "/admin/items",
+                      {{"id", "boots"},
+                       {"name", "More shoes"},
+                       {"total_stock", 7},
+                       {"payment_window_s", 600},
+                       {"per_user_limit", 1},
+                       {"waitlist_limit", 50},
+                       {"opens_at", open_at.toUTC().toString(Qt::ISODateWithMs)},
+                       {"closes_at", open_at.addSecs(7200).toUTC().toString(Qt::ISODateWithMs)},
+                       {"paused", false}}));
+  QVERIFY(open_at.toUTC().toString(Qt::ISODateWithMs).endsWith(".000Z"));
+  // It appears, is selected, and says when it opens.
+  QTRY_COMPARE_WITH_TIMEOUT(
+      cell(inventory_view, inventory_view->currentIndex().row(), InventoryModel::id),
+      QStringLiteral("boots"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(
+      inventory(inventory_view, "boots", InventoryModel::state).startsWith("scheduled (opens in"),
+      kWait);
+}
+
+void ClientTest::close_sale_is_confirmed() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  auto* close = window.findChild<QAction*>("closeSaleAction");
+  QVERIFY(close);
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_VERIFY_WITH_TIMEOUT(close->isEnabled(), kWait);
+
+  // Cancelled: nothing is sent.
+  close->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY2(box->text().startsWith("Close the sale of shoes now?"), qPrintable(box->text()));
+  box->button(QMessageBox::Cancel)->click();
+  QTest::qWait(100);
+  QVERIFY(!has_request(server, "PATCH", "/admin/items/shoes"));
+
+  close->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  const QDateTime asked = QDateTime::currentDateTimeUtc();
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "PATCH", "/admin/items/shoes"), kWait);
+  const auto patch = std::find_if(server.requests().begin(), server.requests().end(),
+                                  [](const auto& r) { return r.method == "PATCH"; });
+  const QJsonObject body = QJsonDocument::fromJson(patch->body).object();
+  QCOMPARE(body.keys(), QStringList{"closes_at"});
+  const QString at = body.value("closes_at").toString();
+  QVERIFY2(at.endsWith('Z'), qPrintable(at));  // RFC 3339 UTC
+  const QDateTime closes_at = QDateTime::fromString(at, Qt::ISODateWithMs);
+  QVERIFY2(qAbs(asked.msecsTo(closes_at)) < 5000, qPrintable(at));
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::state),
+                            QStringLiteral("closed"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(!close->isEnabled(), kWait);  // closed already
 }
 
 QTEST_MAIN(ClientTest)
