@@ -2,6 +2,7 @@
 #include "api_types.hpp"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QLocale>
 #include <algorithm>
 #include <climits>
@@ -65,6 +66,17 @@ class Fields {
   QString what_;
   QString error_;
 };
+
+// Any JSON value as compact JSON text.
+QString json_text(const QJsonValue& value) {
+  if (value.isObject()) {
+    return QString::fromUtf8(QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact));
+  }
+  if (value.isArray()) {
+    return QString::fromUtf8(QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact));
+  }
+  return value.toVariant().toString();
+}
 
 int as_int(qint64 v) { return static_cast<int>(std::clamp<qint64>(v, 0, INT_MAX)); }
 
@@ -199,6 +211,31 @@ std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QStrin
     plugins.push_back(std::move(info));
   }
   return plugins;
+}
+
+std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("job list"));
+  const QJsonArray list = f.array("jobs");
+  if (!f.ok(error)) return std::nullopt;
+  auto jobs = parse_list<Job>(
+      list, QStringLiteral("job"),
+      [](Fields& j) {
+        Job job;
+        job.id = j.text("id");
+        job.kind = j.text("kind");
+        job.state = j.text("state");
+        job.attempts = as_int(j.integer("attempts"));
+        job.run_at = j.time("run_at");
+        job.last_error = j.text("last_error", false);
+        job.updated_at = j.time("updated_at");
+        return job;
+      },
+      error);
+  if (!jobs) return std::nullopt;
+  for (qsizetype i = 0; i < jobs->size(); ++i) {  // any JSON; shown as it is
+    (*jobs)[i].payload = json_text(list[i].toObject().value("payload"));
+  }
+  return jobs;
 }
 
 std::optional<Lease> lease_of(const Event& event) {

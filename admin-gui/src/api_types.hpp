@@ -73,6 +73,18 @@ struct PluginInfo {
   QString detail;
 };
 
+// A job of the service's scheduler (GET /admin/jobs).
+struct Job {
+  QString id;
+  QString kind;     // e.g. "make_payment_link", "expire_leases", "refund", "close_sale"
+  QString state;    // "queued", "running", "done" or "dead"
+  QString payload;  // compact JSON
+  int attempts = 0;
+  QDateTime run_at;
+  QString last_error;  // empty when there was none
+  QDateTime updated_at;
+};
+
 // The parsers return nullopt and set *error to a sentence naming what is wrong.
 std::optional<Item> parse_item(const QJsonValue& value, QString* error);
 std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
@@ -80,6 +92,7 @@ std::optional<Event> parse_event(const QJsonObject& frame, QString* error);
 std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* error);
 std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error);
 std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
+std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error);
 
 // RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
 QDateTime parse_time(const QString& text);

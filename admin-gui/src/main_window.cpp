@@ -47,6 +47,7 @@ void MainWindow::build_layout() {
   item_ = new ItemPane(client_, inventory_->model(), clock_);
   activity_ = new ActivityPane(clock_);
   plugins_ = new PluginsPane(client_);
+  jobs_ = new JobsPane(client_);
   connect(inventory_, &InventoryPane::current_item_changed, this, [this](const QString& id) {
     item_->show_item(id);
     update_actions();
@@ -59,11 +60,14 @@ void MainWindow::build_layout() {
   connect(inventory_, &InventoryPane::problem, this, &MainWindow::report);
   connect(item_, &ItemPane::problem, this, &MainWindow::report);
   connect(plugins_, &PluginsPane::problem, this, &MainWindow::report);
+  connect(jobs_, &JobsPane::notice, this,
+          [this](const QString& message) { statusBar()->showMessage(message, 10000); });
 
   auto* tabs = new QTabWidget;
   tabs->setObjectName("sideTabs");
   tabs->addTab(activity_, tr("Activity"));
   tabs->addTab(plugins_, tr("Plugins"));
+  tabs->addTab(jobs_, tr("Jobs"));
 
   auto* top = new QSplitter(Qt::Horizontal);
   top->addWidget(inventory_);
@@ -144,6 +148,7 @@ void MainWindow::on_state(AdminClient::State state, const QString& detail) {
   item_->set_live(live);
   activity_->set_live(live);
   plugins_->set_live(live);
+  jobs_->set_live(live);
 }
 
 void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server_time) {
@@ -162,6 +167,7 @@ void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server
   // After a reconnect the line and the leases may have moved a lot: read them again.
   if (!before.isEmpty() && item_->item_id() == before) item_->refresh();
   plugins_->refresh();
+  jobs_->refresh();
   item_->update_labels();
   update_actions();
 }
@@ -179,6 +185,7 @@ void MainWindow::refresh() {
   inventory_->refresh();
   item_->refresh();
   plugins_->refresh();
+  jobs_->refresh();
 }
 
 void MainWindow::update_actions() {

@@ -1,5 +1,5 @@
 // The dashboard window: the composition of the panes (inventory, the selected item, activity,
-// plugins), the operator's actions on the toolbar (create, restock, pause, close the sale,
+// plugins, jobs), the operator's actions on the toolbar (create, restock, pause, close the sale,
 // expire a lease), each confirmed first, and the status bar. It wires the AdminClient to the panes
 // and shows problems in words.
 #pragma once
@@ -11,6 +11,7 @@
 #include "admin_client.hpp"
 #include "inventory_pane.hpp"
 #include "item_pane.hpp"
+#include "jobs_pane.hpp"
 #include "plugins_pane.hpp"
 #include "server_clock.hpp"
 
@@ -59,6 +60,7 @@ class MainWindow : public QMainWindow {
   ItemPane* item_ = nullptr;
   ActivityPane* activity_ = nullptr;
   PluginsPane* plugins_ = nullptr;
+  JobsPane* jobs_ = nullptr;
 
   QLabel* connection_label_ = nullptr;
   QString connection_text_;  // the connection state, without the clock note

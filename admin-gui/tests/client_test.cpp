@@ -17,6 +17,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableView>
+#include <QTableWidget>
 #include <QtTest>
 
 #include "admin_client.hpp"
@@ -72,6 +73,27 @@ QString inventory(const QTableView* view, const QString& item, int column) {
   return row < 0 ? QString() : cell(view, row, column);
 }
 
+// The column of `view` whose header reads `title`, -1 if none.
+int column_titled(const QTableView* view, const QString& title) {
+  for (int c = 0; c < view->model()->columnCount(); ++c) {
+    if (view->model()->headerData(c, Qt::Horizontal).toString() == title) return c;
+  }
+  return -1;
+}
+
+// The text in `table` at the row headed `row` and the column headed `column`.
+QString table_cell(const QTableWidget* table, const QString& row, const QString& column) {
+  for (int r = 0; r < table->rowCount(); ++r) {
+    if (!table->verticalHeaderItem(r) || table->verticalHeaderItem(r)->text() != row) continue;
+    for (int c = 0; c < table->columnCount(); ++c) {
+      if (table->horizontalHeaderItem(c) && table->horizontalHeaderItem(c)->text() == column) {
+        return table->item(r, c) ? table->item(r, c)->text() : QString();
+      }
+    }
+  }
+  return QStringLiteral("(no cell %1/%2)").arg(row, column);
+}
+
 bool has_request(const FakeAdminServer& server, const QByteArray& method, const QString& path,
                  const QJsonObject& body = {}) {
   for (const auto& r : server.requests()) {
@@ -102,6 +124,7 @@ class ClientTest : public QObject {
   void only_a_server_that_answered_is_remembered();
   void a_refused_create_keeps_the_form();
   void close_sale_is_confirmed();
+  void jobs_are_listed_counted_and_retried();
 };
 
 void ClientTest::initTestCase() {
@@ -781,6 +804,90 @@ void ClientTest::close_sale_is_confirmed() {
   QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::state),
                             QStringLiteral("closed"), kWait);
   QTRY_VERIFY_WITH_TIMEOUT(!close->isEnabled(), kWait);  // closed already
+}
+
+void ClientTest::jobs_are_listed_counted_and_retried() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  server.serve_jobs();
+  const QString link_dead =
+      server.add_job("make_payment_link", "dead", "provider answered 503", {{"order_id", "o-1"}});
+  server.add_job("refund", "dead", "connection refused");
+  server.add_job("expire_leases", "running");
+  for (int i = 0; i < 2; ++i) server.add_job("expire_leases", "queued");
+  server.add_job("close_sale", "queued");
+  for (int i = 0; i < 4; ++i) server.add_job("make_payment_link", "done");
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("jobView");
+  auto* counts = window.findChild<QTableWidget*>("jobCounts");
+  auto* retry = window.findChild<QAction*>("retryJobAction");
+  auto* timer = window.findChild<QTimer*>("jobsRefreshTimer");
+  QVERIFY(view && counts && retry && timer);
+  QAbstractItemModelTester tester(view->model(),
+                                  QAbstractItemModelTester::FailureReportingMode::QtTest);
+  timer->setInterval(300);
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 10, kWait);
+  // Every list is asked for by its state (the API's default is dead only).
+  int lists = 0;
+  for (const auto& r : server.requests()) {
+    if (r.path != QLatin1String("/admin/jobs")) continue;
+    ++lists;
+    QVERIFY2(
+        QRegularExpression("(^|&)state=(queued|running|done|dead)(&|$)").match(r.query).hasMatch(),
+        qPrintable(r.query));
+  }
+  QVERIFY(lists >= 4);
+  // Dead jobs first, with why they died.
+  const int error_column = column_titled(view, "Last error");
+  QVERIFY(error_column >= 0);
+  QCOMPARE(cell(view, 0, 2), QStringLiteral("dead"));
+  QCOMPARE(cell(view, 1, 2), QStringLiteral("dead"));
+  int dead_row = -1;
+  for (int row = 0; row < view->model()->rowCount(); ++row) {
+    if (cell(view, row, 0) == link_dead) dead_row = row;
+  }
+  QVERIFY(dead_row >= 0);
+  QCOMPARE(cell(view, dead_row, error_column), QStringLiteral("provider answered 503"));
+  // Counts by kind and state.
+  QCOMPARE(table_cell(counts, "make_payment_link", "dead"), QStringLiteral("1"));
+  QCOMPARE(table_cell(counts, "make_payment_link", "done"), QStringLiteral("4"));
+  QCOMPARE(table_cell(counts, "expire_leases", "queued"), QStringLiteral("2"));
+  QCOMPARE(table_cell(counts, "expire_leases", "running"), QStringLiteral("1"));
+  QCOMPARE(table_cell(counts, "all", "dead"), QStringLiteral("2"));
+  QCOMPARE(table_cell(counts, "all", "queued"), QStringLiteral("3"));
+
+  // Only a dead job can be retried; confirmed first, then it is queued again.
+  view->setCurrentIndex(view->model()->index(view->model()->rowCount() - 1, 0));  // a done one
+  QVERIFY(!retry->isEnabled());
+  view->setCurrentIndex(view->model()->index(dead_row, 0));
+  QVERIFY(retry->isEnabled());
+  retry->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY2(box->text().contains(link_dead) && box->text().contains("make_payment_link"),
+           qPrintable(box->text()));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "POST", "/admin/jobs/" + link_dead + "/retry"),
+                           kWait);
+  QCOMPARE(server.job(link_dead).value("state").toString(), QStringLiteral("queued"));
+  QTRY_COMPARE_WITH_TIMEOUT(table_cell(counts, "all", "dead"), QStringLiteral("1"), kWait);
+  QCOMPARE(table_cell(counts, "make_payment_link", "queued"), QStringLiteral("1"));
+
+  // Refreshed on the timer while connected: a job that died meanwhile shows up.
+  server.add_job("refund", "dead", "provider answered 500");
+  QTRY_COMPARE_WITH_TIMEOUT(table_cell(counts, "refund", "dead"), QStringLiteral("2"), kWait);
+  // The state filter.
+  auto* filter = window.findChild<QComboBox*>("jobStateFilter");
+  QVERIFY(filter);
+  filter->setCurrentIndex(filter->findData("dead"));
+  QCOMPARE(view->model()->rowCount(), 2);
 }
 
 QTEST_MAIN(ClientTest)

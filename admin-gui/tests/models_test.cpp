@@ -9,6 +9,7 @@
 #include "api_types.hpp"
 #include "event_log_model.hpp"
 #include "inventory_model.hpp"
+#include "job_model.hpp"
 #include "lease_model.hpp"
 #include "plugin_model.hpp"
 #include "server_clock.hpp"
@@ -99,6 +100,7 @@ class ModelsTest : public QObject {
   void leases_keep_to_the_head_of_a_long_list();
   void event_log_is_capped_and_filtered();
   void plugins_show_health();
+  void jobs_are_counted_by_kind_and_state();
   void throughput_counts_per_second();
   void bad_answers_are_named();
 };
@@ -507,6 +509,52 @@ void ModelsTest::plugins_show_health() {
            QStringLiteral("Not connected; last read: failing: 3 clients slow"));
   m.set_stale(false);
   QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("ok"));
+}
+
+void ModelsTest::jobs_are_counted_by_kind_and_state() {
+  QString error;
+  const auto jobs = [&](const QString& state, int n, const QString& kind) {
+    QJsonArray list;
+    for (int i = n; i >= 1; --i) {
+      list.append(QJsonObject{{"id", QStringLiteral("%1-%2").arg(state).arg(i)},
+                              {"kind", kind},
+                              {"state", state},
+                              {"payload", QJsonObject{{"order_id", "o1"}}},
+                              {"attempts", 3},
+                              {"run_at", "2026-11-24T10:00:00.000Z"},
+                              {"last_error", state == "dead" ? QJsonValue("boom") : QJsonValue()},
+                              {"updated_at", "2026-11-24T10:00:01.000Z"}});
+    }
+    const auto parsed = parse_jobs(QJsonObject{{"jobs", list}}, &error);
+    return parsed ? *parsed : QVector<Job>{};
+  };
+  const QVector<Job> done = jobs("done", 3, "refund");
+  QCOMPARE(done.size(), 3);
+  QCOMPARE(done[0].id, QStringLiteral("done-3"));
+  QCOMPARE(done[0].payload, QStringLiteral(R"({"order_id":"o1"})"));
+  QVERIFY(done[0].last_error.isEmpty());
+  QCOMPARE(done[0].run_at, kT0);
+
+  JobModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_lists({{"done", done}, {"dead", jobs("dead", 2, "make_payment_link")}, {"queued", {}}},
+              {"done"});
+  QCOMPARE(m.rowCount(), 5);
+  QCOMPARE(cell(m, 0, JobModel::state), QStringLiteral("dead"));  // dead first
+  QCOMPARE(cell(m, 0, JobModel::last_error), QStringLiteral("boom"));
+  QCOMPARE(cell(m, 2, JobModel::id), QStringLiteral("done-3"));
+  QCOMPARE(m.kinds(), (QStringList{"make_payment_link", "refund"}));
+  QCOMPARE(m.count_text("refund", "done"), QStringLiteral("3+"));  // the list came back full
+  QCOMPARE(m.count_text({}, "dead"), QStringLiteral("2"));
+  QCOMPARE(m.count_text("refund", "dead"), QStringLiteral("0"));
+  // A later read of one state leaves the others as they were.
+  m.set_lists({{"dead", {}}}, {});
+  QCOMPARE(m.rowCount(), 3);
+  QCOMPARE(m.count_text({}, "done"), QStringLiteral("3+"));
+  QCOMPARE(m.row_of("done-1"), 2);
+
+  QVERIFY(!parse_jobs(QJsonObject{{"jobs", QJsonArray{QJsonObject{{"id", 7}}}}}, &error));
+  QCOMPARE(error, QStringLiteral("job 1: field 'id' is missing or not a string"));
 }
 
 void ModelsTest::throughput_counts_per_second() {

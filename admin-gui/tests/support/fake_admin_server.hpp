@@ -56,6 +56,15 @@ class FakeAdminServer : public QObject {
   // whose clock is that far ahead would send it; nullopt: no server_time (older servers).
   void set_server_clock(std::optional<qint64> offset_ms) { server_clock_ = offset_ms; }
 
+  // A job queue behind GET /admin/jobs?state=&limit= and POST /admin/jobs/{id}/retry, answered
+  // as the service answers them (docs/api.md): state defaults to dead, a bad state or limit is
+  // 400, only a dead job can be retried (else 404). Jobs are listed newest (highest id) first.
+  void serve_jobs() { jobs_served_ = true; }
+  // Adds a job; returns its id ("1", "2", ...).
+  QString add_job(const QString& kind, const QString& state, const QString& last_error = {},
+                  const QJsonObject& payload = {});
+  [[nodiscard]] QJsonObject job(const QString& id) const;
+
   void send(const QJsonObject& frame);
   void send_text(const QString& frame);
   // Closes every stream connection with `reason` (the server going away).
@@ -79,6 +88,7 @@ class FakeAdminServer : public QObject {
   void on_http_data(QTcpSocket* socket);
   void on_stream_connection();
   void burst_step();
+  [[nodiscard]] Response answer_jobs(const Request& request);
 
   QTcpServer tcp_;
   QWebSocketServer ws_;
@@ -91,6 +101,8 @@ class FakeAdminServer : public QObject {
   QVector<QWebSocket*> clients_;
   QVector<Request> requests_;
   int connections_ = 0;
+  bool jobs_served_ = false;
+  QVector<QJsonObject> jobs_;  // oldest first
 
   QTimer burst_timer_;  // a child, so it moves with the server to another thread
   QElapsedTimer burst_clock_;
