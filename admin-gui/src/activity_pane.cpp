@@ -14,7 +14,7 @@ ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
     : QWidget(parent), clock_(clock) {
   proxy_.setSourceModel(&log_);
   log_view_ = make_table("logView", &proxy_, {90, 130, 75, 230, 90});
-  log_view_->setTextElideMode(Qt::ElideRight);  // details read from the left
+  log_view_->setTextElideMode(Qt::ElideRight);  // details (and user ids) read from the left
   auto* type_filter = new QComboBox;
   type_filter->setObjectName("logTypeFilter");
   type_filter->addItem(tr("All types"), QString());

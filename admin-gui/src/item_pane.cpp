@@ -16,10 +16,12 @@ ItemPane::ItemPane(AdminClient& client, const InventoryModel& inventory, const S
   waitlist_label_ = new QLabel;
   waitlist_label_->setObjectName("waitlistLabel");
   waitlist_view_ = make_table("waitlistView", &waitlist_, {55, 130, 100});
+  elide_right(waitlist_view_, WaitlistModel::user);
   lease_label_ = new QLabel;
   lease_label_->setObjectName("leaseLabel");
   lease_view_ = make_table("leaseView", &leases_, {130, 100, 70, 70});
-  connect(lease_view_->selectionModel(), &QItemSelectionModel::currentRowChanged, this,
+  elide_right(lease_view_, LeaseModel::user);
+  connect(lease_view_->selectionModel(), &QItemSelectionModel::selectionChanged, this,
           &ItemPane::leases_changed);
   connect(&waitlist_, &WaitlistModel::refill_needed, this, &ItemPane::fetch_waitlist);
   connect(&leases_, &LeaseModel::refill_needed, this, &ItemPane::fetch_leases);
@@ -100,13 +102,28 @@ void ItemPane::update_labels() {
   }
   const QLocale locale;
   const QString name = id.toHtmlEscaped();
-  waitlist_label_->setText(
-      tr("<b>%1</b>: %2 waiting; the first %3 shown")
-          .arg(name, locale.toString(waitlist_.waiting()), locale.toString(waitlist_.shown())));
+  const int waiting = waitlist_.waiting();
+  const int shown = waitlist_.shown();
+  if (waiting == 0) {
+    waitlist_label_->setText(tr("<b>%1</b>: nobody waiting").arg(name));
+  } else if (shown == 0 || shown >= waiting) {  // not read yet, or all of it
+    waitlist_label_->setText(tr("<b>%1</b>: %2 waiting").arg(name, locale.toString(waiting)));
+  } else {
+    waitlist_label_->setText(tr("<b>%1</b>: %2 waiting; the first %3 shown")
+                                 .arg(name, locale.toString(waiting), locale.toString(shown)));
+  }
   const Item* item = inventory_.item(id);
-  lease_label_->setText(tr("<b>%1</b>: %2 active; %3 shown, soonest expiry first")
-                            .arg(name, locale.toString(item ? item->reserved : 0),
-                                 locale.toString(leases_.rowCount())));
+  const int active = item ? item->reserved : 0;
+  const int rows = leases_.rowCount();
+  if (active == 0) {
+    lease_label_->setText(tr("<b>%1</b>: no active leases").arg(name));
+  } else if (rows == 0 || rows >= active) {
+    lease_label_->setText(
+        tr("<b>%1</b>: %2 active, soonest expiry first").arg(name, locale.toString(active)));
+  } else {
+    lease_label_->setText(tr("<b>%1</b>: %2 active; the first %3 shown, soonest expiry first")
+                              .arg(name, locale.toString(active), locale.toString(rows)));
+  }
 }
 
 void ItemPane::set_live(bool live) {
@@ -116,7 +133,8 @@ void ItemPane::set_live(bool live) {
 }
 
 const Lease* ItemPane::selected_lease() const {
-  return leases_.lease_at(lease_view_->currentIndex().row());
+  const QModelIndexList rows = lease_view_->selectionModel()->selectedRows();
+  return rows.isEmpty() ? nullptr : leases_.lease_at(rows.first().row());
 }
 
 }  // namespace flashsale::admin

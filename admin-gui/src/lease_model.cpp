@@ -66,6 +66,8 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
         return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
       return {};
     case Qt::ToolTipRole:
+      if (index.column() == order) return lease.order_id;  // the whole id, however narrow
+      if (index.column() == user) return lease.user_id;
       if (stale_) {
         return tr("Not connected: this lease may have ended. It expires at %1 if it still runs.")
             .arg(lease.expires_at.toString(Qt::ISODateWithMs));

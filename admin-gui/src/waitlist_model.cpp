@@ -31,8 +31,15 @@ QVariant WaitlistModel::data(const QModelIndex& index, int role) const {
         return row.waiter.waiting_since.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz"));
     }
   }
-  if (role == Qt::ToolTipRole && index.column() == since) {
-    return row.waiter.waiting_since.toString(Qt::ISODateWithMs);
+  if (role == Qt::ToolTipRole) {  // the whole id, however narrow the column
+    switch (index.column()) {
+      case order:
+        return row.waiter.order_id;
+      case user:
+        return row.waiter.user_id;
+      case since:
+        return row.waiter.waiting_since.toString(Qt::ISODateWithMs);
+    }
   }
   if (role == Qt::BackgroundRole && !row.left.isEmpty()) {
     return QBrush(row.left == QLatin1String("promoted") ? QColor(0xc8, 0xf0, 0xc8)

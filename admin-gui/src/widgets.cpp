@@ -8,9 +8,27 @@
 
 namespace flashsale::admin {
 
+void TableView::rowsAboutToBeRemoved(const QModelIndex& parent, int start, int end) {
+  const QModelIndex current = currentIndex();
+  const bool leaving = current.isValid() && current.parent() == parent && current.row() >= start &&
+                       current.row() <= end;
+  QTableView::rowsAboutToBeRemoved(parent, start, end);  // selects the next row: undone here
+  if (leaving) selectionModel()->clear();
+}
+
+void ElideRightDelegate::initStyleOption(QStyleOptionViewItem* option,
+                                         const QModelIndex& index) const {
+  QStyledItemDelegate::initStyleOption(option, index);
+  option->textElideMode = Qt::ElideRight;
+}
+
+void elide_right(QTableView* view, int column) {
+  view->setItemDelegateForColumn(column, new ElideRightDelegate(view));
+}
+
 QTableView* make_table(const char* name, QAbstractItemModel* model,
                        std::initializer_list<int> widths) {
-  auto* view = new QTableView;
+  auto* view = new TableView;
   view->setObjectName(QLatin1String(name));
   view->setModel(model);
   view->setSelectionBehavior(QAbstractItemView::SelectRows);

@@ -4,14 +4,44 @@
 #pragma once
 
 #include <QGroupBox>
+#include <QStyledItemDelegate>
 #include <QTableView>
 #include <functional>
 #include <initializer_list>
 
 namespace flashsale::admin {
 
-// A read-only, single-row-selection table named `name` (tests find it by that name), with fixed
-// row heights (a long model never has its rows measured) and these column widths.
+// A table whose selection never moves to another row by itself. In single-selection mode
+// QAbstractItemView selects the next row when the selected one leaves the model; for the
+// operator's actions that is another lease or job than the one chosen. Here nothing is
+// selected then.
+class TableView : public QTableView {
+  Q_OBJECT
+
+ public:
+  using QTableView::QTableView;
+
+ protected:
+  void rowsAboutToBeRemoved(const QModelIndex& parent, int start, int end) override;
+};
+
+// Draws its column's text elided at the right ("buyer-0f3a9c…"), whatever the view's elide mode:
+// for ids read from the left, such as user ids.
+class ElideRightDelegate : public QStyledItemDelegate {
+  Q_OBJECT
+
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+
+ protected:
+  void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override;
+};
+
+// Makes `view` elide `column` at the right.
+void elide_right(QTableView* view, int column);
+
+// A read-only, single-row-selection table (a TableView) named `name` (tests find it by that name),
+// with fixed row heights (a long model never has its rows measured) and these column widths.
 QTableView* make_table(const char* name, QAbstractItemModel* model,
                        std::initializer_list<int> widths);
 

@@ -28,6 +28,8 @@
 #include "plugin_model.hpp"
 #include "support/fake_admin_server.hpp"
 #include "support/sale.hpp"
+#include "waitlist_model.hpp"
+#include "widgets.hpp"
 
 using namespace flashsale::admin;
 using flashsale::admin::testing::FakeAdminServer;
@@ -125,6 +127,8 @@ class ClientTest : public QObject {
   void a_refused_create_keeps_the_form();
   void close_sale_is_confirmed();
   void jobs_are_listed_counted_and_retried();
+  void expiring_a_lease_selects_no_other();
+  void ids_and_labels_read_well();
 };
 
 void ClientTest::initTestCase() {
@@ -888,6 +892,81 @@ void ClientTest::jobs_are_listed_counted_and_retried() {
   QVERIFY(filter);
   filter->setCurrentIndex(filter->findData("dead"));
   QCOMPARE(view->model()->rowCount(), 2);
+}
+
+void ClientTest::expiring_a_lease_selects_no_other() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 3, 300);
+  for (int i = 1; i <= 3; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* expire = window.findChild<QAction*>("expireAction");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 3, kWait);
+
+  lease_view->setCurrentIndex(lease_view->model()->index(1, 0));
+  const QString order = cell(lease_view, 1, LeaseModel::order);
+  expire->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY(box->text().contains(order));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  // The expired lease left; no other lease is now the one a second Expire would end.
+  QVERIFY(lease_view->selectionModel()->selectedRows().isEmpty());
+  QVERIFY(!lease_view->currentIndex().isValid());
+  QVERIFY(!expire->isEnabled());
+}
+
+void ClientTest::ids_and_labels_read_well() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 1, 300);
+  sale.add_item("hats", 5);
+  const QString user = "buyer-0f3a9c1e-77d2-4b8e-a945-20";
+  sale.place("shoes", user);
+  sale.place("shoes", user + "-b");
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* waitlist_view = window.findChild<QTableView*>("waitlistView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* waitlist_label = window.findChild<QLabel*>("waitlistLabel");
+  auto* lease_label = window.findChild<QLabel*>("leaseLabel");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 1, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 1, kWait);
+
+  // User ids end at the right ("buyer-0f3a9c…"), and the whole id is in the tooltip.
+  for (QTableView* view : {lease_view, waitlist_view}) {
+    const int user_column = view == lease_view ? int(LeaseModel::user) : int(WaitlistModel::user);
+    const int order_column =
+        view == lease_view ? int(LeaseModel::order) : int(WaitlistModel::order);
+    QVERIFY2(qobject_cast<ElideRightDelegate*>(view->itemDelegateForColumn(user_column)),
+             qPrintable(view->objectName()));
+    const QModelIndex at = view->model()->index(0, user_column);
+    QCOMPARE(at.data(Qt::ToolTipRole).toString(), at.data().toString());
+    QVERIFY(at.data().toString().startsWith(user));
+    const QModelIndex order = view->model()->index(0, order_column);
+    QCOMPARE(order.data(Qt::ToolTipRole).toString(), order.data().toString());
+  }
+  QCOMPARE(waitlist_label->text(), QStringLiteral("<b>shoes</b>: 1 waiting"));
+  QCOMPARE(lease_label->text(), QStringLiteral("<b>shoes</b>: 1 active, soonest expiry first"));
+
+  // Nothing to show says so, not "0 waiting; the first 0 shown".
+  window.select_item("hats");
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_label->text(), QStringLiteral("<b>hats</b>: nobody waiting"),
+                            kWait);
+  QCOMPARE(lease_label->text(), QStringLiteral("<b>hats</b>: no active leases"));
 }
 
 QTEST_MAIN(ClientTest)
