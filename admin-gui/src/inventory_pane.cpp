@@ -44,6 +44,7 @@ void InventoryPane::tick() {
   const qint64 change = model_.next_change_after(now);
   if (change > 0) next = qMin(next, change);
   tick_timer_.start(static_cast<int>(next - now) + 1);
+  emit ticked();
 }
 
 void InventoryPane::set_live(bool live) { set_stale(view_, !live); }

@@ -38,6 +38,8 @@ class InventoryPane : public QGroupBox {
 
  signals:
   void current_item_changed(const QString& item_id);
+  // The states were evaluated again (each second of the server's clock).
+  void ticked();
   void refreshed();
   void problem(const QString& message);
 

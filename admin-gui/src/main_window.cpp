@@ -57,6 +57,7 @@ void MainWindow::build_layout() {
     update_actions();
   });
   connect(item_, &ItemPane::leases_changed, this, &MainWindow::update_actions);
+  connect(inventory_, &InventoryPane::ticked, this, &MainWindow::update_actions);  // closing
   connect(inventory_, &InventoryPane::problem, this, &MainWindow::report);
   connect(item_, &ItemPane::problem, this, &MainWindow::report);
   connect(plugins_, &PluginsPane::problem, this, &MainWindow::report);
