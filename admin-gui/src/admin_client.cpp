@@ -54,6 +54,14 @@ QUrl server_url(const QString& text) {
   return url;
 }
 
+QString path_segment(const QString& text) {
+  return QString::fromLatin1(QUrl::toPercentEncoding(text));
+}
+
+QString item_path(const QString& item_id) {
+  return QStringLiteral("/admin/items/") + path_segment(item_id);
+}
+
 AdminClient::AdminClient(QObject* parent) : QObject(parent) {
   retry_timer_.setSingleShot(true);
   flush_timer_.setSingleShot(true);
@@ -153,9 +161,18 @@ void AdminClient::on_frame(const QString& text) {
       emit problem(QStringLiteral("the stream's snapshot is unusable: %1").arg(error));
       return;
     }
+    QDateTime server_time;
+    if (frame.contains("server_time")) {
+      server_time = parse_time(frame.value("server_time").toString());
+      if (!server_time.isValid()) {
+        emit problem(
+            QStringLiteral("the stream's snapshot has a server_time that is not an RFC "
+                           "3339 time; using this machine's clock"));
+      }
+    }
     attempt_ = 0;
     set_state(State::live, base_.toString());
-    emit snapshot(*items);
+    emit snapshot(*items, server_time);
     return;
   }
   auto event = parse_event(frame, &error);

@@ -28,6 +28,10 @@ struct Reply {
 
 // "127.0.0.1:8081" or "http://host:8081/" as a base URL; an invalid QUrl when it is not one.
 QUrl server_url(const QString& text);
+// `text` as one percent-encoded path segment, e.g. an item id in /admin/items/{item}.
+QString path_segment(const QString& text);
+// /admin/items/{item_id}
+QString item_path(const QString& item_id);
 
 class AdminClient : public QObject {
   Q_OBJECT
@@ -58,7 +62,8 @@ class AdminClient : public QObject {
  signals:
   void state_changed(flashsale::admin::AdminClient::State state, const QString& detail);
   // The item list sent first on every (re)connect: replaces what the dashboard knew.
-  void snapshot(const QVector<flashsale::admin::Item>& items);
+  // `server_time` is the server's clock when it sent it (invalid when the server does not say).
+  void snapshot(const QVector<flashsale::admin::Item>& items, const QDateTime& server_time);
   void events(const QVector<flashsale::admin::Event>& batch);
   // Something the server sent that could not be used, in words.
   void problem(const QString& message);

@@ -2,6 +2,7 @@
 #include "api_types.hpp"
 
 #include <QJsonArray>
+#include <QJsonDocument>
 #include <QLocale>
 #include <algorithm>
 #include <climits>
@@ -66,6 +67,17 @@ class Fields {
   QString error_;
 };
 
+// Any JSON value as compact JSON text.
+QString json_text(const QJsonValue& value) {
+  if (value.isObject()) {
+    return QString::fromUtf8(QJsonDocument(value.toObject()).toJson(QJsonDocument::Compact));
+  }
+  if (value.isArray()) {
+    return QString::fromUtf8(QJsonDocument(value.toArray()).toJson(QJsonDocument::Compact));
+  }
+  return value.toVariant().toString();
+}
+
 int as_int(qint64 v) { return static_cast<int>(std::clamp<qint64>(v, 0, INT_MAX)); }
 
 // Parses every element of a list with `parse`; the first failure names the element.
@@ -94,6 +106,8 @@ QDateTime parse_time(const QString& text) {
   return t.isValid() ? t.toUTC() : QDateTime();
 }
 
+QString rfc3339(const QDateTime& t) { return t.toUTC().toString(Qt::ISODateWithMs); }
+
 std::optional<Item> parse_item(const QJsonValue& value, QString* error) {
   if (!value.isObject()) {
     if (error) *error = QStringLiteral("an item is not a JSON object");
@@ -109,6 +123,7 @@ std::optional<Item> parse_item(const QJsonValue& value, QString* error) {
   item.confirmed = as_int(f.integer("confirmed"));
   item.waiting = as_int(f.integer("waiting"));
   item.paused = f.boolean("paused");
+  item.opens_at = f.time("opens_at", false);
   item.closes_at = f.time("closes_at", false);
   if (!f.ok(error)) return std::nullopt;
   item.reserved = qMax(0, item.total_stock - item.available - item.confirmed);
@@ -198,10 +213,35 @@ std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QStrin
   return plugins;
 }
 
+std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("job list"));
+  const QJsonArray list = f.array("jobs");
+  if (!f.ok(error)) return std::nullopt;
+  auto jobs = parse_list<Job>(
+      list, QStringLiteral("job"),
+      [](Fields& j) {
+        Job job;
+        job.id = j.text("id");
+        job.kind = j.text("kind");
+        job.state = j.text("state");
+        job.attempts = as_int(j.integer("attempts"));
+        job.run_at = j.time("run_at");
+        job.last_error = j.text("last_error", false);
+        job.updated_at = j.time("updated_at");
+        return job;
+      },
+      error);
+  if (!jobs) return std::nullopt;
+  for (qsizetype i = 0; i < jobs->size(); ++i) {  // any JSON; shown as it is
+    (*jobs)[i].payload = json_text(list[i].toObject().value("payload"));
+  }
+  return jobs;
+}
+
 std::optional<Lease> lease_of(const Event& event) {
   const QJsonObject reservation = event.data.value("reservation").toObject();
   const QDateTime expires = parse_time(reservation.value("expires_at").toString());
-  if (event.type != QLatin1String("order.reserved") || !expires.isValid()) return std::nullopt;
+  if (event.type != qt_name(event_type::kOrderReserved) || !expires.isValid()) return std::nullopt;
   return Lease{reservation.value("id").toString(), event.order_id, event.user_id,
                event.committed_at, expires};
 }
@@ -211,16 +251,17 @@ QString describe(const Event& e) {
   const auto number = [&](const char* key) {
     return locale.toString(e.data.value(QLatin1String(key)).toInteger());
   };
-  if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+  if (e.type == qt_name(event_type::kInventoryChanged) ||
+      e.type == qt_name(event_type::kItemCreated)) {
     QString s = QStringLiteral("available %1, waiting %2, total %3")
                     .arg(number("available"), number("waiting"), number("total_stock"));
     if (e.data.value("paused").toBool()) s += QStringLiteral(", paused");
     return s;
   }
-  if (e.type == QLatin1String("order.waiting")) {
+  if (e.type == qt_name(event_type::kOrderWaiting)) {
     return QStringLiteral("joined the line (seq %1)").arg(number("waitlist_seq"));
   }
-  if (e.type == QLatin1String("order.reserved")) {
+  if (e.type == qt_name(event_type::kOrderReserved)) {
     const QString from = e.data.value("promoted").toBool()
                              ? QStringLiteral("promoted from the line")
                              : QStringLiteral("unit free");
@@ -229,7 +270,8 @@ QString describe(const Event& e) {
     return QStringLiteral("%1, lease until %2")
         .arg(from, lease->expires_at.toLocalTime().toString(QStringLiteral("HH:mm:ss")));
   }
-  if (e.type == QLatin1String("payment_link.ready")) return e.data.value("payment_link").toString();
+  if (e.type == qt_name(event_type::kPaymentLinkReady))
+    return e.data.value("payment_link").toString();
   return e.data.value("reason").toString();
 }
 

@@ -6,9 +6,18 @@
 #include <QJsonObject>
 #include <QString>
 #include <QVector>
+#include <flashsale/sdk/event_types.hpp>
 #include <optional>
+#include <string_view>
 
 namespace flashsale::admin {
+
+// The domain event names (the SDK's std::string_view constants), e.g.
+// `event.type == qt_name(event_type::kOrderReserved)`.
+namespace event_type = sdk::event_type;
+constexpr QLatin1String qt_name(std::string_view name) {
+  return QLatin1String(name.data(), static_cast<qsizetype>(name.size()));
+}
 
 struct Item {
   QString id;
@@ -19,6 +28,7 @@ struct Item {
   int confirmed = 0;  // consumed leases (paid)
   int waiting = 0;
   bool paused = false;
+  QDateTime opens_at;   // invalid when not known (the sale is then taken as open)
   QDateTime closes_at;  // invalid while the sale has no end
 };
 
@@ -63,6 +73,18 @@ struct PluginInfo {
   QString detail;
 };
 
+// A job of the service's scheduler (GET /admin/jobs).
+struct Job {
+  QString id;
+  QString kind;     // e.g. "make_payment_link", "expire_leases", "refund", "close_sale"
+  QString state;    // "queued", "running", "done" or "dead"
+  QString payload;  // compact JSON
+  int attempts = 0;
+  QDateTime run_at;
+  QString last_error;  // empty when there was none
+  QDateTime updated_at;
+};
+
 // The parsers return nullopt and set *error to a sentence naming what is wrong.
 std::optional<Item> parse_item(const QJsonValue& value, QString* error);
 std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
@@ -70,9 +92,12 @@ std::optional<Event> parse_event(const QJsonObject& frame, QString* error);
 std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* error);
 std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error);
 std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
+std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error);
 
 // RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
 QDateTime parse_time(const QString& text);
+// `t` as the API writes times: RFC 3339 UTC with milliseconds.
+QString rfc3339(const QDateTime& t);
 
 // The lease carried by an order.reserved event, when it has one.
 std::optional<Lease> lease_of(const Event& event);

@@ -21,7 +21,11 @@ QVariant EventLogModel::data(const QModelIndex& index, int role) const {
   if (role == kRawRole) {
     return index.column() == type ? e.type : index.column() == item ? e.item_id : QVariant();
   }
-  if (role == Qt::ToolTipRole) return e.event_id;
+  if (role == Qt::ToolTipRole) {  // whole ids, however narrow the column; else the event's id
+    if (index.column() == order && !e.order_id.isEmpty()) return e.order_id;
+    if (index.column() == user && !e.user_id.isEmpty()) return e.user_id;
+    return e.event_id;
+  }
   if (role != Qt::DisplayRole) return {};
   switch (index.column()) {
     case time:

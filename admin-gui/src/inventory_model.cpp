@@ -5,19 +5,13 @@
 #include <QColor>
 #include <QSet>
 
+#include "server_clock.hpp"
+
 namespace flashsale::admin {
 namespace {
 
 double sold_through(const Item& item) {
   return item.total_stock > 0 ? 100.0 * item.confirmed / item.total_stock : 0.0;
-}
-
-QString state_of(const Item& item) {
-  if (item.paused) return QStringLiteral("paused");
-  if (item.closes_at.isValid() && item.closes_at <= QDateTime::currentDateTimeUtc())
-    return QStringLiteral("closed");
-  if (item.available == 0) return QStringLiteral("sold out");
-  return QStringLiteral("on sale");
 }
 
 // Recomputes the lease count from the invariant available + reserved + confirmed == total.
@@ -26,7 +20,23 @@ void settle(Item& item) {
   item.reserved = qMax(0, item.total_stock - item.available - item.confirmed);
 }
 
+qint64 ms(const QDateTime& t) { return t.toMSecsSinceEpoch(); }
+
 }  // namespace
+
+InventoryModel::InventoryModel(QObject* parent)
+    : QAbstractTableModel(parent), clock_([] { return QDateTime::currentMSecsSinceEpoch(); }) {}
+
+QString InventoryModel::state_at(const Item& item, qint64 now_ms) {
+  // A closed sale stays closed, paused or not; a paused one opens only when resumed.
+  if (item.closes_at.isValid() && ms(item.closes_at) <= now_ms) return tr("closed");
+  if (item.paused) return tr("paused");
+  if (item.opens_at.isValid() && ms(item.opens_at) > now_ms) {
+    return tr("scheduled (opens in %1)").arg(time_left(ms(item.opens_at) - now_ms));
+  }
+  if (item.available == 0) return tr("sold out");
+  return tr("on sale");
+}
 
 int InventoryModel::rowCount(const QModelIndex& parent) const {
   return parent.isValid() ? 0 : static_cast<int>(items_.size());
@@ -60,14 +70,26 @@ QVariant InventoryModel::data(const QModelIndex& index, int role) const {
         if (role == kSortRole) return sold_through(item);
         return QStringLiteral("%1 %").arg(sold_through(item), 0, 'f', 1);
       case state:
-        return state_of(item);
+        return state_at(item, clock_());
     }
   }
   if (role == Qt::TextAlignmentRole && column >= total && column <= sold) {
     return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
   }
-  if (role == Qt::ForegroundRole && column == state && item.paused) {
-    return QBrush(QColor(0xb0, 0x60, 0x00));
+  if (role == Qt::ForegroundRole && column == state) {
+    const qint64 now = clock_();
+    if (item.closes_at.isValid() && ms(item.closes_at) <= now)
+      return QBrush(QColor(0x80, 0x80, 0x80));
+    if (item.paused) return QBrush(QColor(0xb0, 0x60, 0x00));
+    if (item.opens_at.isValid() && ms(item.opens_at) > now) return QBrush(QColor(0x1f, 0x5f, 0xb4));
+  }
+  if (role == Qt::ToolTipRole && column == state) {
+    QStringList times;
+    if (item.opens_at.isValid())
+      times << tr("opens %1").arg(item.opens_at.toLocalTime().toString());
+    if (item.closes_at.isValid())
+      times << tr("closes %1").arg(item.closes_at.toLocalTime().toString());
+    return times.join(QStringLiteral("; "));
   }
   return {};
 }
@@ -116,7 +138,7 @@ void InventoryModel::apply(const QVector<Event>& batch) {
                              [&](const Item& i) { return i.id == e.item_id; });
       if (it != created.end()) {
         item = &*it;
-      } else if (e.type == QLatin1String("item.created")) {
+      } else if (e.type == qt_name(event_type::kItemCreated)) {
         item = &created.emplace_back();
         item->id = e.item_id;
         item->name = e.data.value("name").toString();
@@ -124,16 +146,20 @@ void InventoryModel::apply(const QVector<Event>& batch) {
         continue;
       }
     }
-    if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+    if (e.type == qt_name(event_type::kInventoryChanged) ||
+        e.type == qt_name(event_type::kItemCreated)) {
       // Absolute values: applying an event twice changes nothing.
       item->total_stock = e.data.value("total_stock").toInt(item->total_stock);
       item->available = e.data.value("available").toInt(item->available);
       item->waiting = e.data.value("waiting").toInt(item->waiting);
       item->paused = e.data.value("paused").toBool(item->paused);
+      if (e.data.contains("opens_at")) {
+        item->opens_at = parse_time(e.data.value("opens_at").toString());
+      }
       if (e.data.contains("closes_at")) {
         item->closes_at = parse_time(e.data.value("closes_at").toString());
       }
-    } else if (e.type == QLatin1String("order.confirmed")) {
+    } else if (e.type == qt_name(event_type::kOrderConfirmed)) {
       ++item->confirmed;  // a lease became a sale; available is unchanged
     } else {
       continue;
@@ -150,6 +176,49 @@ void InventoryModel::apply(const QVector<Event>& batch) {
     items_.push_back(item);
   }
   endInsertRows();
+}
+
+void InventoryModel::set_opens_at(const QString& id, const QDateTime& opens_at) {
+  const int row = rows_.value(id, -1);
+  if (row < 0 || items_[row].opens_at == opens_at) return;
+  items_[row].opens_at = opens_at;
+  emit dataChanged(index(row, state), index(row, state));
+}
+
+void InventoryModel::tick() {
+  const qint64 now = clock_();
+  // Rows whose state text may differ from the last tick's: still counting down to the opening
+  // (or opened since), or closed since.
+  int first = -1;
+  int last = -1;
+  for (int row = 0; row < items_.size(); ++row) {
+    const Item& item = items_[row];
+    const bool opening = item.opens_at.isValid() && ms(item.opens_at) > last_tick_ms_;
+    const bool closing =
+        item.closes_at.isValid() && ms(item.closes_at) > last_tick_ms_ && ms(item.closes_at) <= now;
+    if (!opening && !closing) continue;
+    if (first < 0) first = row;
+    last = row;
+  }
+  last_tick_ms_ = now;
+  if (first >= 0) emit dataChanged(index(first, state), index(last, state));
+}
+
+qint64 InventoryModel::next_change_after(qint64 now_ms) const {
+  qint64 next = 0;
+  for (const Item& item : items_) {
+    for (const QDateTime& t : {item.opens_at, item.closes_at}) {
+      if (t.isValid() && ms(t) > now_ms && (next == 0 || ms(t) < next)) next = ms(t);
+    }
+  }
+  return next;
+}
+
+void InventoryModel::retime() {
+  last_tick_ms_ = 0;
+  if (!items_.isEmpty()) {
+    emit dataChanged(index(0, state), index(static_cast<int>(items_.size()) - 1, state));
+  }
 }
 
 const Item* InventoryModel::item(const QString& id) const {

@@ -5,6 +5,8 @@
 #include <QColor>
 #include <algorithm>
 
+#include "server_clock.hpp"
+
 namespace flashsale::admin {
 namespace {
 
@@ -27,15 +29,7 @@ int LeaseModel::rowCount(const QModelIndex& parent) const {
 }
 
 QString LeaseModel::countdown(qint64 remaining_ms) {
-  if (remaining_ms <= 0) return tr("expiring…");
-  const qint64 s = (remaining_ms + 999) / 1000;
-  if (s >= 3600) {
-    return QStringLiteral("%1:%2:%3")
-        .arg(s / 3600)
-        .arg(s / 60 % 60, 2, 10, QLatin1Char('0'))
-        .arg(s % 60, 2, 10, QLatin1Char('0'));
-  }
-  return QStringLiteral("%1:%2").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
+  return remaining_ms <= 0 ? tr("expiring…") : time_left(remaining_ms);
 }
 
 QVariant LeaseModel::data(const QModelIndex& index, int role) const {
@@ -43,8 +37,8 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
   const Lease& lease = rows_[index.row()];
   const qint64 left = lease.expires_at.toMSecsSinceEpoch() - now_ms();
   const qint64 length = qMax<qint64>(1, lease.granted_at.msecsTo(lease.expires_at));
-  const bool red = left <= length * kRed;
-  const bool amber = left <= length * kAmber;
+  const bool red = !stale_ && left <= length * kRed;
+  const bool amber = !stale_ && left <= length * kAmber;
   switch (role) {
     case Qt::DisplayRole:
       switch (index.column()) {
@@ -57,7 +51,7 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
         case expires:
           return clock_time(lease.expires_at);
         case remaining:
-          return countdown(left);
+          return stale_ ? QStringLiteral("—") : countdown(left);
       }
       return {};
     case Qt::BackgroundRole:
@@ -72,6 +66,12 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
         return QVariant::fromValue(Qt::AlignRight | Qt::AlignVCenter);
       return {};
     case Qt::ToolTipRole:
+      if (index.column() == order) return lease.order_id;  // the whole id, however narrow
+      if (index.column() == user) return lease.user_id;
+      if (stale_) {
+        return tr("Not connected: this lease may have ended. It expires at %1 if it still runs.")
+            .arg(lease.expires_at.toString(Qt::ISODateWithMs));
+      }
       return lease.expires_at.toString(Qt::ISODateWithMs);
   }
   return {};
@@ -118,9 +118,9 @@ void LeaseModel::apply(const QVector<Event>& batch) {
         fresh_index.insert(e.order_id, static_cast<int>(fresh.size()));
         fresh.push_back(*lease);
       }
-    } else if (e.type == QLatin1String("order.confirmed") ||
-               e.type == QLatin1String("order.cancelled") ||
-               e.type == QLatin1String("order.expired")) {
+    } else if (e.type == qt_name(event_type::kOrderConfirmed) ||
+               e.type == qt_name(event_type::kOrderCancelled) ||
+               e.type == qt_name(event_type::kOrderExpired)) {
       if (fetching_) departed_.insert(e.order_id);
       const auto it = fresh_index.constFind(e.order_id);
       if (it != fresh_index.constEnd()) {
@@ -173,6 +173,17 @@ void LeaseModel::tick() {
   if (rows_.isEmpty()) return;
   emit dataChanged(index(0, 0), index(static_cast<int>(rows_.size()) - 1, columns - 1),
                    {Qt::DisplayRole, Qt::BackgroundRole, Qt::ForegroundRole});
+}
+
+void LeaseModel::set_stale(bool stale) {
+  if (stale == stale_) return;
+  stale_ = stale;
+  if (stale) {
+    tick_timer_.stop();
+  } else {
+    tick_timer_.start();
+  }
+  tick();
 }
 
 const Lease* LeaseModel::lease_at(int row) const {

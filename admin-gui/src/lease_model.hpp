@@ -31,6 +31,10 @@ class LeaseModel : public HeadPageModel {
   void apply(const QVector<Event>& batch);
   // Redraws the countdowns; the timer calls it twice a second.
   void tick();
+  // Not connected: whether these leases still run is not known, so the countdowns stop and show
+  // "—" (the expiry time stays) until set_stale(false).
+  void set_stale(bool stale);
+  [[nodiscard]] bool stale() const { return stale_; }
 
   [[nodiscard]] const Lease* lease_at(int row) const;
   // "4:59", or "expiring…" once expires_at is past and the service has not reclaimed it yet.
@@ -45,6 +49,7 @@ class LeaseModel : public HeadPageModel {
   QSet<QString> orders_;    // order ids in rows_
   QVector<Lease> arrived_;  // granted while a fetch was in flight
   QTimer tick_timer_;
+  bool stale_ = false;
 };
 
 }  // namespace flashsale::admin

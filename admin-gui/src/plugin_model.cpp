@@ -17,6 +17,9 @@ int PluginModel::columnCount(const QModelIndex& parent) const {
 QVariant PluginModel::data(const QModelIndex& index, int role) const {
   if (!checkIndex(index, CheckIndexOption::IndexIsValid)) return {};
   const PluginInfo& p = plugins_[index.row()];
+  const QString health_text = p.detail.isEmpty()
+                                  ? (p.healthy ? tr("ok") : tr("failing"))
+                                  : (p.healthy ? tr("ok: %1") : tr("failing: %1")).arg(p.detail);
   if (role == Qt::DisplayRole) {
     switch (index.column()) {
       case name:
@@ -26,8 +29,7 @@ QVariant PluginModel::data(const QModelIndex& index, int role) const {
       case version:
         return p.version;
       case health:
-        return p.detail.isEmpty() ? (p.healthy ? tr("ok") : tr("failing"))
-                                  : (p.healthy ? tr("ok: %1") : tr("failing: %1")).arg(p.detail);
+        return stale_ ? tr("unknown") : health_text;
       case required:
         return p.required ? tr("required") : tr("optional");
       case file:
@@ -35,7 +37,11 @@ QVariant PluginModel::data(const QModelIndex& index, int role) const {
     }
   }
   if (role == Qt::ForegroundRole && index.column() == health) {
+    if (stale_) return QBrush(QColor(0x80, 0x80, 0x80));
     return QBrush(p.healthy ? QColor(0x1a, 0x7f, 0x37) : QColor(0xb0, 0x00, 0x00));
+  }
+  if (role == Qt::ToolTipRole && index.column() == health && stale_) {
+    return tr("Not connected; last read: %1").arg(health_text);
   }
   return {};
 }
@@ -45,6 +51,14 @@ QVariant PluginModel::headerData(int section, Qt::Orientation orientation, int r
   static const char* const titles[columns] = {"Plugin", "Kind",     "Version",
                                               "Health", "Required", "File"};
   return section >= 0 && section < columns ? tr(titles[section]) : QVariant();
+}
+
+void PluginModel::set_stale(bool stale) {
+  if (stale == stale_) return;
+  stale_ = stale;
+  if (!plugins_.isEmpty()) {
+    emit dataChanged(index(0, health), index(static_cast<int>(plugins_.size()) - 1, health));
+  }
 }
 
 void PluginModel::set_plugins(const QVector<PluginInfo>& plugins) {

@@ -1,4 +1,5 @@
-// The service's loaded plugins (GET /admin/plugins): name, kind, version, health.
+// The service's loaded plugins (GET /admin/plugins): name, kind, version, health ("unknown"
+// while not connected).
 #pragma once
 
 #include <QAbstractTableModel>
@@ -22,9 +23,12 @@ class PluginModel : public QAbstractTableModel {
                       int role = Qt::DisplayRole) const override;
 
   void set_plugins(const QVector<PluginInfo>& plugins);
+  // Not connected: every health is "unknown" (the last one read stays in the tooltip).
+  void set_stale(bool stale);
 
  private:
   QVector<PluginInfo> plugins_;
+  bool stale_ = false;
 };
 
 }  // namespace flashsale::admin

@@ -5,8 +5,8 @@ namespace flashsale::admin {
 
 void Throughput::add(const QVector<Event>& batch) {
   for (const Event& e : batch) {
-    const bool reserved = e.type == QLatin1String("order.reserved");
-    if (!reserved && e.type != QLatin1String("order.expired")) continue;
+    const bool reserved = e.type == qt_name(event_type::kOrderReserved);
+    if (!reserved && e.type != qt_name(event_type::kOrderExpired)) continue;
     const qint64 at = e.committed_at.toSecsSinceEpoch();
     if (at <= latest_ - window_s_) continue;  // older than anything shown
     latest_ = qMax(latest_, at);

@@ -35,6 +35,12 @@ ThroughputChart::ThroughputChart(QWidget* parent) : QChartView(parent) {
   show_counts(Throughput{}, QDateTime::currentMSecsSinceEpoch());
 }
 
+void ThroughputChart::set_stale(bool stale) {
+  setProperty("stale", stale);
+  chart()->setBackgroundBrush(stale ? QColor(0xec, 0xec, 0xec) : QColor(Qt::white));
+  chart()->setTitle(stale ? tr("Not connected: the counts stop here") : QString());
+}
+
 void ThroughputChart::show_counts(const Throughput& counts, qint64 now_ms) {
   const qint64 end_s = now_ms / 1000 - 1;
   QList<QPointF> points[3];

@@ -19,6 +19,8 @@ class ThroughputChart : public QChartView {
 
   // Shows the window that ends at the last full second before `now_ms`.
   void show_counts(const Throughput& counts, qint64 now_ms);
+  // Not connected: greyed, titled so, the counts stop where the stream stopped.
+  void set_stale(bool stale);
 
  private:
   QLineSeries* series_[3];  // reservations, promotions, expiries; owned by the chart

@@ -31,8 +31,15 @@ QVariant WaitlistModel::data(const QModelIndex& index, int role) const {
         return row.waiter.waiting_since.toLocalTime().toString(QStringLiteral("HH:mm:ss.zzz"));
     }
   }
-  if (role == Qt::ToolTipRole && index.column() == since) {
-    return row.waiter.waiting_since.toString(Qt::ISODateWithMs);
+  if (role == Qt::ToolTipRole) {  // the whole id, however narrow the column
+    switch (index.column()) {
+      case order:
+        return row.waiter.order_id;
+      case user:
+        return row.waiter.user_id;
+      case since:
+        return row.waiter.waiting_since.toString(Qt::ISODateWithMs);
+    }
   }
   if (role == Qt::BackgroundRole && !row.left.isEmpty()) {
     return QBrush(row.left == QLatin1String("promoted") ? QColor(0xc8, 0xf0, 0xc8)
@@ -76,11 +83,12 @@ void WaitlistModel::apply(const QVector<Event>& batch) {
   bool moved = false;
   for (const Event& e : batch) {
     if (e.item_id != item_id_ || item_id_.isEmpty()) continue;
-    if (e.type == QLatin1String("inventory.changed") || e.type == QLatin1String("item.created")) {
+    if (e.type == qt_name(event_type::kInventoryChanged) ||
+        e.type == qt_name(event_type::kItemCreated)) {
       waiting_ = e.data.value("waiting").toInt(waiting_);
       continue;
     }
-    if (e.type == QLatin1String("order.waiting")) {
+    if (e.type == qt_name(event_type::kOrderWaiting)) {
       const Waiter w{e.order_id, e.user_id, e.data.value("waitlist_seq").toInteger(),
                      e.committed_at};
       if (fetching_) arrived_.push_back(w);
@@ -95,16 +103,21 @@ void WaitlistModel::apply(const QVector<Event>& batch) {
       continue;
     }
     const bool promoted =
-        e.type == QLatin1String("order.reserved") && e.data.value("promoted").toBool();
-    if (!promoted && e.type != QLatin1String("order.cancelled") &&
-        e.type != QLatin1String("order.expired")) {
+        e.type == qt_name(event_type::kOrderReserved) && e.data.value("promoted").toBool();
+    if (!promoted && e.type != qt_name(event_type::kOrderCancelled) &&
+        e.type != qt_name(event_type::kOrderExpired)) {
       continue;
     }
     if (fetching_) departed_.insert(e.order_id);
     const auto it = index_.constFind(e.order_id);
     if (it == index_.constEnd() || !rows_[*it].left.isEmpty()) continue;
     Row& row = rows_[*it];
-    row.left = promoted ? QStringLiteral("promoted") : e.type.mid(6);  // "order.cancelled"
+    if (promoted) {
+      row.left = QStringLiteral("promoted");
+    } else {
+      row.left = e.type == qt_name(event_type::kOrderCancelled) ? QStringLiteral("cancelled")
+                                                                : QStringLiteral("expired");
+    }
     row.left_at = now_ms();
     emit dataChanged(index(*it, 0), index(*it, columns - 1));
     moved = true;

@@ -4,7 +4,9 @@
 // operator's actions through their confirmations.
 #include <QAbstractItemModelTester>
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
+#include <QDateTimeEdit>
 #include <QInputDialog>
 #include <QJsonDocument>
 #include <QLabel>
@@ -15,6 +17,7 @@
 #include <QSpinBox>
 #include <QStandardPaths>
 #include <QTableView>
+#include <QTableWidget>
 #include <QtTest>
 
 #include "admin_client.hpp"
@@ -22,8 +25,11 @@
 #include "inventory_model.hpp"
 #include "lease_model.hpp"
 #include "main_window.hpp"
+#include "plugin_model.hpp"
 #include "support/fake_admin_server.hpp"
 #include "support/sale.hpp"
+#include "waitlist_model.hpp"
+#include "widgets.hpp"
 
 using namespace flashsale::admin;
 using flashsale::admin::testing::FakeAdminServer;
@@ -69,6 +75,27 @@ QString inventory(const QTableView* view, const QString& item, int column) {
   return row < 0 ? QString() : cell(view, row, column);
 }
 
+// The column of `view` whose header reads `title`, -1 if none.
+int column_titled(const QTableView* view, const QString& title) {
+  for (int c = 0; c < view->model()->columnCount(); ++c) {
+    if (view->model()->headerData(c, Qt::Horizontal).toString() == title) return c;
+  }
+  return -1;
+}
+
+// The text in `table` at the row headed `row` and the column headed `column`.
+QString table_cell(const QTableWidget* table, const QString& row, const QString& column) {
+  for (int r = 0; r < table->rowCount(); ++r) {
+    if (!table->verticalHeaderItem(r) || table->verticalHeaderItem(r)->text() != row) continue;
+    for (int c = 0; c < table->columnCount(); ++c) {
+      if (table->horizontalHeaderItem(c) && table->horizontalHeaderItem(c)->text() == column) {
+        return table->item(r, c) ? table->item(r, c)->text() : QString();
+      }
+    }
+  }
+  return QStringLiteral("(no cell %1/%2)").arg(row, column);
+}
+
 bool has_request(const FakeAdminServer& server, const QByteArray& method, const QString& path,
                  const QJsonObject& body = {}) {
   for (const auto& r : server.requests()) {
@@ -93,6 +120,15 @@ class ClientTest : public QObject {
   void rest_errors_come_in_words();
   void dashboard_follows_a_scripted_sale();
   void actions_are_confirmed_and_errors_shown();
+  void item_states_follow_the_clock();
+  void countdowns_follow_the_server_clock();
+  void stale_data_looks_stale();
+  void only_a_server_that_answered_is_remembered();
+  void a_refused_create_keeps_the_form();
+  void close_sale_is_confirmed();
+  void jobs_are_listed_counted_and_retried();
+  void expiring_a_lease_selects_no_other();
+  void ids_and_labels_read_well();
 };
 
 void ClientTest::initTestCase() {
@@ -467,6 +503,470 @@ void ClientTest::actions_are_confirmed_and_errors_shown() {
                        {"payment_window_s", 600},
                        {"per_user_limit", 1},
                        {"paused", false}}));
+}
+
+void ClientTest::item_states_follow_the_clock() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("drop", 10);
+  sale.add_item("ending", 10);
+  const QDateTime now = QDateTime::currentDateTimeUtc();
+  const QDateTime opens = now.addMSecs(3000);
+  const QDateTime closes = now.addMSecs(2000);
+  sale.schedule("drop", opens, {});
+  sale.schedule("ending", {}, closes);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());  // no server_time: this machine's clock counts
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("inventoryView");
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 2, kWait);
+  const QString scheduled = inventory(view, "drop", InventoryModel::state);
+  QVERIFY2(QRegularExpression("^scheduled \\(opens in 0:0[1-3]\\)$").match(scheduled).hasMatch(),
+           qPrintable(scheduled));
+  QCOMPARE(inventory(view, "ending", InventoryModel::state), QStringLiteral("on sale"));
+
+  // Each row changes when its time comes, with no event and no refresh: the view is told
+  // (dataChanged) not before, and within the second after.
+  QDateTime opened_at;
+  QDateTime closed_at;
+  const auto told = [&](const QModelIndex& top_left, const QModelIndex& bottom_right) {
+    const QDateTime t = QDateTime::currentDateTimeUtc();
+    const auto covers = [&](const QString& item) {
+      const int row = row_of(view, item);
+      return top_left.row() <= row && row <= bottom_right.row() &&
+             top_left.column() <= InventoryModel::state &&
+             InventoryModel::state <= bottom_right.column();
+    };
+    if (!opened_at.isValid() && covers("drop") &&
+        inventory(view, "drop", InventoryModel::state) == QLatin1String("on sale")) {
+      opened_at = t;
+    }
+    if (!closed_at.isValid() && covers("ending") &&
+        inventory(view, "ending", InventoryModel::state) == QLatin1String("closed")) {
+      closed_at = t;
+    }
+  };
+  const auto watch = connect(view->model(), &QAbstractItemModel::dataChanged, this, told);
+  QElapsedTimer waited;
+  waited.start();
+  while ((!opened_at.isValid() || !closed_at.isValid()) && waited.elapsed() < kWait) {
+    QTest::qWait(20);
+  }
+  disconnect(watch);
+  QVERIFY(opened_at.isValid());
+  QVERIFY(closed_at.isValid());
+  const qint64 open_late = opens.msecsTo(opened_at);
+  const qint64 close_late = closes.msecsTo(closed_at);
+  qInfo("shown %lld ms after opens_at, %lld ms after closes_at", open_late, close_late);
+  QVERIFY2(open_late >= -20 && open_late <= 1500, qPrintable(QString::number(open_late)));
+  QVERIFY2(close_late >= -20 && close_late <= 1500, qPrintable(QString::number(close_late)));
+}
+
+void ClientTest::countdowns_follow_the_server_clock() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  constexpr qint64 kAhead = 3600 * 1000;  // the server's clock is an hour ahead of this one
+  Sale sale;
+  sale.set_clock_offset_ms(kAhead);
+  sale.add_item("drop", 10);
+  sale.add_item("shoes", 2, 300);
+  sale.schedule("drop", sale.now().addMSecs(3000), {});
+  sale.place("shoes", "buyer-1");  // a lease until the server's now + 5 min
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  server.set_server_clock(kAhead);
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("inventoryView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 2, kWait);
+  // On this machine's clock "drop" would open in 1:00:03, and the lease end in 1:04:59.
+  const QString scheduled = inventory(view, "drop", InventoryModel::state);
+  QVERIFY2(QRegularExpression("^scheduled \\(opens in 0:0[1-3]\\)$").match(scheduled).hasMatch(),
+           qPrintable(scheduled));
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 1, kWait);
+  const QString left = cell(lease_view, 0, LeaseModel::remaining);
+  QVERIFY2(left.startsWith("4:5") || left == "5:00", qPrintable(left));
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(view, "drop", InventoryModel::state),
+                            QStringLiteral("on sale"), 5000);
+  const QString connection = window.findChild<QLabel*>("connectionLabel")->text();
+  QVERIFY2(connection.contains("server clock 1:00:00 ahead of this machine"),
+           qPrintable(connection));
+}
+
+void ClientTest::stale_data_looks_stale() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  const quint16 port = server.port();
+  Sale sale;
+  sale.add_item("shoes", 2, 300);
+  for (int i = 1; i <= 3; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+
+  MainWindow window;
+  window.show();
+  window.findChild<AdminClient*>("adminClient")->set_backoff(100, 400);
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* plugin_view = window.findChild<QTableView*>("pluginView");
+  auto* connection = window.findChild<QLabel*>("connectionLabel");
+  QList<QTableView*> views;
+  for (const char* name : {"inventoryView", "waitlistView", "leaseView", "logView", "pluginView"}) {
+    views << window.findChild<QTableView*>(name);
+  }
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(plugin_view->model()->rowCount(), 3, kWait);
+  const QColor live_base = views[0]->palette().color(QPalette::Base);
+  for (QTableView* view : views) {
+    QVERIFY2(!view->property("stale").toBool(), qPrintable(view->objectName()));
+  }
+  const auto counting = [&] {
+    const QString left = cell(lease_view, 0, LeaseModel::remaining);
+    return left == QLatin1String("5:00") || left.startsWith("4:");
+  };
+  QVERIFY(counting());
+
+  // The server goes away: everything still shown is what was known when it left, and looks it.
+  server.close();
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().startsWith("Reconnecting: retry in"), kWait);
+  QVERIFY2(connection->text().contains(server.url().toString()), qPrintable(connection->text()));
+  for (QTableView* view : views) {
+    QVERIFY2(view->property("stale").toBool(), qPrintable(view->objectName()));
+    QVERIFY2(view->palette().color(QPalette::Base) != live_base, qPrintable(view->objectName()));
+  }
+  // The countdowns stop: whether those leases still run is not known.
+  QCOMPARE(cell(lease_view, 0, LeaseModel::remaining), QStringLiteral("—"));
+  QVERIFY(!lease_view->model()->index(0, 0).data(Qt::BackgroundRole).isValid());
+  QCOMPARE(cell(plugin_view, 0, PluginModel::health), QStringLiteral("unknown"));
+  QCOMPARE(cell(plugin_view, 2, PluginModel::health), QStringLiteral("unknown"));
+
+  // Back: live again, counting again, the plugins' health read again.
+  QVERIFY(server.listen(port));
+  QTRY_VERIFY_WITH_TIMEOUT(connection->text().contains("Connected"), kWait);
+  for (QTableView* view : views) {
+    QVERIFY2(!view->property("stale").toBool(), qPrintable(view->objectName()));
+    QCOMPARE(view->palette().color(QPalette::Base), live_base);
+  }
+  QTRY_VERIFY_WITH_TIMEOUT(counting(), kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(cell(plugin_view, 0, PluginModel::health),
+                            QStringLiteral("ok: pool 8/8"), kWait);
+}
+
+void ClientTest::only_a_server_that_answered_is_remembered() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  {
+    MainWindow window;
+    window.show();
+    window.connect_to(server.url());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        window.findChild<QLabel*>("connectionLabel")->text().contains("Connected"), kWait);
+  }
+  QCOMPARE(MainWindow::remembered_server(), server.url());
+
+  // A wrong address, tried once: the next start still opens the server that worked.
+  const QUrl wrong(QStringLiteral("http://127.0.0.1:1"));
+  {
+    MainWindow window;
+    window.show();
+    window.connect_to(wrong);
+    auto* connection = window.findChild<QLabel*>("connectionLabel");
+    QTRY_VERIFY_WITH_TIMEOUT(connection->text().startsWith("Reconnecting"), kWait);
+    QVERIFY2(connection->text().contains(wrong.toString()), qPrintable(connection->text()));
+  }
+  QCOMPARE(MainWindow::remembered_server(), server.url());
+}
+
+void ClientTest::a_refused_create_keeps_the_form() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(inventory_view->model()->rowCount(), 1, kWait);
+
+  // "shoes" exists: the server refuses, the form stays open and filled in, and says why.
+  window.findChild<QAction*>("createAction")->trigger();
+  QPointer<CreateItemDialog> form;
+  QTRY_VERIFY_WITH_TIMEOUT((form = open_dialog<CreateItemDialog>(window, "createItemDialog")),
+                           kWait);
+  form->findChild<QLineEdit*>("itemId")->setText("shoes");
+  form->findChild<QLineEdit*>("itemName")->setText("More shoes");
+  form->findChild<QSpinBox*>("totalStock")->setValue(7);
+  form->accept();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "POST", "/admin/items"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(form && form->isVisible() && form->findChild<QLabel*>("createError") &&
+                               form->findChild<QLabel*>("createError")->isVisible(),
+                           kWait);
+  QCOMPARE(form->findChild<QLabel*>("createError")->text(),
+           QStringLiteral("item shoes exists (already_exists, HTTP 409)"));
+  QCOMPARE(form->findChild<QLineEdit*>("itemName")->text(), QStringLiteral("More shoes"));
+  QCOMPARE(form->findChild<QSpinBox*>("totalStock")->value(), 7);
+
+  // Another id, an opening and a closing time and a line limit: created, the form closes.
+  auto* opens_set = form->findChild<QCheckBox*>("opensAtSet");
+  auto* opens = form->findChild<QDateTimeEdit*>("opensAt");
+  auto* closes_set = form->findChild<QCheckBox*>("closesAtSet");
+  auto* closes = form->findChild<QDateTimeEdit*>("closesAt");
+  auto* line_set = form->findChild<QCheckBox*>("waitlistLimitSet");
+  auto* line = form->findChild<QSpinBox*>("waitlistLimit");
+  QVERIFY(opens_set && opens && closes_set && closes && line_set && line);
+  QVERIFY(!opens->isEnabled());  // unset until ticked
+  const QDateTime now = QDateTime::currentDateTime();
+  const QDateTime open_at = now.addSecs(3600).addMSecs(-now.time().msec());
+  opens_set->setChecked(true);
+  opens->setDateTime(open_at);
+  closes_set->setChecked(true);
+  closes->setDateTime(open_at.addSecs(7200));
+  line_set->setChecked(true);
+  line->setValue(50);
+  form->findChild<QLineEdit*>("itemId")->setText("boots");
+  form->accept();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(!form || !form->isVisible(), kWait);
+  QVERIFY(!open_dialog<QMessageBox>(window, "errorBox"));
+  QVERIFY(has_request(server, "POST", "/admin/items",
+                      {{"id", "boots"},
+                       {"name", "More shoes"},
+                       {"total_stock", 7},
+                       {"payment_window_s", 600},
+                       {"per_user_limit", 1},
+                       {"waitlist_limit", 50},
+                       {"opens_at", open_at.toUTC().toString(Qt::ISODateWithMs)},
+                       {"closes_at", open_at.addSecs(7200).toUTC().toString(Qt::ISODateWithMs)},
+                       {"paused", false}}));
+  QVERIFY(open_at.toUTC().toString(Qt::ISODateWithMs).endsWith(".000Z"));
+  // It appears, is selected, and says when it opens.
+  QTRY_COMPARE_WITH_TIMEOUT(
+      cell(inventory_view, inventory_view->currentIndex().row(), InventoryModel::id),
+      QStringLiteral("boots"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(
+      inventory(inventory_view, "boots", InventoryModel::state).startsWith("scheduled (opens in"),
+      kWait);
+}
+
+void ClientTest::close_sale_is_confirmed() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* inventory_view = window.findChild<QTableView*>("inventoryView");
+  auto* close = window.findChild<QAction*>("closeSaleAction");
+  QVERIFY(close);
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_VERIFY_WITH_TIMEOUT(close->isEnabled(), kWait);
+
+  // Cancelled: nothing is sent.
+  close->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY2(box->text().startsWith("Close the sale of shoes now?"), qPrintable(box->text()));
+  box->button(QMessageBox::Cancel)->click();
+  QTest::qWait(100);
+  QVERIFY(!has_request(server, "PATCH", "/admin/items/shoes"));
+
+  close->trigger();
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  const QDateTime asked = QDateTime::currentDateTimeUtc();
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "PATCH", "/admin/items/shoes"), kWait);
+  const auto patch = std::find_if(server.requests().begin(), server.requests().end(),
+                                  [](const auto& r) { return r.method == "PATCH"; });
+  const QJsonObject body = QJsonDocument::fromJson(patch->body).object();
+  QCOMPARE(body.keys(), QStringList{"closes_at"});
+  const QString at = body.value("closes_at").toString();
+  QVERIFY2(at.endsWith('Z'), qPrintable(at));  // RFC 3339 UTC
+  const QDateTime closes_at = QDateTime::fromString(at, Qt::ISODateWithMs);
+  QVERIFY2(qAbs(asked.msecsTo(closes_at)) < 5000, qPrintable(at));
+  QTRY_COMPARE_WITH_TIMEOUT(inventory(inventory_view, "shoes", InventoryModel::state),
+                            QStringLiteral("closed"), kWait);
+  QTRY_VERIFY_WITH_TIMEOUT(!close->isEnabled(), kWait);  // closed already
+}
+
+void ClientTest::jobs_are_listed_counted_and_retried() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  server.serve_jobs();
+  const QString link_dead =
+      server.add_job("make_payment_link", "dead", "provider answered 503", {{"order_id", "o-1"}});
+  server.add_job("refund", "dead", "connection refused");
+  server.add_job("expire_leases", "running");
+  for (int i = 0; i < 2; ++i) server.add_job("expire_leases", "queued");
+  server.add_job("close_sale", "queued");
+  for (int i = 0; i < 4; ++i) server.add_job("make_payment_link", "done");
+
+  MainWindow window;
+  window.show();
+  auto* view = window.findChild<QTableView*>("jobView");
+  auto* counts = window.findChild<QTableWidget*>("jobCounts");
+  auto* retry = window.findChild<QAction*>("retryJobAction");
+  auto* timer = window.findChild<QTimer*>("jobsRefreshTimer");
+  QVERIFY(view && counts && retry && timer);
+  QAbstractItemModelTester tester(view->model(),
+                                  QAbstractItemModelTester::FailureReportingMode::QtTest);
+  timer->setInterval(300);
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(view->model()->rowCount(), 10, kWait);
+  // Every list is asked for by its state (the API's default is dead only).
+  int lists = 0;
+  for (const auto& r : server.requests()) {
+    if (r.path != QLatin1String("/admin/jobs")) continue;
+    ++lists;
+    QVERIFY2(
+        QRegularExpression("(^|&)state=(queued|running|done|dead)(&|$)").match(r.query).hasMatch(),
+        qPrintable(r.query));
+  }
+  QVERIFY(lists >= 4);
+  // Dead jobs first, with why they died.
+  const int error_column = column_titled(view, "Last error");
+  QVERIFY(error_column >= 0);
+  QCOMPARE(cell(view, 0, 2), QStringLiteral("dead"));
+  QCOMPARE(cell(view, 1, 2), QStringLiteral("dead"));
+  int dead_row = -1;
+  for (int row = 0; row < view->model()->rowCount(); ++row) {
+    if (cell(view, row, 0) == link_dead) dead_row = row;
+  }
+  QVERIFY(dead_row >= 0);
+  QCOMPARE(cell(view, dead_row, error_column), QStringLiteral("provider answered 503"));
+  // Counts by kind and state.
+  QCOMPARE(table_cell(counts, "make_payment_link", "dead"), QStringLiteral("1"));
+  QCOMPARE(table_cell(counts, "make_payment_link", "done"), QStringLiteral("4"));
+  QCOMPARE(table_cell(counts, "expire_leases", "queued"), QStringLiteral("2"));
+  QCOMPARE(table_cell(counts, "expire_leases", "running"), QStringLiteral("1"));
+  QCOMPARE(table_cell(counts, "all", "dead"), QStringLiteral("2"));
+  QCOMPARE(table_cell(counts, "all", "queued"), QStringLiteral("3"));
+
+  // Only a dead job can be retried; confirmed first, then it is queued again.
+  view->setCurrentIndex(view->model()->index(view->model()->rowCount() - 1, 0));  // a done one
+  QVERIFY(!retry->isEnabled());
+  view->setCurrentIndex(view->model()->index(dead_row, 0));
+  QVERIFY(retry->isEnabled());
+  retry->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY2(box->text().contains(link_dead) && box->text().contains("make_payment_link"),
+           qPrintable(box->text()));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_VERIFY_WITH_TIMEOUT(has_request(server, "POST", "/admin/jobs/" + link_dead + "/retry"),
+                           kWait);
+  QCOMPARE(server.job(link_dead).value("state").toString(), QStringLiteral("queued"));
+  QTRY_COMPARE_WITH_TIMEOUT(table_cell(counts, "all", "dead"), QStringLiteral("1"), kWait);
+  QCOMPARE(table_cell(counts, "make_payment_link", "queued"), QStringLiteral("1"));
+
+  // Refreshed on the timer while connected: a job that died meanwhile shows up.
+  server.add_job("refund", "dead", "provider answered 500");
+  QTRY_COMPARE_WITH_TIMEOUT(table_cell(counts, "refund", "dead"), QStringLiteral("2"), kWait);
+  // The state filter.
+  auto* filter = window.findChild<QComboBox*>("jobStateFilter");
+  QVERIFY(filter);
+  filter->setCurrentIndex(filter->findData("dead"));
+  QCOMPARE(view->model()->rowCount(), 2);
+}
+
+void ClientTest::expiring_a_lease_selects_no_other() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 3, 300);
+  for (int i = 1; i <= 3; ++i) sale.place("shoes", QStringLiteral("buyer-%1").arg(i));
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* expire = window.findChild<QAction*>("expireAction");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 3, kWait);
+
+  lease_view->setCurrentIndex(lease_view->model()->index(1, 0));
+  const QString order = cell(lease_view, 1, LeaseModel::order);
+  expire->trigger();
+  QMessageBox* box = nullptr;
+  QTRY_VERIFY_WITH_TIMEOUT((box = open_dialog<QMessageBox>(window, "confirmBox")), kWait);
+  QVERIFY(box->text().contains(order));
+  box->button(QMessageBox::Yes)->click();
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 2, kWait);
+  // The expired lease left; no other lease is now the one a second Expire would end.
+  QVERIFY(lease_view->selectionModel()->selectedRows().isEmpty());
+  QVERIFY(!lease_view->currentIndex().isValid());
+  QVERIFY(!expire->isEnabled());
+}
+
+void ClientTest::ids_and_labels_read_well() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 1, 300);
+  sale.add_item("hats", 5);
+  const QString user = "buyer-0f3a9c1e-77d2-4b8e-a945-20";
+  sale.place("shoes", user);
+  sale.place("shoes", user + "-b");
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* waitlist_view = window.findChild<QTableView*>("waitlistView");
+  auto* lease_view = window.findChild<QTableView*>("leaseView");
+  auto* waitlist_label = window.findChild<QLabel*>("waitlistLabel");
+  auto* lease_label = window.findChild<QLabel*>("leaseLabel");
+  window.connect_to(server.url());
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(lease_view->model()->rowCount(), 1, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_view->model()->rowCount(), 1, kWait);
+
+  // User ids end at the right ("buyer-0f3a9c…"), and the whole id is in the tooltip.
+  for (QTableView* view : {lease_view, waitlist_view}) {
+    const int user_column = view == lease_view ? int(LeaseModel::user) : int(WaitlistModel::user);
+    const int order_column =
+        view == lease_view ? int(LeaseModel::order) : int(WaitlistModel::order);
+    QVERIFY2(qobject_cast<ElideRightDelegate*>(view->itemDelegateForColumn(user_column)),
+             qPrintable(view->objectName()));
+    const QModelIndex at = view->model()->index(0, user_column);
+    QCOMPARE(at.data(Qt::ToolTipRole).toString(), at.data().toString());
+    QVERIFY(at.data().toString().startsWith(user));
+    const QModelIndex order = view->model()->index(0, order_column);
+    QCOMPARE(order.data(Qt::ToolTipRole).toString(), order.data().toString());
+  }
+  QCOMPARE(waitlist_label->text(), QStringLiteral("<b>shoes</b>: 1 waiting"));
+  QCOMPARE(lease_label->text(), QStringLiteral("<b>shoes</b>: 1 active, soonest expiry first"));
+
+  // Nothing to show says so, not "0 waiting; the first 0 shown".
+  window.select_item("hats");
+  QTRY_COMPARE_WITH_TIMEOUT(waitlist_label->text(), QStringLiteral("<b>hats</b>: nobody waiting"),
+                            kWait);
+  QCOMPARE(lease_label->text(), QStringLiteral("<b>hats</b>: no active leases"));
 }
 
 QTEST_MAIN(ClientTest)

@@ -9,8 +9,10 @@
 #include "api_types.hpp"
 #include "event_log_model.hpp"
 #include "inventory_model.hpp"
+#include "job_model.hpp"
 #include "lease_model.hpp"
 #include "plugin_model.hpp"
+#include "server_clock.hpp"
 #include "throughput.hpp"
 #include "waitlist_model.hpp"
 
@@ -87,6 +89,8 @@ class ModelsTest : public QObject {
   void inventory_follows_events();
   void inventory_snapshot_updates_in_place();
   void inventory_sorts_numbers_and_filters();
+  void inventory_states_follow_the_clock();
+  void server_clock_corrects_by_the_offset();
   void waitlist_shows_the_head_and_who_leaves();
   void waitlist_grows_only_while_it_holds_the_whole_line();
   void waitlist_drops_orders_that_left_during_a_fetch();
@@ -96,6 +100,7 @@ class ModelsTest : public QObject {
   void leases_keep_to_the_head_of_a_long_list();
   void event_log_is_capped_and_filtered();
   void plugins_show_health();
+  void jobs_are_counted_by_kind_and_state();
   void throughput_counts_per_second();
   void bad_answers_are_named();
 };
@@ -176,6 +181,90 @@ void ModelsTest::inventory_sorts_numbers_and_filters() {
   proxy.setFilterFixedString("ITEM C");  // by name, any case
   QCOMPARE(proxy.rowCount(), 1);
   QCOMPARE(cell(proxy, 0, InventoryModel::id), QStringLiteral("c"));
+}
+
+void ModelsTest::inventory_states_follow_the_clock() {
+  InventoryModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  qint64 now = kT0.toMSecsSinceEpoch();
+  m.set_clock([&] { return now; });
+  Item drop = item("drop", 10, 10, 0, 0);
+  drop.opens_at = kT0.addSecs(134);
+  Item ending = item("ending", 10, 3, 0, 0);
+  ending.closes_at = kT0.addSecs(60);
+  Item shut = item("shut", 10, 10, 0, 0);
+  shut.paused = true;
+  shut.closes_at = kT0.addSecs(-1);
+  Item held = item("held", 10, 10, 0, 0);
+  held.paused = true;
+  held.opens_at = kT0.addSecs(10);
+  Item gone = item("gone", 10, 0, 0, 0);
+  gone.opens_at = kT0.addSecs(-3600);
+  m.set_items({drop, ending, shut, held, gone});
+  const auto state = [&](int row) { return cell(m, row, InventoryModel::state); };
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 2:14)"));
+  QCOMPARE(state(1), QStringLiteral("on sale"));
+  QCOMPARE(state(2), QStringLiteral("closed"));  // closed, paused or not
+  QCOMPARE(state(3), QStringLiteral("paused"));  // a paused sale does not open by itself
+  QCOMPARE(state(4), QStringLiteral("sold out"));
+  QCOMPARE(m.next_change_after(now), kT0.addSecs(10).toMSecsSinceEpoch());  // "held" opens
+  QCOMPARE(m.index(0, InventoryModel::state).data(Qt::ForegroundRole).value<QBrush>().color(),
+           QColor(0x1f, 0x5f, 0xb4));
+
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  m.tick();
+  changed.clear();
+  // A second later only the rows still counting down are redrawn, only their state, at once.
+  now += 1000;
+  m.tick();
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(changed[0][0].toModelIndex(), m.index(0, InventoryModel::state));
+  QCOMPARE(changed[0][1].toModelIndex(), m.index(3, InventoryModel::state));
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 2:13)"));
+  // "ending" closes: its row is redrawn.
+  now = kT0.addSecs(60).toMSecsSinceEpoch();
+  changed.clear();
+  m.tick();
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(changed[0][0].toModelIndex(), m.index(0, InventoryModel::state));
+  QCOMPARE(changed[0][1].toModelIndex(), m.index(3, InventoryModel::state));
+  QCOMPARE(state(1), QStringLiteral("closed"));
+  QCOMPARE(state(0), QStringLiteral("scheduled (opens in 1:14)"));
+  now = kT0.addSecs(134).toMSecsSinceEpoch();
+  m.tick();
+  QCOMPARE(state(0), QStringLiteral("on sale"));
+  // Nothing counts down any more: a tick redraws nothing.
+  now += 11'000;
+  m.tick();
+  changed.clear();
+  now += 1000;
+  m.tick();
+  QCOMPARE(changed.count(), 0);
+
+  // An item that arrived by an event learns its opening time later.
+  m.apply({ev("item.created", "late", {},
+              {{"name", "Late"}, {"total_stock", 1}, {"available", 1}, {"waiting", 0}})});
+  QCOMPARE(cell(m, 5, InventoryModel::state), QStringLiteral("on sale"));
+  m.set_opens_at("late", QDateTime::fromMSecsSinceEpoch(now + 5000, Qt::UTC));
+  QCOMPARE(cell(m, 5, InventoryModel::state), QStringLiteral("scheduled (opens in 0:05)"));
+}
+
+void ModelsTest::server_clock_corrects_by_the_offset() {
+  ServerClock clock;
+  qint64 local = kT0.toMSecsSinceEpoch();
+  clock.set_local([&] { return local; });
+  QCOMPARE(clock.now_ms(), local);
+  clock.sync(kT0.addSecs(3600));  // the server is an hour ahead
+  QCOMPARE(clock.offset_ms(), 3'600'000);
+  local += 500;
+  QCOMPARE(clock.now_ms(), kT0.toMSecsSinceEpoch() + 3'600'500);
+  clock.sync({});  // a server that does not say: this machine's clock
+  QCOMPARE(clock.offset_ms(), 0);
+  QCOMPARE(time_left(0), QStringLiteral("0:00"));
+  QCOMPARE(time_left(1), QStringLiteral("0:01"));
+  QCOMPARE(time_left(134'000), QStringLiteral("2:14"));
+  QCOMPARE(time_left(3'661'000), QStringLiteral("1:01:01"));
+  QCOMPARE(time_left(90'061'000), QStringLiteral("1 d 1:01:01"));
 }
 
 void ModelsTest::waitlist_shows_the_head_and_who_leaves() {
@@ -313,6 +402,15 @@ void ModelsTest::leases_count_down_on_one_clock() {
   QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("0:30"));
   QCOMPARE(background(m, 1, LeaseModel::order), QColor(0xf6, 0xc0, 0xbb));  // red
   QCOMPARE(cell(m, 0, LeaseModel::remaining), QStringLiteral("expiring…"));
+  // Not connected: the countdowns stop, uncoloured; the expiry time stays.
+  changed.clear();
+  m.set_stale(true);
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("—"));
+  QVERIFY(!m.index(1, 0).data(Qt::BackgroundRole).isValid());
+  QVERIFY(!cell(m, 1, LeaseModel::expires).isEmpty());
+  m.set_stale(false);
+  QCOMPARE(cell(m, 1, LeaseModel::remaining), QStringLiteral("0:30"));
   QCOMPARE(LeaseModel::countdown(3'600'000 + 61'000), QStringLiteral("1:01:01"));
   QCOMPARE(LeaseModel::countdown(1), QStringLiteral("0:01"));
 }
@@ -402,6 +500,61 @@ void ModelsTest::plugins_show_health() {
   QCOMPARE(cell(m, 1, PluginModel::kind), QStringLiteral("push"));
   QCOMPARE(cell(m, 1, PluginModel::version), QStringLiteral("0.2.0"));
   QCOMPARE(cell(m, 1, PluginModel::required), QStringLiteral("optional"));
+  // Not connected: the health is not known; the last one read is in the tooltip.
+  QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
+  m.set_stale(true);
+  QCOMPARE(changed.count(), 1);
+  QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("unknown"));
+  QCOMPARE(cell(m, 1, PluginModel::health, Qt::ToolTipRole),
+           QStringLiteral("Not connected; last read: failing: 3 clients slow"));
+  m.set_stale(false);
+  QCOMPARE(cell(m, 0, PluginModel::health), QStringLiteral("ok"));
+}
+
+void ModelsTest::jobs_are_counted_by_kind_and_state() {
+  QString error;
+  const auto jobs = [&](const QString& state, int n, const QString& kind) {
+    QJsonArray list;
+    for (int i = n; i >= 1; --i) {
+      list.append(QJsonObject{{"id", QStringLiteral("%1-%2").arg(state).arg(i)},
+                              {"kind", kind},
+                              {"state", state},
+                              {"payload", QJsonObject{{"order_id", "o1"}}},
+                              {"attempts", 3},
+                              {"run_at", "2026-11-24T10:00:00.000Z"},
+                              {"last_error", state == "dead" ? QJsonValue("boom") : QJsonValue()},
+                              {"updated_at", "2026-11-24T10:00:01.000Z"}});
+    }
+    const auto parsed = parse_jobs(QJsonObject{{"jobs", list}}, &error);
+    return parsed ? *parsed : QVector<Job>{};
+  };
+  const QVector<Job> done = jobs("done", 3, "refund");
+  QCOMPARE(done.size(), 3);
+  QCOMPARE(done[0].id, QStringLiteral("done-3"));
+  QCOMPARE(done[0].payload, QStringLiteral(R"({"order_id":"o1"})"));
+  QVERIFY(done[0].last_error.isEmpty());
+  QCOMPARE(done[0].run_at, kT0);
+
+  JobModel m;
+  QAbstractItemModelTester tester(&m, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  m.set_lists({{"done", done}, {"dead", jobs("dead", 2, "make_payment_link")}, {"queued", {}}},
+              {"done"});
+  QCOMPARE(m.rowCount(), 5);
+  QCOMPARE(cell(m, 0, JobModel::state), QStringLiteral("dead"));  // dead first
+  QCOMPARE(cell(m, 0, JobModel::last_error), QStringLiteral("boom"));
+  QCOMPARE(cell(m, 2, JobModel::id), QStringLiteral("done-3"));
+  QCOMPARE(m.kinds(), (QStringList{"make_payment_link", "refund"}));
+  QCOMPARE(m.count_text("refund", "done"), QStringLiteral("3+"));  // the list came back full
+  QCOMPARE(m.count_text({}, "dead"), QStringLiteral("2"));
+  QCOMPARE(m.count_text("refund", "dead"), QStringLiteral("0"));
+  // A later read of one state leaves the others as they were.
+  m.set_lists({{"dead", {}}}, {});
+  QCOMPARE(m.rowCount(), 3);
+  QCOMPARE(m.count_text({}, "done"), QStringLiteral("3+"));
+  QCOMPARE(m.row_of("done-1"), 2);
+
+  QVERIFY(!parse_jobs(QJsonObject{{"jobs", QJsonArray{QJsonObject{{"id", 7}}}}}, &error));
+  QCOMPARE(error, QStringLiteral("job 1: field 'id' is missing or not a string"));
 }
 
 void ModelsTest::throughput_counts_per_second() {

@@ -1,8 +1,11 @@
 // See fake_admin_server.hpp.
 #include "fake_admin_server.hpp"
 
+#include <QDateTime>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QTcpSocket>
+#include <QUrlQuery>
 
 namespace flashsale::admin::testing {
 namespace {
@@ -65,8 +68,8 @@ void FakeAdminServer::route(const QByteArray& method, const QString& path, Route
 }
 
 void FakeAdminServer::set_snapshot(const QJsonArray& items) {
-  snapshot_ = QJsonDocument(QJsonObject{{"type", "snapshot"}, {"items", items}})
-                  .toJson(QJsonDocument::Compact);
+  snapshot_items_ = items;
+  snapshot_frame_.clear();
 }
 
 void FakeAdminServer::send(const QJsonObject& frame) {
@@ -125,7 +128,9 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
 
   Response response{404, R"({"error":"not_found","message":"no such route"})"};
   const auto route = routes_.constFind(QString::fromLatin1(request.method) + ' ' + request.path);
-  if (route != routes_.constEnd()) {
+  if (jobs_served_ && request.path.startsWith(QLatin1String("/admin/jobs"))) {
+    response = answer_jobs(request);
+  } else if (route != routes_.constEnd()) {
     response = (*route)(request);
   } else if (fallback_) {
     response = fallback_(request);
@@ -137,6 +142,77 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
   socket->disconnectFromHost();
 }
 
+QString FakeAdminServer::add_job(const QString& kind, const QString& state,
+                                 const QString& last_error, const QJsonObject& payload) {
+  const QString id = QString::number(jobs_.size() + 1);
+  const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+  jobs_.push_back({{"id", id},
+                   {"kind", kind},
+                   {"state", state},
+                   {"payload", payload},
+                   {"attempts", state == QLatin1String("queued") ? 0 : 1},
+                   {"run_at", now},
+                   {"last_error", last_error.isEmpty() ? QJsonValue() : QJsonValue(last_error)},
+                   {"updated_at", now}});
+  return id;
+}
+
+QJsonObject FakeAdminServer::job(const QString& id) const {
+  for (const QJsonObject& j : jobs_) {
+    if (j.value("id").toString() == id) return j;
+  }
+  return {};
+}
+
+FakeAdminServer::Response FakeAdminServer::answer_jobs(const Request& request) {
+  const auto json = [](int status, const QJsonObject& body) {
+    return Response{status, QJsonDocument(body).toJson(QJsonDocument::Compact)};
+  };
+  const auto error = [&](int status, const char* code, const QString& message) {
+    return json(status, {{"error", code}, {"message", message}});
+  };
+  if (request.method == "GET" && request.path == QLatin1String("/admin/jobs")) {
+    const QUrlQuery query(request.query);
+    for (const auto& [key, value] : query.queryItems()) {
+      if (key != QLatin1String("state") && key != QLatin1String("limit")) {
+        return error(400, "bad_request", "unknown query parameter '" + key + "'");
+      }
+    }
+    const QString state =
+        query.hasQueryItem("state") ? query.queryItemValue("state") : QStringLiteral("dead");
+    if (!QStringList{"queued", "running", "done", "dead"}.contains(state)) {
+      return error(400, "bad_request", "state must be queued, running, done or dead");
+    }
+    bool ok = true;
+    const int limit = query.hasQueryItem("limit") ? query.queryItemValue("limit").toInt(&ok) : 100;
+    if (!ok || limit < 1 || limit > 1000)
+      return error(400, "bad_request", "limit must be 1 to 1000");
+    QJsonArray list;
+    for (auto it = jobs_.crbegin(); it != jobs_.crend() && list.size() < limit; ++it) {
+      if (it->value("state").toString() == state) list.append(*it);
+    }
+    return json(200, {{"jobs", list}});
+  }
+  static const QRegularExpression retry("^/admin/jobs/([^/]+)/retry$");
+  const auto match = retry.match(request.path);
+  if (request.method == "POST" && match.hasMatch()) {
+    const QString id = match.captured(1);
+    for (QJsonObject& j : jobs_) {
+      if (j.value("id").toString() != id || j.value("state").toString() != QLatin1String("dead")) {
+        continue;
+      }
+      const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+      j["state"] = "queued";
+      j["attempts"] = 0;
+      j["run_at"] = now;
+      j["updated_at"] = now;
+      return json(200, {{"id", id}, {"state", "queued"}});
+    }
+    return error(404, "not_found", "no dead job " + id);
+  }
+  return error(404, "not_found", "no such route");
+}
+
 void FakeAdminServer::on_stream_connection() {
   while (QWebSocket* client = ws_.nextPendingConnection()) {
     ++connections_;
@@ -145,7 +221,17 @@ void FakeAdminServer::on_stream_connection() {
       clients_.removeAll(client);
       client->deleteLater();
     });
-    client->sendTextMessage(QString::fromUtf8(snapshot_));
+    QByteArray frame = snapshot_frame_;
+    if (frame.isEmpty()) {
+      QJsonObject snapshot{{"type", "snapshot"}, {"items", snapshot_items_}};
+      if (server_clock_) {
+        snapshot.insert(
+            "server_time",
+            QDateTime::currentDateTimeUtc().addMSecs(*server_clock_).toString(Qt::ISODateWithMs));
+      }
+      frame = QJsonDocument(snapshot).toJson(QJsonDocument::Compact);
+    }
+    client->sendTextMessage(QString::fromUtf8(frame));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <QWebSocket>
 #include <QWebSocketServer>
 #include <functional>
+#include <optional>
 
 namespace flashsale::admin::testing {
 
@@ -46,10 +47,23 @@ class FakeAdminServer : public QObject {
   // answer 404 not_found.
   void route(const QByteArray& method, const QString& path, Route route);
   void set_fallback(Route route) { fallback_ = std::move(route); }
-  // Every stream connection first gets {"type": "snapshot", "items": items}.
+  // Every stream connection first gets {"type": "snapshot", "items": items}, with
+  // "server_time" when set_server_clock gave one.
   void set_snapshot(const QJsonArray& items);
   // Or exactly this frame (to test bad snapshots).
-  void set_snapshot_frame(const QByteArray& frame) { snapshot_ = frame; }
+  void set_snapshot_frame(const QByteArray& frame) { snapshot_frame_ = frame; }
+  // The snapshot carries "server_time": this machine's clock plus `offset_ms`, as a server
+  // whose clock is that far ahead would send it; nullopt: no server_time (older servers).
+  void set_server_clock(std::optional<qint64> offset_ms) { server_clock_ = offset_ms; }
+
+  // A job queue behind GET /admin/jobs?state=&limit= and POST /admin/jobs/{id}/retry, answered
+  // as the service answers them (docs/api.md): state defaults to dead, a bad state or limit is
+  // 400, only a dead job can be retried (else 404). Jobs are listed newest (highest id) first.
+  void serve_jobs() { jobs_served_ = true; }
+  // Adds a job; returns its id ("1", "2", ...).
+  QString add_job(const QString& kind, const QString& state, const QString& last_error = {},
+                  const QJsonObject& payload = {});
+  [[nodiscard]] QJsonObject job(const QString& id) const;
 
   void send(const QJsonObject& frame);
   void send_text(const QString& frame);
@@ -74,16 +88,21 @@ class FakeAdminServer : public QObject {
   void on_http_data(QTcpSocket* socket);
   void on_stream_connection();
   void burst_step();
+  [[nodiscard]] Response answer_jobs(const Request& request);
 
   QTcpServer tcp_;
   QWebSocketServer ws_;
   quint16 port_ = 0;
   QMap<QString, Route> routes_;  // "METHOD path"
   Route fallback_;
-  QByteArray snapshot_;
+  QJsonArray snapshot_items_;
+  QByteArray snapshot_frame_;  // when set, sent instead
+  std::optional<qint64> server_clock_;
   QVector<QWebSocket*> clients_;
   QVector<Request> requests_;
   int connections_ = 0;
+  bool jobs_served_ = false;
+  QVector<QJsonObject> jobs_;  // oldest first
 
   QTimer burst_timer_;  // a child, so it moves with the server to another thread
   QElapsedTimer burst_clock_;

@@ -15,6 +15,16 @@ FakeAdminServer::Response error(int status, const char* code, const QString& mes
   return json(status, {{"error", code}, {"message", message}});
 }
 
+QJsonValue closes_at_json(const Sale::Item& item) {
+  return item.closes_at.isValid() ? QJsonValue(Sale::time(item.closes_at))
+                                  : QJsonValue(QJsonValue::Null);
+}
+
+// An RFC 3339 time, or an invalid QDateTime for null or anything else.
+QDateTime parse_time(const QJsonValue& value) {
+  return QDateTime::fromString(value.toString(), Qt::ISODateWithMs).toUTC();
+}
+
 }  // namespace
 
 QString Sale::order_id(qint64 n) {
@@ -27,7 +37,7 @@ QJsonObject Sale::event(const QString& type, const QString& item, const QString&
   QJsonObject e{{"event_id", QStringLiteral("0/%1/0").arg(n, 0, 16)},
                 {"type", type},
                 {"lsn", QStringLiteral("0/%1").arg(n, 0, 16)},
-                {"committed_at", time(QDateTime::currentDateTimeUtc())},
+                {"committed_at", time(now())},
                 {"item_id", item},
                 {"data", data}};
   if (!order.isEmpty()) e.insert("order_id", order);
@@ -41,16 +51,17 @@ QJsonObject Sale::inventory_event(const Item& item) {
                 {"available", item.available},
                 {"waiting", static_cast<int>(item.line.size())},
                 {"paused", item.paused},
-                {"closes_at", QJsonValue::Null}});
+                {"closes_at", closes_at_json(item)}});
 }
 
 QJsonObject Sale::grant(Item& item, const QString& order, const QString& user, bool promoted) {
-  const QDateTime now = QDateTime::currentDateTimeUtc();
-  item.leases.push_back(Lease{order, user, now, now.addSecs(item.window_s)});
-  return event("order.reserved", item.id, order, user,
-               {{"promoted", promoted},
-                {"reservation", QJsonObject{{"id", "r-" + order},
-                                            {"expires_at", time(now.addSecs(item.window_s))}}}});
+  const QDateTime granted = now();
+  item.leases.push_back(Lease{order, user, granted, granted.addSecs(item.window_s)});
+  return event(
+      "order.reserved", item.id, order, user,
+      {{"promoted", promoted},
+       {"reservation",
+        QJsonObject{{"id", "r-" + order}, {"expires_at", time(granted.addSecs(item.window_s))}}}});
 }
 
 void Sale::promote(Item& item, Events& out) {
@@ -69,6 +80,7 @@ Sale::Events Sale::add_item(const QString& id, int total, int window_s) {
   item.total = total;
   item.available = total;
   item.window_s = window_s;
+  item.opens_at = now();
   items_.insert(id, item);
   return {event("item.created", id, {}, {},
                 {{"name", item.name},
@@ -88,7 +100,7 @@ Sale::Events Sale::place(const QString& id, const QString& user) {
     out.push_back(grant(item, order, user, false));
   } else {
     const qint64 seq = item.next_seq++;
-    item.line.push_back(Waiter{order, user, seq, QDateTime::currentDateTimeUtc()});
+    item.line.push_back(Waiter{order, user, seq, now()});
     out.push_back(event("order.waiting", id, order, user, {{"waitlist_seq", seq}}));
   }
   out.push_back(inventory_event(item));
@@ -131,6 +143,16 @@ Sale::Events Sale::restock(const QString& id, int units) {
   return out;
 }
 
+Sale::Events Sale::schedule(const QString& id, const QDateTime& opens_at,
+                            const QDateTime& closes_at) {
+  Item& item = at(id);
+  if (opens_at.isValid()) item.opens_at = opens_at;
+  item.closes_at = closes_at;
+  return {inventory_event(item)};
+}
+
+QDateTime Sale::now() const { return QDateTime::currentDateTimeUtc().addMSecs(clock_offset_ms_); }
+
 Sale::Events Sale::set_paused(const QString& id, bool paused) {
   Item& item = at(id);
   item.paused = paused;
@@ -139,11 +161,11 @@ Sale::Events Sale::set_paused(const QString& id, bool paused) {
 
 void Sale::fill_line(const QString& id, int count) {
   Item& item = at(id);
-  const QDateTime now = QDateTime::currentDateTimeUtc();
+  const QDateTime start = now();
   for (int i = 0; i < count; ++i) {
     const qint64 seq = item.next_seq++;
     item.line.push_back(Waiter{order_id(next_order_++), QStringLiteral("crowd-%1").arg(seq), seq,
-                               now.addMSecs(-count + i)});
+                               start.addMSecs(-count + i)});
   }
 }
 
@@ -155,9 +177,10 @@ QJsonObject Sale::item_json(const Item& item) const {
           {"waiting", static_cast<int>(item.line.size())},
           {"payment_window_s", item.window_s},
           {"per_user_limit", 1},
-          {"waitlist_limit", QJsonValue::Null},
-          {"opens_at", "2026-11-24T10:00:00.000Z"},
-          {"closes_at", QJsonValue::Null},
+          {"waitlist_limit",
+           item.waitlist_limit.isUndefined() ? QJsonValue(QJsonValue::Null) : item.waitlist_limit},
+          {"opens_at", time(item.opens_at)},
+          {"closes_at", closes_at_json(item)},
           {"paused", item.paused},
           {"reserved", static_cast<int>(item.leases.size())},
           {"confirmed", item.confirmed}};
@@ -197,11 +220,23 @@ void Sale::serve(FakeAdminServer& server) {
       const QJsonObject body = QJsonDocument::fromJson(r.body).object();
       const QString id = body.value("id").toString();
       if (items_.contains(id)) return error(409, "already_exists", "item " + id + " exists");
-      send(add_item(id, body.value("total_stock").toInt(), body.value("payment_window_s").toInt()));
-      return json(201, item_json(item(id)));
+      Events events =
+          add_item(id, body.value("total_stock").toInt(), body.value("payment_window_s").toInt());
+      Item& added = at(id);
+      if (body.contains("opens_at")) added.opens_at = parse_time(body.value("opens_at"));
+      if (body.contains("closes_at")) added.closes_at = parse_time(body.value("closes_at"));
+      added.waitlist_limit = body.value("waitlist_limit");
+      events.front()["data"] = [&] {
+        QJsonObject data = events.front()["data"].toObject();
+        data["closes_at"] = closes_at_json(added);
+        return data;
+      }();
+      send(events);
+      return json(201, item_json(added));
     }
     if (parts.size() >= 3 && parts[1] == "items" && items_.contains(parts[2])) {
       Item& it = at(parts[2]);
+      if (r.method == "GET" && parts.size() == 3) return json(200, item_json(it));
       if (r.method == "GET" && parts.size() == 4 && parts[3] == "waitlist") {
         QJsonArray line;
         for (std::size_t i = 0; i < it.line.size() && static_cast<int>(i) < limit; ++i) {
@@ -232,6 +267,9 @@ void Sale::serve(FakeAdminServer& server) {
         const QJsonObject body = QJsonDocument::fromJson(r.body).object();
         if (body.contains("add_stock")) send(restock(it.id, body.value("add_stock").toInt()));
         if (body.contains("paused")) send(set_paused(it.id, body.value("paused").toBool()));
+        if (body.contains("closes_at")) {
+          send(schedule(it.id, {}, parse_time(body.value("closes_at"))));
+        }
         return json(200, item_json(it));
       }
     }

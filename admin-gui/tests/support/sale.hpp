@@ -39,6 +39,9 @@ class Sale {
     int confirmed = 0;
     bool paused = false;
     int window_s = 600;
+    QDateTime opens_at;   // when the item was added, unless scheduled
+    QDateTime closes_at;  // invalid: no end
+    QJsonValue waitlist_limit;
     qint64 next_seq = 1;
     std::deque<Waiter> line;
     std::deque<Lease> leases;  // by expiry
@@ -52,6 +55,13 @@ class Sale {
   Events confirm(const QString& item, QString order);
   Events restock(const QString& item, int units);
   Events set_paused(const QString& item, bool paused);
+  // Sets when the sale opens (invalid: unchanged) and closes (invalid: never), as on the
+  // server's clock. Only the closing time is in the event: opens_at is in no event.
+  Events schedule(const QString& item, const QDateTime& opens_at, const QDateTime& closes_at);
+  // The server's clock is this far ahead of this machine's: event times, lease expiries and
+  // opening times are on the server's clock.
+  void set_clock_offset_ms(qint64 offset_ms) { clock_offset_ms_ = offset_ms; }
+  [[nodiscard]] QDateTime now() const;
   // A line of `count` waiters at once (a busy sale), without events.
   void fill_line(const QString& item, int count);
 
@@ -77,6 +87,7 @@ class Sale {
   QMap<QString, Item> items_;
   qint64 next_order_ = 1;
   qint64 next_event_ = 1;
+  qint64 clock_offset_ms_ = 0;
 };
 
 }  // namespace flashsale::admin::testing

@@ -1,0 +1,73 @@
+// See activity_pane.hpp.
+#include "activity_pane.hpp"
+
+#include <QComboBox>
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QVBoxLayout>
+
+#include "widgets.hpp"
+
+namespace flashsale::admin {
+
+ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
+    : QWidget(parent), clock_(clock) {
+  proxy_.setSourceModel(&log_);
+  log_view_ = make_table("logView", &proxy_, {90, 130, 75, 230, 90});
+  log_view_->setTextElideMode(Qt::ElideRight);  // details (and user ids) read from the left
+  auto* type_filter = new QComboBox;
+  type_filter->setObjectName("logTypeFilter");
+  type_filter->addItem(tr("All types"), QString());
+  for (const std::string_view type : event_type::kAll) {
+    type_filter->addItem(qt_name(type), qt_name(type));
+  }
+  connect(type_filter, &QComboBox::currentIndexChanged, this,
+          [this, type_filter] { proxy_.set_type(type_filter->currentData().toString()); });
+  auto* item_filter = new QLineEdit;
+  item_filter->setObjectName("logItemFilter");
+  item_filter->setPlaceholderText(tr("Item"));
+  item_filter->setClearButtonEnabled(true);
+  connect(item_filter, &QLineEdit::textChanged, &proxy_, &EventFilterProxy::set_item);
+  auto* filter_row = new QHBoxLayout;
+  filter_row->setContentsMargins(0, 0, 0, 0);
+  filter_row->addWidget(type_filter);
+  filter_row->addWidget(item_filter, 1);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(4, 4, 4, 4);
+  layout->addLayout(filter_row);
+  layout->addWidget(log_view_);
+
+  chart_ = new ThroughputChart;
+  chart_->setObjectName("throughputChart");
+  chart_->setMinimumWidth(360);
+  rate_label_ = new QLabel;
+  rate_label_->setObjectName("rateLabel");
+  redraw_timer_.setInterval(1000);
+  connect(&redraw_timer_, &QTimer::timeout, this, &ActivityPane::redraw);
+  redraw_timer_.start();
+}
+
+ActivityPane::~ActivityPane() {
+  // Never placed by a window: still ours.
+  if (chart_ && !chart_->parent()) delete chart_;
+  if (rate_label_ && !rate_label_->parent()) delete rate_label_;
+}
+
+void ActivityPane::append(const QVector<Event>& batch) {
+  log_.append(batch);
+  throughput_.add(batch);
+  events_this_second_ += static_cast<int>(batch.size());
+}
+
+void ActivityPane::set_live(bool live) {
+  set_stale(log_view_, !live);
+  if (chart_) chart_->set_stale(!live);
+}
+
+void ActivityPane::redraw() {
+  if (chart_) chart_->show_counts(throughput_, clock_.now_ms());
+  if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));
+  events_this_second_ = 0;
+}
+
+}  // namespace flashsale::admin

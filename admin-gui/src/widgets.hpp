@@ -1,0 +1,62 @@
+// Small pieces the window and its panes share: a table view set up the dashboard's way, a
+// titled box, the look of data that may be out of date, and the non-modal confirmation and
+// error boxes of the operator's actions.
+#pragma once
+
+#include <QGroupBox>
+#include <QStyledItemDelegate>
+#include <QTableView>
+#include <functional>
+#include <initializer_list>
+
+namespace flashsale::admin {
+
+// A table whose selection never moves to another row by itself. In single-selection mode
+// QAbstractItemView selects the next row when the selected one leaves the model; for the
+// operator's actions that is another lease or job than the one chosen. Here nothing is
+// selected then.
+class TableView : public QTableView {
+  Q_OBJECT
+
+ public:
+  using QTableView::QTableView;
+
+ protected:
+  void rowsAboutToBeRemoved(const QModelIndex& parent, int start, int end) override;
+};
+
+// Draws its column's text elided at the right ("buyer-0f3a9c…"), whatever the view's elide mode:
+// for ids read from the left, such as user ids.
+class ElideRightDelegate : public QStyledItemDelegate {
+  Q_OBJECT
+
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+
+ protected:
+  void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override;
+};
+
+// Makes `view` elide `column` at the right.
+void elide_right(QTableView* view, int column);
+
+// A read-only, single-row-selection table (a TableView) named `name` (tests find it by that name),
+// with fixed row heights (a long model never has its rows measured) and these column widths.
+QTableView* make_table(const char* name, QAbstractItemModel* model,
+                       std::initializer_list<int> widths);
+
+// `widgets` stacked in a group box titled `title`.
+QGroupBox* boxed(const QString& title, std::initializer_list<QWidget*> widgets);
+
+// Greys `view` out (property "stale" true) while the data it shows may be out of date: the
+// dashboard is not connected. It stays readable and scrollable.
+void set_stale(QAbstractItemView* view, bool stale);
+
+// Asks `question` ("confirmBox"); runs `then` on Yes. Non-modal, so the live views keep
+// updating while the operator reads it.
+void confirm(QWidget* parent, const QString& question, std::function<void()> then);
+
+// Shows why an action failed ("errorBox"), non-modal.
+void show_failure(QWidget* parent, const QString& message);
+
+}  // namespace flashsale::admin
