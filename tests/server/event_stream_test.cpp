@@ -27,6 +27,7 @@ std::unique_ptr<WsClient> admin_stream() {
   REQUIRE(snapshot);
   REQUIRE((*snapshot)["type"] == "snapshot");
   REQUIRE((*snapshot)["items"].is_array());
+  REQUIRE((*snapshot)["server_time"].is_string());
   return ws;
 }
 

@@ -34,8 +34,8 @@ long long items_decoded(std::uint16_t port) {
 
 TEST_CASE("the service stops within the grace period with the database down and the bus full") {
   EmbeddedPostgres pg({test::temp_dir() / "pg", {}});
-  test::ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + pg.url(),
-                                           "FLASHSALE_SHUTDOWN_GRACE_MS=4000"});
+  test::ServiceProcess service(
+      {"serve"}, {"FLASHSALE_DATABASE_URL=" + pg.url(), "FLASHSALE_SHUTDOWN_GRACE_MS=4000"});
   REQUIRE(service.wait_listening());
   REQUIRE(test::eventually(
       [&] { return test::http_request(service.public_port, "GET", "/readyz").status == 200; },
@@ -46,9 +46,10 @@ TEST_CASE("the service stops within the grace period with the database down and 
   sql.exec("ALTER TABLE jobs RENAME TO jobs_gone");
   constexpr int kItems = 1200;  // more transactions than a consumer's queue holds (1024)
   for (int i = 0; i < kItems; ++i) {
-    sql.exec("INSERT INTO items (id, name, total_stock, available, closes_at)"
-             " VALUES ($1, 'Full', 1, 1, now() + interval '1 hour')",
-             {"full-" + std::to_string(i)});
+    sql.exec(
+        "INSERT INTO items (id, name, total_stock, available, closes_at)"
+        " VALUES ($1, 'Full', 1, 1, now() + interval '1 hour')",
+        {"full-" + std::to_string(i)});
   }
   // The source is blocked once the decoded count stops short of every item.
   long long decoded = -1;

@@ -57,17 +57,6 @@ bool changed(const Row& a, const Row& b, const char* column) {
 
 }  // namespace
 
-std::string rfc3339(std::int64_t unix_us) {
-  const std::time_t secs = static_cast<std::time_t>(unix_us / 1000000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char out[64];
-  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>((unix_us / 1000) % 1000));
-  return out;
-}
-
 void EventMapper::reset() {
   relations_.clear();
   begin_.reset();
@@ -179,7 +168,7 @@ std::optional<sdk::EventBatch> EventMapper::feed(const Message& message) {
     batch.end_lsn = c->end_lsn;
     batch.commit_unix_us = pg_to_unix_us(c->commit_time);
     const std::string lsn = format_lsn(c->commit_lsn);
-    const std::string at = rfc3339(batch.commit_unix_us);
+    const std::string at = sdk::rfc3339(batch.commit_unix_us);
     for (std::size_t i = 0; i < events_.size(); ++i) {
       auto& e = events_[i];
       e.event_id = lsn + "/" + std::to_string(i);

@@ -39,7 +39,4 @@ class EventMapper {
   std::map<std::string, nlohmann::json> leases_;  // order id -> lease granted in this transaction
 };
 
-/// RFC 3339 UTC with milliseconds, from microseconds since 1970.
-std::string rfc3339(std::int64_t unix_us);
-
 }  // namespace flashsale::plugins::pg_wal

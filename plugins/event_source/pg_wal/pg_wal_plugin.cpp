@@ -32,12 +32,6 @@ using std::chrono::milliseconds;
 constexpr const char* kHeartbeatPrefix = "flashsale.heartbeat";
 constexpr milliseconds kReadWait{50};  // longest wait for a frame before the timers are looked at
 
-std::int64_t now_unix_us() {
-  return std::chrono::duration_cast<std::chrono::microseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 struct Settings {
   std::string slot;  // empty: flashsale_<database>
   std::string publication = "flashsale_events";
@@ -197,7 +191,7 @@ class PgWalSource final : public sdk::EventSource {
       if (settings_.heartbeat_interval_ms > 0 &&
           now - session.last_heartbeat >= milliseconds(settings_.heartbeat_interval_ms)) {
         sql.exec("SELECT pg_logical_emit_message(false, $1, $2)",
-                 {kHeartbeatPrefix, std::to_string(now_unix_us())});
+                 {kHeartbeatPrefix, std::to_string(sdk::now_unix_us())});
         session.last_heartbeat = now;
       }
     }
@@ -244,7 +238,7 @@ class PgWalSource final : public sdk::EventSource {
     const auto message = decode(x.payload);
     if (const auto* m = std::get_if<LogicalMessage>(&message); m && m->prefix == kHeartbeatPrefix) {
       try {
-        lag_seconds_.Set(static_cast<double>(now_unix_us() - std::stoll(m->content)) / 1e6);
+        lag_seconds_.Set(static_cast<double>(sdk::now_unix_us() - std::stoll(m->content)) / 1e6);
       } catch (const std::exception&) {
       }
     }
@@ -252,7 +246,7 @@ class PgWalSource final : public sdk::EventSource {
       for (const auto& e : batch->events) {
         if (auto it = counters_.find(e.type); it != counters_.end()) it->second->Increment();
       }
-      lag_seconds_.Set(static_cast<double>(now_unix_us() - batch->commit_unix_us) / 1e6);
+      lag_seconds_.Set(static_cast<double>(sdk::now_unix_us() - batch->commit_unix_us) / 1e6);
       host_.event_sink().publish(std::move(*batch));  // blocks while a consumer is far behind
     }
   }
@@ -266,7 +260,7 @@ class PgWalSource final : public sdk::EventSource {
     if (sink.idle() && !session.mapper.in_transaction()) ack = std::max(ack, session.server_end);
     session.flushed = std::max(session.flushed, ack);
     session.conn.send(status_update(std::max(session.received, session.flushed), session.flushed,
-                                    session.flushed, unix_to_pg_us(now_unix_us()), reply));
+                                    session.flushed, unix_to_pg_us(sdk::now_unix_us()), reply));
     lag_bytes_.Set(static_cast<double>(
         session.server_end > session.flushed ? session.server_end - session.flushed : 0));
     session.last_status = Clock::now();

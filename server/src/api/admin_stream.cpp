@@ -44,6 +44,8 @@ void AdminStream::connect(const std::shared_ptr<http::WebSocket>& client) {
     if (!items.ok()) return client->close("snapshot failed: " + items.message);
     auto snapshot = nlohmann::json::parse(items.body);
     snapshot["type"] = "snapshot";
+    // The dashboard counts down against the server's clock: it corrects its own by this.
+    snapshot["server_time"] = sdk::rfc3339(sdk::now_unix_us());
     client->release(snapshot.dump());
   });
   if (!queued) client->close("overloaded: retry shortly");

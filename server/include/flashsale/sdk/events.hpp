@@ -3,8 +3,11 @@
 #pragma once
 
 #include <boost/config.hpp>
+#include <chrono>
 #include <compare>
 #include <cstdint>
+#include <cstdio>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -36,6 +39,26 @@ struct Event {
     return j;
   }
 };
+
+/// A time as the API writes every time: RFC 3339, UTC, milliseconds
+/// ("2026-11-24T10:00:00.123Z"), from microseconds since 1970.
+inline std::string rfc3339(std::int64_t unix_us) {
+  const auto secs = static_cast<std::time_t>(unix_us / 1000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char out[32];
+  std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>((unix_us / 1000) % 1000));
+  return out;
+}
+
+/// Now, as microseconds since 1970 (the unit of rfc3339 and EventBatch::commit_unix_us).
+inline std::int64_t now_unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 /// A WAL position as PostgreSQL prints a pg_lsn, "16/B374D848" (1 to 8 hex digits per half,
 /// either case); nullopt on any other text.
