@@ -286,21 +286,7 @@ class Session : public std::enable_shared_from_this<Session> {
     route_ = "unmatched";
     method_ = parser_ ? std::string(parser_->get().method_string()) : "";
     keep_alive_ = false;
-    // A client that closes between requests, or in the middle of one, gets no answer.
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return close();
-    if (ec == bhttp::error::body_limit) {
-      busy_ = true;
-      return write(error_response(413, "payload_too_large", "request body is over 16 KiB"));
-    }
-    if (ec == bhttp::error::header_limit) {
-      busy_ = true;
-      return write(error_response(431, "bad_request", "request headers are too large"));
-    }
-    if (ec && is_protocol_error(ec)) {
-      busy_ = true;
-      return write(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
-    }
-    if (ec) return close();  // end of stream, timeout, reset, or closed by shutdown
+    if (ec) return on_read_error(ec);
     busy_ = true;
     if (reject_) {
       Response r = error_response(503, "overloaded", "too many connections; retry shortly");
@@ -313,33 +299,56 @@ class Session : public std::enable_shared_from_this<Session> {
     bool bad_query = false;
     auto req =
         std::make_shared<Request>(to_request(bhttp::request<bhttp::string_body>(raw), bad_query));
-    auto match = state_->router.match(*req);
+    const auto match = state_->router.match(*req);
     route_ = match.route;
-    if (match.websocket) {
-      if (bad_query) {
-        return write(error_response(400, "bad_request", "malformed percent-encoding in the query"));
-      }
-      if (!upgrade) {
-        return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
-      }
-      if (*match.check) {
-        if (auto refusal = (*match.check)(*req)) return write(std::move(*refusal));
-      }
-      // The connection now belongs to the WebSocket session; this HTTP session ends here.
-      state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);
-      std::make_shared<WsSession>(stream_.release_socket(), state_)
-          ->accept(std::move(raw), req, *match.websocket);
-      return;
-    }
     if (bad_query) {
       return write(error_response(400, "bad_request", "malformed percent-encoding in the query"));
     }
+    if (match.websocket) return open_websocket(std::move(raw), req, match, upgrade);
+    dispatch(*req, match);
+  }
+
+  // A read that brought no request: answered when the client can still use an answer.
+  void on_read_error(const beast::error_code& ec) {
+    // A client that closes between requests, or in the middle of one, gets no answer.
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return close();
+    busy_ = true;
+    if (ec == bhttp::error::body_limit) {
+      return write(error_response(413, "payload_too_large", "request body is over 16 KiB"));
+    }
+    if (ec == bhttp::error::header_limit) {
+      return write(error_response(431, "bad_request", "request headers are too large"));
+    }
+    if (is_protocol_error(ec)) {
+      return write(error_response(400, "bad_request", "malformed HTTP request: " + ec.message()));
+    }
+    busy_ = false;
+    close();  // a timeout, a reset, or closed by shutdown
+  }
+
+  // Hands the connection to a WebSocket session once the route's check lets it in.
+  void open_websocket(bhttp::request<bhttp::string_body> raw, const std::shared_ptr<Request>& req,
+                      const Router::Match& match, bool upgrade) {
+    if (!upgrade) {
+      return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
+    }
+    if (*match.check) {
+      if (auto refusal = (*match.check)(*req)) return write(std::move(*refusal));
+    }
+    // The connection now belongs to the WebSocket session; this HTTP session ends here.
+    state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);
+    std::make_shared<WsSession>(stream_.release_socket(), state_)
+        ->accept(std::move(raw), req, *match.websocket);
+  }
+
+  // Runs the route's handler; its reply comes back to this strand from whichever thread.
+  void dispatch(Request& req, const Router::Match& match) {
     if (match.status == 404) {
-      return write(error_response(404, "not_found", "no route " + req->method + " " + req->path));
+      return write(error_response(404, "not_found", "no route " + req.method + " " + req.path));
     }
     if (match.status == 405) {
       Response r = error_response(405, "method_not_allowed",
-                                  req->method + " is not allowed on " + match.route);
+                                  req.method + " is not allowed on " + match.route);
       r.headers.emplace_back("Allow", match.allow);
       return write(std::move(r));
     }
@@ -350,7 +359,7 @@ class Session : public std::enable_shared_from_this<Session> {
                 [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     };
     try {
-      (*match.handler)(*req, reply);
+      (*match.handler)(req, reply);
     } catch (const std::exception& e) {
       log::error("handler for " + route_ + " threw: " + e.what());
       reply(error_response(500, "internal", "internal error"));
