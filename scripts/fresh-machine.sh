@@ -11,9 +11,11 @@
 # Each step prints its time; a failing step prints the last lines of its log. Mounts and
 # processes are cleaned up on every exit path, Ctrl-C included. CI runs this (.ci/run).
 #
-# usage: scripts/fresh-machine.sh [--dir DIR] [--keep]
+# usage: scripts/fresh-machine.sh [--dir DIR] [--keep] [--also CMD]
 #   --dir DIR  make the root in DIR (must not exist yet); default: a new folder in /var/tmp
 #   --keep     leave the root (and its logs) in place afterwards, e.g. to chroot into it
+#   --also CMD after the README's commands, run CMD in the clone in the root, as a step of its
+#              own (CI's further checks: .ci/checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -23,10 +25,12 @@ die() { say "FAILED: $*" >&2; exit 1; }
 
 root=""
 keep=0
+also=""
 while (($#)); do
   case "$1" in
     --dir) [ $# -ge 2 ] || die "--dir needs a folder"; root=$2; shift 2 ;;
     --keep) keep=1; shift ;;
+    --also) [ $# -ge 2 ] || die "--also needs a command"; also=$2; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
   esac
@@ -266,4 +270,7 @@ for run in first second; do
   step "the curl examples of run.sh and docs/api.md ($run run)" run_examples
   step "Ctrl-C: drain and stop ($run run)" stop_run
 done
+if [ -n "$also" ]; then
+  step "and then: $also" in_root "cd /root/flashsale && $also"
+fi
 say "passed in $((SECONDS - total)) s"

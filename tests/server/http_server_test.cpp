@@ -22,18 +22,18 @@ namespace {
 struct TestServer {
   explicit TestServer(std::size_t max_connections = 100,
                       std::chrono::milliseconds read_timeout = std::chrono::seconds(5)) {
-    router.add("GET", "/hello", [](http::Request&, http::Reply reply) {
+    router.add("GET", "/hello", [](http::Request&, const http::Reply& reply) {
       reply(http::json_response(200, {{"hello", "world"}}));
     });
-    router.add("POST", "/echo", [](http::Request& req, http::Reply reply) {
+    router.add("POST", "/echo", [](http::Request& req, const http::Reply& reply) {
       http::Response error;
       auto body = http::parse_json_object(req, error);
       reply(body ? http::json_response(200, *body) : error);
     });
-    router.add("GET", "/items/{id}", [](http::Request& req, http::Reply reply) {
+    router.add("GET", "/items/{id}", [](http::Request& req, const http::Reply& reply) {
       reply(http::json_response(200, {{"id", req.params["id"]}, {"q", req.query["q"]}}));
     });
-    router.add("GET", "/slow", [this](http::Request&, http::Reply reply) {
+    router.add("GET", "/slow", [this](http::Request&, const http::Reply& reply) {
       slow_started = true;
       std::thread([reply] {
         std::this_thread::sleep_for(std::chrono::milliseconds(500));

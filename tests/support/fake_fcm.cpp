@@ -44,7 +44,8 @@ struct FakeFcm::State {
 FakeFcm::FakeFcm() : state_(std::make_unique<State>()) {
   auto* s = state_.get();
   s->router.add(
-      "POST", "/v1/projects/{project}/messages:send", [s](http::Request& req, http::Reply reply) {
+      "POST", "/v1/projects/{project}/messages:send",
+      [s](http::Request& req, const http::Reply& reply) {
         std::unique_lock lock(s->mutex);
         s->received.push_back({req.path, req.headers, req.body, std::chrono::steady_clock::now()});
         auto& script = s->scripts[token_of(req.body)];

@@ -11,7 +11,7 @@ namespace {
 std::string hex(const unsigned char* bytes, unsigned int length) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  out.reserve(length * 2);
+  out.reserve(std::size_t{length} * 2);
   for (unsigned i = 0; i < length; ++i) {
     out += digits[bytes[i] >> 4];
     out += digits[bytes[i] & 15];

@@ -110,12 +110,14 @@ MigrationReport migrate(Connection& conn, const Schema& schema,
       continue;
     }
     if (progress) progress("applying migration " + schema.component + "/" + m->name);
+    const Migration& migration = *m;  // clang 14 cannot capture a structured binding
+    const int number = version;
     transaction(conn, [&](Connection& c) {
-      c.exec(m->sql);
+      c.exec(migration.sql);
       c.exec(
           "INSERT INTO flashsale_schema_migrations (component, version, name, checksum)"
           " VALUES ($1, $2, $3, $4)",
-          {schema.component, std::to_string(version), m->name, sum});
+          {schema.component, std::to_string(number), migration.name, sum});
     });
     ++report.applied;
   }

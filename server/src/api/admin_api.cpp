@@ -93,7 +93,7 @@ std::optional<int> limit_param(const Request& req, const Reply& reply, int fallb
 
 void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
                       WorkerPool& workers) {
-  router.add("POST", "/admin/items", [&storage, &workers](Request& req, Reply reply) {
+  router.add("POST", "/admin/items", [&storage, &workers](Request& req, const Reply& reply) {
     auto item = checked_body(req, reply, parse_new_item);
     if (!item) return;
     on_worker(workers, reply, [&storage, item = std::move(*item)] {
@@ -101,29 +101,31 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
     });
   });
 
-  router.add("GET", "/admin/items", [&storage, &workers](Request&, Reply reply) {
+  router.add("GET", "/admin/items", [&storage, &workers](Request&, const Reply& reply) {
     on_worker(workers, reply, [&storage] { return storage_response(storage.list_items(), 200); });
   });
 
-  router.add("GET", "/admin/items/{item}", [&storage, &workers](Request& req, Reply reply) {
+  router.add("GET", "/admin/items/{item}", [&storage, &workers](Request& req, const Reply& reply) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
     on_worker(workers, reply,
               [&storage, item] { return storage_response(storage.get_item(item, true), 200); });
   });
 
-  router.add("PATCH", "/admin/items/{item}", [&storage, &workers](Request& req, Reply reply) {
-    const std::string item = req.params["item"];
-    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
-    auto change = checked_body(req, reply, parse_change);
-    if (!change) return;
-    on_worker(workers, reply, [&storage, item, change = *change] {
-      return storage_response(storage.update_item(item, change), 200);
-    });
-  });
+  router.add("PATCH", "/admin/items/{item}",
+             [&storage, &workers](Request& req, const Reply& reply) {
+               const std::string item = req.params["item"];
+               if (!is_item_id(item))
+                 return reply(http::error_response(404, "not_found", "no item " + item));
+               auto change = checked_body(req, reply, parse_change);
+               if (!change) return;
+               on_worker(workers, reply, [&storage, item, change = *change] {
+                 return storage_response(storage.update_item(item, change), 200);
+               });
+             });
 
   router.add("GET", "/admin/items/{item}/waitlist",
-             [&storage, &workers](Request& req, Reply reply) {
+             [&storage, &workers](Request& req, const Reply& reply) {
                const std::string item = req.params["item"];
                if (!is_item_id(item))
                  return reply(http::error_response(404, "not_found", "no item " + item));
@@ -134,27 +136,30 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
                });
              });
 
-  router.add("GET", "/admin/items/{item}/leases", [&storage, &workers](Request& req, Reply reply) {
-    const std::string item = req.params["item"];
-    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
-    const auto limit = limit_param(req, reply, 1000, 10000);
-    if (!limit) return;
-    on_worker(workers, reply, [&storage, item, limit = *limit] {
-      return storage_response(storage.leases(item, limit), 200);
-    });
-  });
+  router.add("GET", "/admin/items/{item}/leases",
+             [&storage, &workers](Request& req, const Reply& reply) {
+               const std::string item = req.params["item"];
+               if (!is_item_id(item))
+                 return reply(http::error_response(404, "not_found", "no item " + item));
+               const auto limit = limit_param(req, reply, 1000, 10000);
+               if (!limit) return;
+               on_worker(workers, reply, [&storage, item, limit = *limit] {
+                 return storage_response(storage.leases(item, limit), 200);
+               });
+             });
 
-  router.add("POST", "/admin/orders/{id}/expire", [&storage, &workers](Request& req, Reply reply) {
-    const std::string id = req.params["id"];
-    if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
-    on_worker(workers, reply, [&storage, id] {
-      return storage_response(
-          storage.end_order({.user_id = "", .order_id = id}, sdk::EndKind::force_expire), 200);
-    });
-  });
+  router.add(
+      "POST", "/admin/orders/{id}/expire", [&storage, &workers](Request& req, const Reply& reply) {
+        const std::string id = req.params["id"];
+        if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
+        on_worker(workers, reply, [&storage, id] {
+          return storage_response(
+              storage.end_order({.user_id = "", .order_id = id}, sdk::EndKind::force_expire), 200);
+        });
+      });
 
   if (!scheduler) return;
-  router.add("GET", "/admin/jobs", [scheduler, &workers](Request& req, Reply reply) {
+  router.add("GET", "/admin/jobs", [scheduler, &workers](Request& req, const Reply& reply) {
     const auto limit = limit_param(req, reply, 100, 1000, {"limit", "state"});
     if (!limit) return;
     const std::string state = req.query.count("state") ? req.query["state"] : "dead";
@@ -166,16 +171,18 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
       return http::json_response(200, scheduler->list_jobs(state, limit));
     });
   });
-  router.add("POST", "/admin/jobs/{id}/retry", [scheduler, &workers](Request& req, Reply reply) {
-    const std::string id = req.params["id"];
-    if (!is_printable(id, 64)) return reply(http::error_response(404, "not_found", "no job " + id));
-    on_worker(workers, reply, [scheduler, id] {
-      if (!scheduler->retry_job(id)) {
-        return http::error_response(404, "not_found", "no dead job " + id);
-      }
-      return http::json_response(200, {{"id", id}, {"state", "queued"}});
-    });
-  });
+  router.add("POST", "/admin/jobs/{id}/retry",
+             [scheduler, &workers](Request& req, const Reply& reply) {
+               const std::string id = req.params["id"];
+               if (!is_printable(id, 64))
+                 return reply(http::error_response(404, "not_found", "no job " + id));
+               on_worker(workers, reply, [scheduler, id] {
+                 if (!scheduler->retry_job(id)) {
+                   return http::error_response(404, "not_found", "no dead job " + id);
+                 }
+                 return http::json_response(200, {{"id", id}, {"state", "queued"}});
+               });
+             });
 }
 
 }  // namespace flashsale::api

@@ -18,7 +18,7 @@ inline http::Response overloaded() {
 
 /// fn() -> http::Response runs on a worker thread; its result (or a 500 if it throws) is sent.
 template <typename Fn>
-void on_worker(WorkerPool& pool, http::Reply reply, Fn fn) {
+void on_worker(WorkerPool& pool, const http::Reply& reply, Fn fn) {
   const bool queued = pool.try_post([reply, fn = std::move(fn)]() mutable {
     try {
       reply(fn());

@@ -64,7 +64,7 @@ class PublicApi {
         workers_(workers),
         webhook_secret_(std::move(webhook_secret)) {}
 
-  void place_order(Request& req, Reply reply, const std::string& user) {
+  void place_order(Request& req, const Reply& reply, const std::string& user) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(not_found("item " + item));
     const std::string key = req.header("Idempotency-Key");
@@ -87,7 +87,7 @@ class PublicApi {
                    [reply](sdk::StorageResult result) { reply(storage_response(result, 202)); });
   }
 
-  void get_order(Request& req, Reply reply, const std::string& user) {
+  void get_order(Request& req, const Reply& reply, const std::string& user) {
     const std::string id = req.params["id"];
     if (!is_uuid(id)) return reply(not_found("order " + id));
     on_worker(workers_, reply, [this, user, id] {
@@ -95,7 +95,7 @@ class PublicApi {
     });
   }
 
-  void list_orders(Request& req, Reply reply, const std::string& user) {
+  void list_orders(Request& req, const Reply& reply, const std::string& user) {
     for (const auto& [key, value] : req.query) {
       if (key != "item" && key != "status") {
         return reply(
@@ -115,7 +115,7 @@ class PublicApi {
               [this, query] { return storage_response(storage_.list_orders(query), 200); });
   }
 
-  void cancel_order(Request& req, Reply reply, const std::string& user) {
+  void cancel_order(Request& req, const Reply& reply, const std::string& user) {
     const std::string id = req.params["id"];
     if (!is_uuid(id)) return reply(not_found("order " + id));
     on_worker(workers_, reply, [this, user, id] {
@@ -124,14 +124,14 @@ class PublicApi {
     });
   }
 
-  void get_item(Request& req, Reply reply, const std::string&) {
+  void get_item(Request& req, const Reply& reply, const std::string&) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(not_found("item " + item));
     on_worker(workers_, reply,
               [this, item] { return storage_response(storage_.get_item(item, false), 200); });
   }
 
-  void register_device(Request& req, Reply reply, const std::string& user) {
+  void register_device(Request& req, const Reply& reply, const std::string& user) {
     http::Response error;
     const auto body = http::parse_json_object(req, error);
     if (!body) return reply(error);
@@ -149,7 +149,7 @@ class PublicApi {
     });
   }
 
-  void drop_device(Request& req, Reply reply, const std::string& user) {
+  void drop_device(Request& req, const Reply& reply, const std::string& user) {
     const std::string token = req.params["token"];
     if (!is_printable(token, kMaxDeviceToken)) return reply(not_found("device token"));
     on_worker(workers_, reply, [this, user, token] {
@@ -161,7 +161,7 @@ class PublicApi {
 
   // The payment provider calls this directly, not through the gateway: no user identity, but
   // a signature when a secret is configured.
-  void payment_webhook(Request& req, Reply reply) {
+  void payment_webhook(Request& req, const Reply& reply) {
     if (!signature_ok(webhook_secret_, req)) {
       return reply(http::error_response(401, "bad_signature",
                                         "X-Signature is not the HMAC-SHA256 of the body"));
@@ -208,13 +208,13 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
                        WorkerPool& workers, PublicApiOptions options) {
   // Lives as long as the routes: the router's handlers share it.
   auto api = std::make_shared<PublicApi>(storage, scheduler, workers, options.webhook_secret);
-  using UserHandler = void (PublicApi::*)(Request&, Reply, const std::string&);
+  using UserHandler = void (PublicApi::*)(Request&, const Reply&, const std::string&);
   // The identity filter: only a request with a usable identity header reaches `handler`.
   const auto as_user = [api, header = options.identity_header](UserHandler handler) {
-    return [api, header, handler](Request& req, Reply reply) {
+    return [api, header, handler](Request& req, const Reply& reply) {
       if (auto error = identity_error(req, header)) return reply(std::move(*error));
       const std::string user = req.header(header);
-      ((*api).*handler)(req, std::move(reply), user);
+      ((*api).*handler)(req, reply, user);
     };
   };
   router.add("POST", "/v1/items/{item}/orders", as_user(&PublicApi::place_order));
@@ -225,7 +225,7 @@ void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Schedul
   router.add("POST", "/v1/devices", as_user(&PublicApi::register_device));
   router.add("DELETE", "/v1/devices/{token}", as_user(&PublicApi::drop_device));
   router.add("POST", "/v1/payments/webhook",
-             [api](Request& req, Reply reply) { api->payment_webhook(req, std::move(reply)); });
+             [api](Request& req, const Reply& reply) { api->payment_webhook(req, reply); });
 }
 
 void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRoute>& routes,

@@ -16,7 +16,7 @@
 namespace flashsale::http {
 
 /// Bodies above this answer 413 payload_too_large (SPEC §3).
-inline constexpr std::size_t kMaxBodyBytes = 16 * 1024;
+inline constexpr std::size_t kMaxBodyBytes = std::size_t{16} * 1024;
 
 struct Request {
   std::string method;  ///< "GET", "POST", ...
@@ -41,7 +41,7 @@ struct Response {
 /// Completes a request. Call exactly once, from any thread.
 using Reply = std::function<void(Response)>;
 /// Handles a request; may reply at once or later (after work on another thread).
-using Handler = std::function<void(Request&, Reply)>;
+using Handler = std::function<void(Request&, const Reply&)>;
 
 /// A WebSocket connection as a handler sees it (the SDK's client interface, plus release()).
 /// Thread-safe. Frames go out in order, one write at a time; send() answers `full` while too

@@ -13,7 +13,7 @@ void add_fake_provider_routes(http::Router& router) {
   };
   auto refunds = std::make_shared<Refunds>();
 
-  router.add("POST", "/fake-payments/links", [](http::Request& req, http::Reply reply) {
+  router.add("POST", "/fake-payments/links", [](http::Request& req, const http::Reply& reply) {
     http::Response error;
     const auto body = http::parse_json_object(req, error);
     if (!body) return reply(error);
@@ -22,20 +22,21 @@ void add_fake_provider_routes(http::Router& router) {
       return reply(http::error_response(400, "bad_request", "order_id is required"));
     reply(http::json_response(201, {{"url", "https://payments.invalid/checkout/" + order}}));
   });
-  router.add("POST", "/fake-payments/refunds", [refunds](http::Request& req, http::Reply reply) {
-    http::Response error;
-    const auto body = http::parse_json_object(req, error);
-    if (!body) return reply(error);
-    const std::string event = body->value("event_id", "");
-    if (event.empty())
-      return reply(http::error_response(400, "bad_request", "event_id is required"));
-    std::lock_guard lock(refunds->mutex);
-    refunds->by_event.emplace(event, nlohmann::json{{"refund_id", "rf-" + event},
-                                                    {"order_id", body->value("order_id", "")},
-                                                    {"event_id", event}});
-    reply(http::json_response(201, refunds->by_event.at(event)));
-  });
-  router.add("GET", "/fake-payments/refunds", [refunds](http::Request&, http::Reply reply) {
+  router.add(
+      "POST", "/fake-payments/refunds", [refunds](http::Request& req, const http::Reply& reply) {
+        http::Response error;
+        const auto body = http::parse_json_object(req, error);
+        if (!body) return reply(error);
+        const std::string event = body->value("event_id", "");
+        if (event.empty())
+          return reply(http::error_response(400, "bad_request", "event_id is required"));
+        std::lock_guard lock(refunds->mutex);
+        refunds->by_event.emplace(event, nlohmann::json{{"refund_id", "rf-" + event},
+                                                        {"order_id", body->value("order_id", "")},
+                                                        {"event_id", event}});
+        reply(http::json_response(201, refunds->by_event.at(event)));
+      });
+  router.add("GET", "/fake-payments/refunds", [refunds](http::Request&, const http::Reply& reply) {
     std::lock_guard lock(refunds->mutex);
     auto list = nlohmann::json::array();
     for (const auto& [event, refund] : refunds->by_event) list.push_back(refund);
