@@ -39,7 +39,7 @@ class Fields {
   QDateTime time(const char* key, bool required = true) {
     const QString s = text(key, required);
     if (s.isEmpty() && !required) return {};
-    const QDateTime t = parse_time(s);
+    QDateTime t = parse_time(s);
     if (!t.isValid()) fail(key, "an RFC 3339 time");
     return t;
   }
@@ -135,7 +135,7 @@ std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error
   const QJsonArray list = f.array("items");
   if (!f.ok(error)) return std::nullopt;
   QVector<Item> items;
-  for (const QJsonValue& v : list) {
+  for (const auto& v : list) {
     auto item = parse_item(v, error);
     if (!item) return std::nullopt;
     items.push_back(std::move(*item));
@@ -262,9 +262,8 @@ QString describe(const Event& e) {
     return QStringLiteral("joined the line (seq %1)").arg(number("waitlist_seq"));
   }
   if (e.type == qt_name(event_type::kOrderReserved)) {
-    const QString from = e.data.value("promoted").toBool()
-                             ? QStringLiteral("promoted from the line")
-                             : QStringLiteral("unit free");
+    QString from = e.data.value("promoted").toBool() ? QStringLiteral("promoted from the line")
+                                                     : QStringLiteral("unit free");
     const auto lease = lease_of(e);
     if (!lease) return from;
     return QStringLiteral("%1, lease until %2")

@@ -37,8 +37,9 @@ QVariant LeaseModel::data(const QModelIndex& index, int role) const {
   const Lease& lease = rows_[index.row()];
   const qint64 left = lease.expires_at.toMSecsSinceEpoch() - now_ms();
   const qint64 length = qMax<qint64>(1, lease.granted_at.msecsTo(lease.expires_at));
-  const bool red = !stale_ && left <= length * kRed;
-  const bool amber = !stale_ && left <= length * kAmber;
+  const auto share = static_cast<double>(left) / static_cast<double>(length);  // of the lease left
+  const bool red = !stale_ && share <= kRed;
+  const bool amber = !stale_ && share <= kAmber;
   switch (role) {
     case Qt::DisplayRole:
       switch (index.column()) {

@@ -569,7 +569,7 @@ void ClientTest::item_states_follow_the_clock() {
 void ClientTest::countdowns_follow_the_server_clock() {
   FakeAdminServer server;
   QVERIFY(server.listen());
-  constexpr qint64 kAhead = 3600 * 1000;  // the server's clock is an hour ahead of this one
+  constexpr qint64 kAhead = qint64{3600} * 1000;  // the server's clock is an hour ahead of this one
   Sale sale;
   sale.set_clock_offset_ms(kAhead);
   sale.add_item("drop", 10);

@@ -100,7 +100,7 @@ void UiLatencyTest::stays_responsive_at_2000_events_per_second() {
   qInfo(
       "largest UI-thread gap: %lld ms (10 ms timer) while %d events arrived in %.1f s "
       "(%d events/s)",
-      largest_gap, received, streamed_ms / 1000.0, kRate);
+      largest_gap, received, static_cast<double>(streamed_ms) / 1000.0, kRate);
   QCOMPARE(sent, static_cast<int>(kRate * kSeconds));
   // Everything arrived and was shown: the log holds the newest, the line is still paged.
   QCOMPARE(log_view->model()->rowCount(), qMin(received, 10000));

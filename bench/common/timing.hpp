@@ -79,7 +79,7 @@ inline std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
     const auto oh = digits(pos + 1, 2), om = digits(pos + 4, 2);
     if (!oh || !om || pos + 3 >= s.size() || s[pos + 3] != ':') return std::nullopt;
-    offset_s = (s[pos] == '+' ? 1 : -1) * (*oh * 3600 + *om * 60);
+    offset_s = (s[pos] == '+' ? 1 : -1) * (std::int64_t{*oh} * 3600 + std::int64_t{*om} * 60);
     pos += 6;
   } else {
     return std::nullopt;
@@ -87,7 +87,7 @@ inline std::optional<Timestamp> parse_rfc3339(std::string_view s) {
   if (pos != s.size()) return std::nullopt;
   const std::int64_t secs =
       days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
-      *hour * 3600 + *minute * 60 + *second - offset_s;
+      std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second - offset_s;
   t.unix_us = secs * 1'000'000 + micros;
   return t;
 }

@@ -467,7 +467,7 @@ class Conn : public std::enable_shared_from_this<Conn> {
   void handshake(const Options& opt);
   void read();
   void on_read(beast::error_code ec, std::int64_t recv_us);
-  void give_up(std::string kind);
+  void give_up(const std::string& kind);
 
   Bench& bench_;
   const std::uint32_t index_;
@@ -483,7 +483,7 @@ class Bench {
   Bench(net::io_context& ioc, const Options& opt, tcp::endpoint endpoint)
       : ioc_(ioc),
         opt_(opt),
-        endpoint_(endpoint),
+        endpoint_(std::move(endpoint)),
         control_(net::make_strand(ioc)),
         ramp_timer_(control_),
         tick_(control_),
@@ -531,7 +531,7 @@ class Bench {
       check_ramp_done();
     });
   }
-  void attempt_failed(std::uint32_t index, std::string kind) {
+  void attempt_failed(std::uint32_t index, const std::string& kind) {
     {
       std::lock_guard lock(mutex_);
       tally_.connect_error(kind);
@@ -549,7 +549,7 @@ class Bench {
       }
     });
   }
-  void closed(std::string reason) {
+  void closed(const std::string& reason) {
     if (stopped_.load()) return;
     {
       std::lock_guard lock(mutex_);
@@ -912,7 +912,7 @@ void Conn::on_read(beast::error_code ec, std::int64_t recv_us) {
   read();
 }
 
-void Conn::give_up(std::string kind) { bench_.attempt_failed(index_, std::move(kind)); }
+void Conn::give_up(const std::string& kind) { bench_.attempt_failed(index_, kind); }
 
 int run(const Options& opt) {
   const rlim_t wanted = opt.connections + 128;

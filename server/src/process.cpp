@@ -19,11 +19,13 @@ namespace flashsale::process {
 Spawned spawn(const std::vector<std::string>& argv, const std::filesystem::path& output_file,
               const std::vector<std::string>& extra_env) {
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   std::vector<std::string> env_strings(extra_env);
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   std::vector<char*> env;
+  env.reserve(env_strings.size() + 1);
   for (auto& e : env_strings) env.push_back(e.data());
   env.push_back(nullptr);
 

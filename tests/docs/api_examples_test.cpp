@@ -37,8 +37,8 @@ TEST_CASE("every example of docs/api.md works, twice on the same data folder") {
         {"env", "FLASHSALE_EXAMPLES_PUBLIC=127.0.0.1:" + std::to_string(service.public_port),
          "FLASHSALE_EXAMPLES_ADMIN=127.0.0.1:" + std::to_string(service.admin_port),
          "FLASHSALE_EXAMPLES_BIN=" + std::filesystem::path(FLASHSALE_BIN).parent_path().string(),
-         "bash", FLASHSALE_SOURCE_DIR "/tests/docs/run_examples.sh",
-         FLASHSALE_SOURCE_DIR "/docs/api.md"},
+         "bash", std::string(FLASHSALE_SOURCE_DIR) + "/tests/docs/run_examples.sh",
+         std::string(FLASHSALE_SOURCE_DIR) + "/docs/api.md"},
         output);
     INFO(output);
     CHECK(rc == 0);

@@ -14,7 +14,7 @@ using Env = std::map<std::string, std::string>;
 namespace {
 
 std::filesystem::path write_file(const std::string& text) {
-  const auto path = flashsale::test::temp_dir() / "config.json";
+  auto path = flashsale::test::temp_dir() / "config.json";
   std::ofstream(path) << text;
   return path;
 }

@@ -41,7 +41,7 @@ struct TestServer {
       }).detach();
     });
     router.add("GET", "/throws",
-               [](http::Request&, http::Reply) { throw std::runtime_error("boom"); });
+               [](http::Request&, const http::Reply&) { throw std::runtime_error("boom"); });
     server = std::make_unique<http::Server>(
         io, http::Server::Options{"public", {"127.0.0.1", 0}, max_connections, read_timeout},
         router, metrics);
@@ -105,8 +105,8 @@ TEST_CASE("malformed JSON and non-object bodies answer 400 bad_request") {
 
 TEST_CASE("bodies over 16 KiB answer 413 payload_too_large") {
   TestServer s;
-  const std::string just_fits = "{\"a\":\"" + std::string(16 * 1024 - 8, 'x') + "\"}";
-  REQUIRE(just_fits.size() == 16 * 1024);
+  const std::string just_fits = "{\"a\":\"" + std::string(std::size_t{16} * 1024 - 8, 'x') + "\"}";
+  REQUIRE(just_fits.size() == std::size_t{16} * 1024);
   CHECK(http_request(s.port(), "POST", "/echo", just_fits).status == 200);
   auto r = http_request(s.port(), "POST", "/echo", just_fits + " ");
   CHECK(r.status == 413);

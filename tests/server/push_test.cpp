@@ -309,6 +309,7 @@ TEST_CASE("a hanging channel holds up neither the stream nor the other channels"
   ready(*ws);
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::string> orders;
+  orders.reserve(3);
   for (int i = 0; i < 3; ++i) {
     orders.push_back(
         place(svc.public_port, jack + "-" + std::to_string(i), item, "k").json()["id"]);

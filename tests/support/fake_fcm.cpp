@@ -57,7 +57,7 @@ FakeFcm::FakeFcm() : state_(std::make_unique<State>()) {
         }
         const Answer answer = script.front();
         script.pop_front();
-        if (answer.hang) return s->held.push_back(std::move(reply));
+        if (answer.hang) return s->held.push_back(reply);
         lock.unlock();
         auto response = http::json_response(answer.status, answer.body);
         if (!answer.retry_after.empty()) {

@@ -27,11 +27,11 @@ HttpResult http_request(std::uint16_t port, const std::string& method, const std
   bhttp::write(stream, req);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
-  parser.body_limit(64 * 1024 * 1024);
+  parser.body_limit(std::uint64_t{64} * 1024 * 1024);
   bhttp::read(stream, buffer, parser);
   auto& res = parser.get();
   HttpResult result;
-  result.status = res.result_int();
+  result.status = static_cast<int>(res.result_int());
   result.body = res.body();
   for (const auto& field : res) {
     std::string name(field.name_string());

@@ -12,6 +12,7 @@ namespace flashsale::test {
 inline void parallel_for(int threads, int n, const std::function<void(int)>& fn) {
   std::atomic<int> next{0};
   std::vector<std::thread> pool;
+  pool.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&] {
       for (int i = next++; i < n; i = next++) fn(i);

@@ -63,8 +63,8 @@ void FakeAdminServer::close() {
 
 QUrl FakeAdminServer::url() const { return QUrl(QStringLiteral("http://127.0.0.1:%1").arg(port_)); }
 
-void FakeAdminServer::route(const QByteArray& method, const QString& path, Route route) {
-  routes_.insert(QString::fromLatin1(method) + ' ' + path, std::move(route));
+void FakeAdminServer::route(const QByteArray& method, const QString& path, const Route& route) {
+  routes_.insert(QString::fromLatin1(method) + ' ' + path, route);
 }
 
 void FakeAdminServer::set_snapshot(const QJsonArray& items) {
@@ -144,7 +144,7 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
 
 QString FakeAdminServer::add_job(const QString& kind, const QString& state,
                                  const QString& last_error, const QJsonObject& payload) {
-  const QString id = QString::number(jobs_.size() + 1);
+  QString id = QString::number(jobs_.size() + 1);
   const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
   jobs_.push_back({{"id", id},
                    {"kind", kind},

@@ -45,7 +45,7 @@ class FakeAdminServer : public QObject {
 
   // Answers `method path` (exact path); other requests go to the fallback, if set, else
   // answer 404 not_found.
-  void route(const QByteArray& method, const QString& path, Route route);
+  void route(const QByteArray& method, const QString& path, const Route& route);
   void set_fallback(Route route) { fallback_ = std::move(route); }
   // Every stream connection first gets {"type": "snapshot", "items": items}, with
   // "server_time" when set_server_clock gave one.

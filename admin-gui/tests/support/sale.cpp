@@ -274,7 +274,7 @@ void Sale::serve(FakeAdminServer& server) {
       }
     }
     if (r.method == "POST" && parts.size() == 4 && parts[1] == "orders" && parts[3] == "expire") {
-      const QString order = parts[2];
+      const QString& order = parts[2];
       for (const Item& it : items_) {
         if (std::none_of(it.leases.begin(), it.leases.end(),
                          [&](const Lease& l) { return l.order == order; })) {

@@ -52,10 +52,10 @@ void AdminStream::connect(const std::shared_ptr<http::WebSocket>& client) {
 }
 
 void add_admin_stream_route(http::Router& router, const std::shared_ptr<AdminStream>& stream) {
-  router.add_websocket("/admin/stream",
-                       [stream](const http::Request&, std::shared_ptr<http::WebSocket> client) {
-                         stream->connect(client);
-                       });
+  router.add_websocket("/admin/stream", [stream](const http::Request&,
+                                                 const std::shared_ptr<http::WebSocket>& client) {
+    stream->connect(client);
+  });
 }
 
 }  // namespace flashsale::api

@@ -83,8 +83,9 @@ class PublicApi {
             "unknown field '" + body->begin().key() + "': placing an order takes no fields"));
       }
     }
-    storage_.place({user, item, key},
-                   [reply](sdk::StorageResult result) { reply(storage_response(result, 202)); });
+    storage_.place({user, item, key}, [reply](const sdk::StorageResult& result) {
+      reply(storage_response(result, 202));
+    });
   }
 
   void get_order(Request& req, const Reply& reply, const std::string& user) {
@@ -205,7 +206,7 @@ class PublicApi {
 }  // namespace
 
 void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                       WorkerPool& workers, PublicApiOptions options) {
+                       WorkerPool& workers, const PublicApiOptions& options) {
   // Lives as long as the routes: the router's handlers share it.
   auto api = std::make_shared<PublicApi>(storage, scheduler, workers, options.webhook_secret);
   using UserHandler = void (PublicApi::*)(Request&, const Reply&, const std::string&);
@@ -236,7 +237,8 @@ void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRou
     };
     router.add_websocket(
         route.path,
-        [route, stream_request](const Request& req, std::shared_ptr<http::WebSocket> client) {
+        [route, stream_request](const Request& req,
+                                const std::shared_ptr<http::WebSocket>& client) {
           try {
             route.open(stream_request(req), client);
           } catch (const std::exception& e) {

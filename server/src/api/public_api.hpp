@@ -19,7 +19,7 @@ struct PublicApiOptions {
 
 /// `scheduler` (may be null) receives the refund jobs of late payments.
 void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                       WorkerPool& workers, PublicApiOptions options);
+                       WorkerPool& workers, const PublicApiOptions& options);
 
 /// Serves the plugins' WebSocket routes for identified users (HostContext::add_user_stream);
 /// `routes` must outlive the router.

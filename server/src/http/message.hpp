@@ -56,7 +56,7 @@ class WebSocket : public sdk::WebSocketClient {
 };
 
 /// Takes over an upgraded connection (the request is the upgrade request).
-using WebSocketHandler = std::function<void(const Request&, std::shared_ptr<WebSocket>)>;
+using WebSocketHandler = std::function<void(const Request&, const std::shared_ptr<WebSocket>&)>;
 /// Looks at an upgrade request before it is accepted: a response refuses it (e.g. 401).
 using WebSocketCheck = std::function<std::optional<Response>(const Request&)>;
 

@@ -112,8 +112,8 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
   WsSession(const WsSession&) = delete;
   WsSession& operator=(const WsSession&) = delete;
 
-  void accept(bhttp::request<bhttp::string_body> upgrade, std::shared_ptr<Request> request,
-              const WebSocketHandler& handler) {
+  void accept(const bhttp::request<bhttp::string_body>& upgrade,
+              const std::shared_ptr<Request>& request, const WebSocketHandler& handler) {
     {
       std::lock_guard lock(state_->mutex);
       state_->websockets[this] = weak_from_this();
@@ -304,7 +304,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (bad_query) {
       return write(error_response(400, "bad_request", "malformed percent-encoding in the query"));
     }
-    if (match.websocket) return open_websocket(std::move(raw), req, match, upgrade);
+    if (match.websocket) return open_websocket(raw, req, match, upgrade);
     dispatch(*req, match);
   }
 
@@ -327,8 +327,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // Hands the connection to a WebSocket session once the route's check lets it in.
-  void open_websocket(bhttp::request<bhttp::string_body> raw, const std::shared_ptr<Request>& req,
-                      const Router::Match& match, bool upgrade) {
+  void open_websocket(const bhttp::request<bhttp::string_body>& raw,
+                      const std::shared_ptr<Request>& req, const Router::Match& match,
+                      bool upgrade) {
     if (!upgrade) {
       return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
     }
@@ -338,7 +339,7 @@ class Session : public std::enable_shared_from_this<Session> {
     // The connection now belongs to the WebSocket session; this HTTP session ends here.
     state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);
     std::make_shared<WsSession>(stream_.release_socket(), state_)
-        ->accept(std::move(raw), req, *match.websocket);
+        ->accept(raw, req, *match.websocket);
   }
 
   // Runs the route's handler; its reply comes back to this strand from whichever thread.
@@ -388,8 +389,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     if (!reject_) {
-      state_->metrics.http_request(state_->options.name, route_, method_, response_.result_int(),
-                                   seconds);
+      state_->metrics.http_request(state_->options.name, route_, method_,
+                                   static_cast<int>(response_.result_int()), seconds);
     }
     if (ec || !keep) return close();
     read();

@@ -142,6 +142,7 @@ TEST_CASE("pg_recvlogical with test_decoding sees the same order changes in the 
   const auto P = service.public_port;
   create_item(service.admin_port, {{"id", "xcheck"}, {"name", "X"}, {"total_stock", 3}});
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i)
     ids.push_back(place(P, "x" + std::to_string(i), "xcheck", "k").json()["id"]);
   cancel(P, "x0", ids[0]);

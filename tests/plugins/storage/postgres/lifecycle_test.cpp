@@ -173,6 +173,7 @@ TEST_CASE("with no expiry job at all, the next placement reclaims a lapsed lease
   create_item(service.admin_port,
               {{"id", "lazy"}, {"name", "Lazy"}, {"total_stock", 3}, {"payment_window_s", 1}});
   std::vector<std::string> ids;
+  ids.reserve(6);
   for (int i = 0; i < 6; ++i)
     ids.push_back(place(P, "l" + std::to_string(i), "lazy", "k").json()["id"]);
   {
