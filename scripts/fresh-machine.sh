@@ -249,7 +249,7 @@ stop_run() {
   grep -q 'listeners drained' "$run_log" || { echo "the service did not drain"; return 1; }
   grep -q 'embedded PostgreSQL: stopped' "$run_log" || { echo "the embedded PostgreSQL did not stop"; return 1; }
   local data
-  data=$(sed -n 's/.*embedded PostgreSQL: running on .*, data in \([^ ]*\).*/\1/p' "$run_log" | tail -n 1)
+  data=$(sed -n 's/.*embedded PostgreSQL: running at .*, data in \([^ ]*\).*/\1/p' "$run_log" | tail -n 1)
   [ -n "$data" ] && [ -f "$root$data/PG_VERSION" ] || { echo "no data folder named in the log"; return 1; }
   [ ! -e "$root$data/postmaster.pid" ] || { echo "$data/postmaster.pid is still there"; return 1; }
   local left

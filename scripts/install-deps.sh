@@ -17,6 +17,8 @@ packages=(
   qt6-base-dev qt6-websockets-dev qt6-charts-dev  # the dashboard (admin-gui/)
   libqt6opengl6-dev           # Qt6Charts needs Qt6OpenGL, but its -dev package only recommends it
   fonts-dejavu-core           # readable text in the dashboard's offscreen screenshots
+  libnats-dev                 # the NATS C client (JetStream), for the event_stream plugin
+  nats-server haproxy         # many replicas: the event stream, and the proxy of scripts/cluster.sh
 )
 
 missing=()

@@ -1,7 +1,10 @@
-// The plugins pane: each loaded plugin with its kind, version and health, read from
-// GET /admin/plugins on demand and every 15 s while connected. It owns the PluginModel.
+// The plugins pane: the node the dashboard talks to and who leads the CDC (GET /admin/cluster),
+// then each loaded plugin with its kind, version and health (GET /admin/plugins), on demand
+// and every 15 s while connected. It owns the PluginModel.
 #pragma once
 
+#include <QJsonObject>
+#include <QLabel>
 #include <QTableView>
 #include <QTimer>
 #include <QWidget>
@@ -22,6 +25,8 @@ class PluginsPane : public QWidget {
   void refresh();
   // Connected: the health is refreshed on a timer. Not connected: it is unknown.
   void set_live(bool live);
+  /// "Node: a — CDC leader: b — 3 replicas connected", from GET /admin/cluster's answer.
+  static QString cluster_text(const QJsonObject& view);
 
  signals:
   void problem(const QString& message);
@@ -29,6 +34,7 @@ class PluginsPane : public QWidget {
  private:
   AdminClient& client_;
   PluginModel plugins_;
+  QLabel* cluster_;
   QTableView* view_;
   QTimer refresh_timer_;
 };

@@ -12,6 +12,7 @@
 #include "job_model.hpp"
 #include "lease_model.hpp"
 #include "plugin_model.hpp"
+#include "plugins_pane.hpp"
 #include "server_clock.hpp"
 #include "throughput.hpp"
 #include "waitlist_model.hpp"
@@ -100,6 +101,7 @@ class ModelsTest : public QObject {
   void leases_keep_to_the_head_of_a_long_list();
   void event_log_is_capped_and_filtered();
   void plugins_show_health();
+  void plugins_pane_names_the_node_and_the_leader();
   void jobs_are_counted_by_kind_and_state();
   void throughput_counts_per_second();
   void bad_answers_are_named();
@@ -487,6 +489,17 @@ void ModelsTest::event_log_is_capped_and_filtered() {
   proxy.set_type({});
   proxy.set_item("shoes");
   QCOMPARE(proxy.rowCount(), 4);
+}
+
+void ModelsTest::plugins_pane_names_the_node_and_the_leader() {
+  const auto view = [](const char* json) { return QJsonDocument::fromJson(json).object(); };
+  QCOMPARE(PluginsPane::cluster_text(
+               view(R"({"node_id":"a","leader":"b","nodes":[{"node_id":"a"},{"node_id":"b"}]})")),
+           QStringLiteral("Node: a — CDC leader: b — 2 replica(s) connected"));
+  QVERIFY(PluginsPane::cluster_text(view(R"({"node_id":"b","leader":"b","nodes":[{}]})"))
+              .contains(QStringLiteral("this node reads the log")));
+  QVERIFY(PluginsPane::cluster_text(view(R"({"node_id":"b","leader":null,"nodes":[]})"))
+              .contains(QStringLiteral("nobody reads the log")));
 }
 
 void ModelsTest::plugins_show_health() {

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/event_stream.hpp>
 #include <flashsale/sdk/threads.hpp>
 #include <functional>
 #include <mutex>
@@ -56,8 +57,9 @@ struct Database {
 };
 
 // Waits until every listener has drained or the grace period is over, then stops the loop.
-void drain(net::io_context& io, std::shared_ptr<net::steady_timer> timer,
-           std::vector<http::Server*> servers, std::chrono::steady_clock::time_point deadline) {
+void drain(net::io_context& io, const std::shared_ptr<net::steady_timer>& timer,
+           const std::vector<http::Server*>& servers,
+           std::chrono::steady_clock::time_point deadline) {
   std::size_t open = 0;
   for (auto* s : servers) open += s->connections();
   if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
@@ -82,8 +84,7 @@ std::string provider_url(const Config& config, http::Router& admin_routes,
   const std::string host = listen == "0.0.0.0" || listen == "::"   ? "127.0.0.1"
                            : listen.find(':') != std::string::npos ? "[" + listen + "]"
                                                                    : listen;
-  const std::string url =
-      "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
+  std::string url = "http://" + host + ":" + std::to_string(admin_server.port()) + "/fake-payments";
   log::info("payments: using the built-in fake provider at " + url);
   return url;
 }
@@ -126,15 +127,32 @@ class Watchdog {
   std::thread thread_;
 };
 
+// On the CDC leader, appends what the log yields to the event stream; the log position moves
+// only past what the stream acknowledged.
+class StreamAppender final : public sdk::EventConsumer {
+ public:
+  explicit StreamAppender(sdk::EventStream& stream) : stream_(stream) {}
+  [[nodiscard]] std::string name() const override { return "event_stream"; }
+  void handle(const sdk::EventBatch& batch) override { stream_.append(batch); }
+
+ private:
+  sdk::EventStream& stream_;
+};
+
 // Shutdown after the listeners drained, in phases, so nothing waits on what already stopped:
-// the event bus takes nothing more (a source blocked on a full bus wakes up), the source stops,
-// the consumers handle what is queued for a moment and stop, then the scheduler (its handlers
-// call storage), the push channels, the worker pool, and storage last (everyone calls it).
-void stop_in_phases(EventBus& events, PluginHost& plugins, WorkerPool& workers,
+// the event buses take nothing more (a source blocked on a full bus wakes up), the source stops,
+// the consumers of the log handle what is queued for a moment and stop, then the event stream
+// and the consumers of what it delivered, the scheduler (its handlers call storage), the push
+// channels, the worker pool, and storage last (everyone calls it).
+void stop_in_phases(EventBus& events, EventBus& delivered, PluginHost& plugins, WorkerPool& workers,
                     std::chrono::steady_clock::time_point deadline) {
   events.close();
+  delivered.close();
   plugins.stop(sdk::EventSource::kKind);
-  events.stop(std::min(deadline, std::chrono::steady_clock::now() + kDrainBudget));
+  const auto drain_until = std::min(deadline, std::chrono::steady_clock::now() + kDrainBudget);
+  events.stop(drain_until);
+  plugins.stop(sdk::EventStream::kKind);
+  delivered.stop(drain_until);
   plugins.stop(sdk::Scheduler::kKind);
   plugins.stop(sdk::PushChannel::kKind);
   workers.stop();
@@ -145,7 +163,8 @@ void stop_in_phases(EventBus& events, PluginHost& plugins, WorkerPool& workers,
 
 int serve(const Config& config) {
   log::set_level(config.log_level);
-  log::info(std::string("flashsale ") + kVersion + " starting");
+  log::set_node(config.node_id);
+  log::info(std::string("flashsale ") + kVersion + " starting as node " + config.node_id);
   if (config.webhook_secret.empty()) {
     log::warn(
         "payments.webhook_secret is empty: payment callbacks are not authenticated, so "
@@ -157,10 +176,19 @@ int serve(const Config& config) {
 
   Database db(config);
   Metrics metrics;
-  EventBus events(kEventQueueLimit);
+  EventBus events(kEventQueueLimit);    // what the log yields, on the CDC leader
+  EventBus streamed(kEventQueueLimit);  // what the event stream delivers, on every replica
   PluginHost plugins(config, db.url, metrics, events);
   plugins.load_all();
   plugins.migrate_all();  // each plugin brings its own tables up to date
+  // With an event stream, what this replica's clients see comes from it; without one, from the
+  // log (so only the leader's clients get events).
+  sdk::EventStream* stream = plugins.event_stream();
+  EventBus& delivered = stream ? streamed : events;
+  if (stream) {
+    events.subscribe({}, std::make_shared<StreamAppender>(*stream));
+    stream->follow(streamed);
+  }
   WorkerPool workers(config.worker_threads, config.worker_queue_limit);
   sdk::Storage& storage = plugins.storage();
   sdk::Scheduler* scheduler = plugins.scheduler();
@@ -180,12 +208,12 @@ int serve(const Config& config) {
   for (auto* router : {&public_routes, &admin_routes}) {
     api::add_ops_routes(*router, plugins, workers, metrics);
   }
-  api::add_plugin_routes(admin_routes, plugins, workers);
+  api::add_plugin_routes(admin_routes, plugins, workers, config.node_id);
   api::add_public_routes(public_routes, storage, scheduler, workers,
                          {config.identity_header, config.webhook_secret});
   api::add_admin_routes(admin_routes, storage, scheduler, workers);
   const auto admin_stream = std::make_shared<api::AdminStream>(storage, workers);
-  events.subscribe({}, admin_stream);
+  delivered.subscribe({}, admin_stream);
   api::add_admin_stream_route(admin_routes, admin_stream);
 
   const payments::Provider provider(provider_url(config, admin_routes, admin_server),
@@ -202,8 +230,8 @@ int serve(const Config& config) {
   // optional one that fails is left out), and the scheduler must know the push job's handler
   // before it starts.
   plugins.start(sdk::PushChannel::kKind);
-  push::route_push(events, plugins.push_channels(), storage, scheduler, config.push_timeout,
-                   metrics.registry());
+  push::route_push({events, delivered}, plugins.push_channels(), storage, scheduler,
+                   config.push_timeout, metrics.registry());
   api::add_user_streams(public_routes, plugins.user_streams(), config.identity_header);
   plugins.start_all();  // the event source last: every consumer is subscribed by now
 
@@ -250,7 +278,8 @@ int serve(const Config& config) {
   for (auto& t : threads) t.join();
 
   log::info("listeners drained; stopping the event pipeline, then the plugins");
-  stop_in_phases(events, plugins, workers, deadline.value_or(std::chrono::steady_clock::now()));
+  stop_in_phases(events, streamed, plugins, workers,
+                 deadline.value_or(std::chrono::steady_clock::now()));
   log::info("stopped");
   return kExitOk;
 }

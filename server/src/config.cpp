@@ -1,6 +1,8 @@
 // Loading and validating the service configuration; see config.hpp.
 #include "config.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -93,6 +95,7 @@ json::json_pointer pointer(const std::string& path) {
 }
 
 constexpr std::string_view kPluginVariable = "FLASHSALE_PLUGIN_";
+constexpr std::size_t kMaxNodeId = 40;
 
 // The prefix of plugin `name`'s variables: FLASHSALE_PLUGIN_POSTGRES_.
 std::string plugin_prefix(const std::string& name) {
@@ -174,7 +177,7 @@ long long integer(const json& tree, const std::string& path, long long min, long
 
 std::string one_of(const json& tree, const std::string& path,
                    const std::vector<std::string>& allowed) {
-  const std::string v = tree.at(pointer(path)).get<std::string>();
+  std::string v = tree.at(pointer(path)).get<std::string>();
   if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return v;
   std::string list;
   for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
@@ -206,6 +209,28 @@ std::vector<PluginEntry> parse_plugins(const json& list) {
   return plugins;
 }
 
+// cluster.node_id, or "<host name>-<pid>": it names this replica in logs, in the database's
+// application_name (at most 63 bytes, with "flashsale/" and a plugin name) and in /admin/cluster.
+std::string node_id(const json& tree) {
+  std::string id = tree.at(pointer("cluster.node_id")).get<std::string>();
+  const auto allowed = [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+  };
+  if (!id.empty()) {
+    if (id.size() > kMaxNodeId || !std::all_of(id.begin(), id.end(), allowed)) {
+      throw ConfigError("'cluster.node_id' must be 1 to " + std::to_string(kMaxNodeId) +
+                        " letters, digits, '.', '-' or '_', not '" + id + "'");
+    }
+    return id;
+  }
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  for (const char ch : std::string_view(host)) id += allowed(ch) ? ch : '_';
+  const std::string pid = "-" + std::to_string(getpid());
+  if (id.empty()) id = "node";
+  return id.substr(0, kMaxNodeId - pid.size()) + pid;
+}
+
 }  // namespace
 
 const json& default_config() {
@@ -231,7 +256,8 @@ json Config::plugin_config(const std::string& name) const {
 std::vector<std::string> Config::unclaimed_plugin_variables(
     const std::vector<std::string>& plugin_names) const {
   std::vector<std::string> unclaimed;
-  for (const auto& [var, text] : plugin_variables) {
+  for (const auto& entry : plugin_variables) {
+    const std::string& var = entry.first;
     const bool claimed = std::any_of(plugin_names.begin(), plugin_names.end(), [&](auto& name) {
       const std::string prefix = plugin_prefix(name);
       return var.rfind(prefix, 0) == 0 && var.size() > prefix.size();
@@ -257,6 +283,7 @@ Config load_config(const std::optional<std::filesystem::path>& file,
 
   Config c;
   c.plugin_variables = std::move(plugin_variables);
+  c.node_id = node_id(tree);
   c.database_url = tree.at(pointer("database.url")).get<std::string>();
   c.embedded_dir = tree.at(pointer("database.embedded.dir")).get<std::string>();
   c.pg_bin_dir = tree.at(pointer("database.embedded.bin_dir")).get<std::string>();

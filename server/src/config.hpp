@@ -34,6 +34,7 @@ struct PluginEntry {
 struct Config {
   nlohmann::json tree;  ///< the merged, validated document
 
+  std::string node_id;       ///< this replica's name: cluster.node_id, or host name-pid
   std::string database_url;  ///< empty: run the embedded cluster
   std::filesystem::path embedded_dir;
   std::filesystem::path pg_bin_dir;  ///< empty: find PostgreSQL's binaries

@@ -10,6 +10,7 @@
 #include <flashsale/pg/connection.hpp>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 
 #include "log.hpp"
@@ -77,9 +78,28 @@ std::string settings(std::uint16_t port) {
          "shared_buffers = 256MB\n";
 }
 
+// Who runs the cluster in a data folder: "<pid> <port>" in flashsale.owner, written at start.
+constexpr const char* kOwnerFile = "flashsale.owner";
+
+// The port of the cluster in `dir` if the flashsale process that started it still runs.
+std::optional<std::uint16_t> live_owner_port(const fs::path& dir) {
+  std::ifstream in(dir / kOwnerFile);
+  pid_t pid = 0;
+  unsigned port = 0;
+  if (!(in >> pid >> port) || pid <= 0 || pid == getpid() || port == 0 || port > 65535) {
+    return std::nullopt;
+  }
+  // The program's name, not /proc/<pid>/comm: that is the name of its main thread, which runs
+  // a listener.
+  std::error_code error;
+  const auto exe = fs::read_symlink("/proc/" + std::to_string(pid) + "/exe", error);
+  if (error || exe.filename().string().rfind("flashsale", 0) != 0) return std::nullopt;
+  return static_cast<std::uint16_t>(port);
+}
+
 }  // namespace
 
-EmbeddedPostgres::EmbeddedPostgres(Options options)
+EmbeddedPostgres::EmbeddedPostgres(const Options& options)
     : bin_dir_(options.bin_dir.empty() ? find_bin_dir() : options.bin_dir) {
   dir_ = fs::absolute(options.dir).lexically_normal();
   if (geteuid() == 0) {
@@ -116,6 +136,16 @@ EmbeddedPostgres::EmbeddedPostgres(Options options)
               "-E", "UTF8", "--no-locale", "--no-instructions"});
     std::ofstream(dir_ / "postgresql.conf", std::ios::app) << "\ninclude 'flashsale.conf'\n";
   }
+  // Another replica's cluster: using it is fine, taking it over is not.
+  if (const auto port = live_owner_port(dir_);
+      port && tool_succeeds({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "status"})) {
+    throw std::runtime_error(
+        "embedded PostgreSQL: " + dir_.string() +
+        " belongs to a flashsale that is running; to run another replica on its database, give "
+        "this one database.url (FLASHSALE_DATABASE_URL=" +
+        url_for(*port) +
+        ") and listen ports of its own (FLASHSALE_HTTP_LISTEN, FLASHSALE_ADMIN_LISTEN)");
+  }
   const std::uint16_t port = free_port();
   {
     std::ofstream conf(dir_ / "flashsale.conf", std::ios::trunc);
@@ -132,9 +162,9 @@ EmbeddedPostgres::EmbeddedPostgres(Options options)
   run_tool({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-l",
             (dir_ / "server.log").string(), "-w", "-t", "60", "start"});
 
-  const std::string base = "postgresql://flashsale@127.0.0.1:" + std::to_string(port);
   try {
-    pg::Connection admin(base + "/postgres?connect_timeout=5");
+    pg::Connection admin("postgresql://flashsale@127.0.0.1:" + std::to_string(port) +
+                         "/postgres?connect_timeout=5");
     if (admin.exec("SELECT 1 FROM pg_database WHERE datname = 'flashsale'").rows() == 0) {
       admin.exec("CREATE DATABASE flashsale");
     }
@@ -143,9 +173,14 @@ EmbeddedPostgres::EmbeddedPostgres(Options options)
     tool_succeeds({(bin_dir_ / "pg_ctl").string(), "-D", dir_.string(), "-m", "fast", "stop"});
     throw;
   }
-  url_ = base + "/flashsale?connect_timeout=5";
-  log::info("embedded PostgreSQL: running on 127.0.0.1:" + std::to_string(port) + ", data in " +
-            dir_.string());
+  url_ = url_for(port);
+  std::ofstream(dir_ / kOwnerFile, std::ios::trunc) << getpid() << ' ' << port << '\n';
+  log::info("embedded PostgreSQL: running at " + url_ + ", data in " + dir_.string());
+}
+
+std::string EmbeddedPostgres::url_for(std::uint16_t port) {
+  return "postgresql://flashsale@127.0.0.1:" + std::to_string(port) +
+         "/flashsale?connect_timeout=5";
 }
 
 EmbeddedPostgres::~EmbeddedPostgres() {

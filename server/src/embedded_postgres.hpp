@@ -2,6 +2,7 @@
 // the tests as their throwaway cluster: initdb on first use, start on a free port, stop on exit.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -17,7 +18,7 @@ class EmbeddedPostgres {
 
   /// Initializes (first run) and starts the cluster; throws std::runtime_error saying what failed.
   /// As root, the cluster runs as the `postgres` system user (PostgreSQL refuses root).
-  explicit EmbeddedPostgres(Options options);
+  explicit EmbeddedPostgres(const Options& options);
   /// Stops the cluster (fast shutdown: open sessions are rolled back).
   ~EmbeddedPostgres();
   EmbeddedPostgres(const EmbeddedPostgres&) = delete;
@@ -32,6 +33,8 @@ class EmbeddedPostgres {
   void kill_now() const noexcept;
 
  private:
+  /// The URL of the `flashsale` database of a cluster on 127.0.0.1:`port`.
+  static std::string url_for(std::uint16_t port);
   /// argv run as the cluster's owner (via runuser when we are root).
   std::vector<std::string> as_owner(const std::vector<std::string>& argv) const;
   /// Runs a PostgreSQL tool; throws with its output if it fails.

@@ -13,6 +13,7 @@ namespace {
 
 std::atomic<LogLevel> g_level{LogLevel::info};
 std::mutex g_mutex;
+std::string g_node = "-";  // set once, before any thread but main() writes
 
 const char* label(LogLevel level) {
   switch (level) {
@@ -36,11 +37,15 @@ void set_level(const std::string& level) {
                                : LogLevel::info;
 }
 
+void set_node(const std::string& node_id) { g_node = node_id; }
+
 void write(LogLevel level, std::string_view source, std::string_view text) {
   if (level < g_level.load()) return;
   std::string line;
-  line.reserve(text.size() + 48);
+  line.reserve(text.size() + g_node.size() + 48);
   line.append(sdk::rfc3339(sdk::now_unix_us()))
+      .append(" ")
+      .append(g_node)
       .append(" ")
       .append(label(level))
       .append(" ")

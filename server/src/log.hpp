@@ -1,4 +1,5 @@
-// The process log: one line per message on stderr, "TIME LEVEL source: text".
+// The process log: one line per message on stderr, "TIME NODE LEVEL source: text" (NODE is this
+// replica's cluster.node_id, so the lines of many replicas can be merged).
 #pragma once
 
 #include <flashsale/sdk/host_context.hpp>
@@ -11,6 +12,8 @@ using sdk::LogLevel;
 
 /// Lines below `level` are dropped. Call once at start-up ("debug", "info", "warn", "error").
 void set_level(const std::string& level);
+/// Names this replica in every line from now on. Call once at start-up.
+void set_node(const std::string& node_id);
 /// Writes one line; thread-safe; newlines in `text` are escaped so a line stays a line.
 void write(LogLevel level, std::string_view source, std::string_view text);
 

@@ -1,11 +1,13 @@
 // The `flashsale` command line: parses the subcommand and --config, maps failures to exit codes.
 #include <algorithm>
 #include <cstdlib>
+#include <flashsale/nats/contract.hpp>
 #include <flashsale/pg/migrations.hpp>
 #include <iostream>
 #include <optional>
 
 #include "app.hpp"
+#include "cli/events.hpp"
 #include "cli/stream.hpp"
 #include "event_bus.hpp"
 #include "log.hpp"
@@ -32,6 +34,11 @@ constexpr const char* kUsage =
     "                          or every event with --url ws://127.0.0.1:8081/admin/stream;\n"
     "                          --since replays what came after that event, --count stops after\n"
     "                          N frames (the first is stream.ready or the snapshot)\n"
+    "  events tail [--item ID] [--since SEQ] [--count N] [--servers URLS] [--stream NAME]\n"
+    "              [--config FILE]\n"
+    "                          print the NATS JetStream event stream (docs/events.md), an event\n"
+    "                          a line with its stream sequence as \"seq\": new events, or from\n"
+    "                          sequence SEQ; servers and stream default to plugin.nats's settings\n"
     "  version                 print the version\n"
     "\n"
     "Settings come from the built-in defaults, then FILE, then FLASHSALE_* environment\n"
@@ -60,6 +67,14 @@ int usage_error(const std::string& message) {
   return flashsale::kExitRefused;
 }
 
+// `value` as a positive number, or nullopt.
+std::optional<long long> positive(const std::string& value) {
+  char* end = nullptr;
+  const long long n = std::strtoll(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < 1) return std::nullopt;
+  return n;
+}
+
 // `flashsale stream [options]`.
 int stream_command(const std::vector<std::string>& args) {
   flashsale::cli::StreamOptions options;
@@ -76,12 +91,9 @@ int stream_command(const std::vector<std::string>& args) {
     } else if (flag == "--header") {
       options.header = value;
     } else if (flag == "--count") {
-      char* end = nullptr;
-      const long long n = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || n < 1) {
-        return usage_error("stream: --count needs a positive number");
-      }
-      options.count = n;
+      const auto n = positive(value);
+      if (!n) return usage_error("stream: --count needs a positive number");
+      options.count = *n;
     } else {
       return usage_error("stream: unknown option '" + flag + "'");
     }
@@ -89,11 +101,59 @@ int stream_command(const std::vector<std::string>& args) {
   return flashsale::cli::stream(options);
 }
 
+// `flashsale events tail [options]`.
+int events_command(const std::vector<std::string>& args) {
+  using namespace flashsale;
+  if (args.empty() || args[0] != "tail") return usage_error("events: the command is 'events tail'");
+  cli::EventsOptions options;
+  std::optional<std::filesystem::path> config_file;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& flag = args[i];
+    if (i + 1 == args.size()) return usage_error("events tail: " + flag + " needs a value");
+    const std::string& value = args[++i];
+    if (flag == "--item") {
+      options.item = value;
+    } else if (flag == "--servers") {
+      options.servers = value;
+    } else if (flag == "--stream") {
+      options.stream = value;
+    } else if (flag == "--config") {
+      config_file = value;
+    } else if (flag == "--since" || flag == "--count") {
+      const auto n = positive(value);
+      if (!n) return usage_error("events tail: " + flag + " needs a positive number");
+      if (flag == "--since") {
+        options.since = static_cast<std::uint64_t>(*n);
+      } else {
+        options.count = *n;
+      }
+    } else {
+      return usage_error("events tail: unknown option '" + flag + "'");
+    }
+  }
+  nlohmann::json settings;
+  try {
+    settings = load_config(config_file, flashsale_environment()).plugin_config("nats");
+  } catch (const ConfigError& e) {
+    std::cerr << "flashsale: config error: " << e.what() << "\n";
+    return kExitRefused;
+  }
+  const auto setting = [&settings](const char* key, const char* fallback) {
+    const auto it = settings.is_object() ? settings.find(key) : settings.end();
+    return it != settings.end() && it->is_string() ? it->get<std::string>() : fallback;
+  };
+  namespace contract = nats::contract;
+  if (options.servers.empty()) options.servers = setting("servers", contract::kDefaultServers);
+  if (options.stream.empty()) options.stream = setting("stream", contract::kDefaultStream);
+  options.subject_prefix = setting("subject_prefix", contract::kDefaultSubjectPrefix);
+  return cli::events_tail(options);
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
+// The command line's work; main() only guards it.
+int run(const std::vector<std::string>& args) {
   using namespace flashsale;
-  const std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage_error("a command is needed");
   const bool help = args[0] == "help" || std::any_of(args.begin(), args.end(), [](const auto& a) {
                       return a == "--help" || a == "-h";
@@ -108,6 +168,7 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   if (command == "stream") return stream_command({args.begin() + 1, args.end()});
+  if (command == "events") return events_command({args.begin() + 1, args.end()});
   if (command != "serve" && command != "migrate" && command != "check-plugin") {
     return usage_error("unknown command '" + command + "'");
   }
@@ -147,5 +208,14 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     log::error(e.what());
     return kExitFailure;
+  }
+}
+
+int main(int argc, char** argv) {
+  try {
+    return run({argv + 1, argv + argc});
+  } catch (const std::exception& e) {  // what the commands do not map to an exit code themselves
+    std::cerr << "flashsale: " << e.what() << "\n";
+    return flashsale::kExitFailure;
   }
 }

@@ -5,6 +5,7 @@
 #include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cstring>
+#include <flashsale/pg/connection.hpp>
 #include <flashsale/pg/migrations.hpp>
 #include <flashsale/sdk/event_source.hpp>
 #include <flashsale/sdk/kinds.hpp>
@@ -13,6 +14,7 @@
 #include "event_bus.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
+#include "push/notifications.hpp"
 
 namespace flashsale {
 namespace fs = std::filesystem;
@@ -20,16 +22,21 @@ namespace {
 
 class Context final : public sdk::HostContext {
  public:
-  Context(nlohmann::json config, const std::string& database_url, std::string name,
-          prometheus::Registry& registry, EventBus& events, std::vector<sdk::UserStreamRoute> taken)
-      : config_(std::move(config)),
-        database_url_(database_url),
+  Context(const PluginHost& host, nlohmann::json config, const std::string& node_id,
+          const std::string& database_url, std::string name, prometheus::Registry& registry,
+          EventBus& events, std::vector<sdk::UserStreamRoute> taken)
+      : host_(host),
+        config_(std::move(config)),
+        node_id_(node_id),
+        database_url_(pg::with_parameter(database_url, "application_name",
+                                         pg::application_name(node_id, name))),
         name_(std::move(name)),
         registry_(registry),
         events_(events),
         taken_(std::move(taken)) {}
   const std::string& plugin_name() const override { return name_; }
   const nlohmann::json& config() const override { return config_; }
+  const std::string& node_id() const override { return node_id_; }
   const std::string& database_url() const override { return database_url_; }
   void log(sdk::LogLevel level, std::string_view message) override {
     log::write(level, name_, message);
@@ -39,6 +46,15 @@ class Context final : public sdk::HostContext {
   void subscribe(std::vector<std::string> types,
                  std::shared_ptr<sdk::EventConsumer> consumer) override {
     events_.subscribe(std::move(types), std::move(consumer));
+  }
+  bool replay_notifications(const std::string& user_id, sdk::EventPosition since,
+                            const std::function<void(const sdk::Notification&)>& each) override {
+    sdk::EventStream* stream = host_.event_stream();
+    if (stream == nullptr) return false;
+    return stream->replay(since, [&](const sdk::Event& e) {
+      if (e.user_id != user_id) return;
+      if (auto n = push::notification_for(e)) each(*n);
+    });
   }
   void add_user_stream(sdk::UserStreamRoute route) override {
     if (route.path.size() < 2 || route.path.front() != '/' || !route.check || !route.open) {
@@ -58,8 +74,10 @@ class Context final : public sdk::HostContext {
   std::vector<sdk::UserStreamRoute> routes;
 
  private:
+  const PluginHost& host_;
   nlohmann::json config_;
-  const std::string& database_url_;
+  const std::string& node_id_;
+  std::string database_url_;
   std::string name_;
   prometheus::Registry& registry_;
   EventBus& events_;
@@ -147,8 +165,9 @@ void PluginHost::admit(LoadedPlugin& p, const Refuse& refuse) {
   for (const auto& other : plugins_) {
     taken.insert(taken.end(), other->user_streams.begin(), other->user_streams.end());
   }
-  auto context = std::make_unique<Context>(config_.plugin_config(p.name), database_url_, p.name,
-                                           metrics_.registry(), events_, std::move(taken));
+  auto context = std::make_unique<Context>(*this, config_.plugin_config(p.name), config_.node_id,
+                                           database_url_, p.name, metrics_.registry(), events_,
+                                           std::move(taken));
   auto& routes = context->routes;
   p.context = std::move(context);
   try {
@@ -316,6 +335,20 @@ sdk::Storage& PluginHost::storage() const {
 sdk::Scheduler* PluginHost::scheduler() const {
   for (const auto& p : plugins_) {
     if (auto* s = dynamic_cast<sdk::Scheduler*>(p->object.get())) return s;
+  }
+  return nullptr;
+}
+
+sdk::EventStream* PluginHost::event_stream() const {
+  for (const auto& p : plugins_) {
+    if (auto* s = dynamic_cast<sdk::EventStream*>(p->object.get())) return s;
+  }
+  return nullptr;
+}
+
+sdk::EventSource* PluginHost::event_source() const {
+  for (const auto& p : plugins_) {
+    if (auto* s = dynamic_cast<sdk::EventSource*>(p->object.get())) return s;
   }
   return nullptr;
 }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <boost/dll/shared_library.hpp>
+#include <flashsale/sdk/event_source.hpp>
+#include <flashsale/sdk/event_stream.hpp>
 #include <flashsale/sdk/plugin.hpp>
 #include <flashsale/sdk/push.hpp>
 #include <flashsale/sdk/scheduler.hpp>
@@ -87,6 +89,10 @@ class PluginHost {
   [[nodiscard]] sdk::Storage& storage() const;
   /// The scheduler plugin, or null when none is configured.
   [[nodiscard]] sdk::Scheduler* scheduler() const;
+  /// The event stream plugin, or null when none is configured (a single process).
+  [[nodiscard]] sdk::EventStream* event_stream() const;
+  /// The event source plugin, or null when none is configured.
+  [[nodiscard]] sdk::EventSource* event_source() const;
   /// The push plugins, in load order, but those that failed to start.
   [[nodiscard]] std::vector<std::pair<std::string, sdk::PushChannel*>> push_channels() const;
   /// WebSocket routes plugins asked for (HostContext::add_user_stream), but those of plugins that

@@ -154,11 +154,10 @@ TEST_CASE("an optional plugin whose start() fails is left out in one line; a req
 }
 
 TEST_CASE("the usage, for --help on the binary or any command, exits 0") {
-  for (const std::vector<std::string> args : {std::vector<std::string>{"--help"},
-                                              {"serve", "--help"},
-                                              {"migrate", "-h"},
-                                              {"stream", "--help"},
-                                              {"check-plugin", "--help"}}) {
+  const std::vector<std::vector<std::string>> commands{
+      {"--help"},           {"serve", "--help"},          {"migrate", "-h"},
+      {"stream", "--help"}, {"events", "tail", "--help"}, {"check-plugin", "--help"}};
+  for (const auto& args : commands) {
     std::string output;
     std::vector<std::string> argv{FLASHSALE_BIN};
     argv.insert(argv.end(), args.begin(), args.end());
@@ -168,6 +167,19 @@ TEST_CASE("the usage, for --help on the binary or any command, exits 0") {
   }
   std::string output;
   CHECK(process::run({FLASHSALE_BIN, "serve", "--bogus"}, output) == 2);
+}
+
+TEST_CASE("events tail: bad usage exits 2, an unreachable NATS 1, each in a line that says why") {
+  std::string output;
+  CHECK(process::run({FLASHSALE_BIN, "events", "follow"}, output) == 2);
+  CHECK_THAT(output, Catch::StartsWith("flashsale: events: the command is 'events tail'"));
+  CHECK(process::run({FLASHSALE_BIN, "events", "tail", "--since", "yesterday"}, output) == 2);
+  CHECK_THAT(output, Catch::StartsWith("flashsale: events tail: --since needs a positive number"));
+  // Port 1 on loopback: nothing listens there.
+  CHECK(process::run({FLASHSALE_BIN, "events", "tail", "--servers", "nats://127.0.0.1:1"},
+                     output) == 1);
+  CHECK_THAT(output,
+             Catch::StartsWith("flashsale events: ") && Catch::Contains("nats://127.0.0.1:1"));
 }
 
 TEST_CASE("a plugin setting from its own variable is checked by the plugin; a stray one stops") {

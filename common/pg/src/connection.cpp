@@ -53,6 +53,8 @@ bool Error::is_data_error() const { return sqlstate_.rfind("22", 0) == 0 || sqls
 
 bool Error::is_duplicate_object() const { return sqlstate_ == "42710"; }
 
+bool Error::is_in_use() const { return sqlstate_ == "55006"; }
+
 bool Error::is_busy() const { return sqlstate_ == "53300"; }
 
 std::string with_keepalives(const std::string& url) {
@@ -65,6 +67,10 @@ std::string with_parameter(const std::string& url, const std::string& name,
                            const std::string& value) {
   if (!is_uri(url)) return url + " " + name + "=" + value;
   return url + (url.find('?') == std::string::npos ? "?" : "&") + name + "=" + value;
+}
+
+std::string application_name(const std::string& node_id, const std::string& component) {
+  return ("flashsale/" + node_id + "/" + component).substr(0, 63);  // NAMEDATALEN - 1
 }
 
 Result::Result(PGresult* result) : result_(result, &PQclear) {}

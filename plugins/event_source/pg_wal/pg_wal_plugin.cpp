@@ -1,6 +1,10 @@
 // event_source/pg_wal: reads the write-ahead log through a logical replication slot (pgoutput,
 // protocol 1), turns committed row changes into domain events, publishes them to the host's
 // event bus, and acknowledges to PostgreSQL only what every consumer has durably handled.
+// Of many replicas on one database only the leader reads: the one whose SQL connection holds a
+// session advisory lock on the slot's name. PostgreSQL releases it when that session ends (the
+// process died or lost the database), and a standby's next try takes it; the slot, which only
+// one process can stream from, is the last guard against two readers.
 // It decodes the tables of the storage plugin "postgres" (its descriptor says so: the host
 // refuses pg_wal without it and migrates postgres's tables before pg_wal's publication).
 #include <prometheus/counter.h>
@@ -31,6 +35,13 @@ using std::chrono::milliseconds;
 
 constexpr const char* kHeartbeatPrefix = "flashsale.heartbeat";
 constexpr milliseconds kReadWait{50};  // longest wait for a frame before the timers are looked at
+constexpr milliseconds kStandbyPoll{200};  // how often a standby tries to take the lock
+// A slot still streaming to someone this long after we took the lock belongs to a leader that
+// lost its lock (its session ended) but not yet its replication connection: end that one.
+constexpr milliseconds kStaleReaderGrace{3000};
+// First key of the leader lock (pg_try_advisory_lock(int, int)); the second is the slot's name,
+// hashed. Shown in pg_locks as classid and objid.
+constexpr const char* kLockClass = "1179861828";  // "FSCD"
 
 struct Settings {
   std::string slot;  // empty: flashsale_<database>
@@ -83,7 +94,13 @@ class PgWalSource final : public sdk::EventSource {
                         .Name("flashsale_cdc_reconnects_total")
                         .Help("Replication connections re-established after a failure")
                         .Register(host.metrics())
-                        .Add({})) {
+                        .Add({})),
+        leader_(prometheus::BuildGauge()
+                    .Name("flashsale_cdc_leader")
+                    .Help("1 while this replica reads the write-ahead log (the CDC leader), 0 "
+                          "while it stands by")
+                    .Register(host.metrics())
+                    .Add({})) {
     for (const auto type : sdk::event_type::kAll) {
       counters_[std::string(type)] = &events_.Add({{"type", std::string(type)}});
     }
@@ -98,7 +115,8 @@ class PgWalSource final : public sdk::EventSource {
     pg::Connection sql(host_.database_url());
     if (settings_.slot.empty()) {
       std::string db(sql.exec("SELECT current_database()").get(0, 0));
-      for (auto& c : db) c = std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_';
+      for (auto& c : db)
+        c = std::isalnum(static_cast<unsigned char>(c)) ? static_cast<char>(std::tolower(c)) : '_';
       settings_.slot = ("flashsale_" + db).substr(0, 63);
     }
     ensure_slot(sql);
@@ -115,10 +133,45 @@ class PgWalSource final : public sdk::EventSource {
     return health_;
   }
 
+  sdk::ClusterView cluster() override {
+    pg::Connection sql(host_.database_url());
+    sdk::ClusterView view;
+    // Replicas by their connections' application_name, "flashsale/<node>/<plugin>"; the leader
+    // is the one whose session holds the lock.
+    const auto nodes = sql.exec(
+        "SELECT split_part(a.application_name, '/', 2),"
+        "       (extract(epoch FROM min(a.backend_start)) * 1e6)::bigint,"
+        "       bool_or(l.pid IS NOT NULL)"
+        "  FROM pg_stat_activity a"
+        "  LEFT JOIN pg_locks l ON l.pid = a.pid AND l.locktype = 'advisory' AND l.granted"
+        "   AND l.classid = $1::int::oid AND l.objid = hashtext($2)::oid AND l.objsubid = 2"
+        " WHERE a.application_name LIKE 'flashsale/%/%' AND a.datname = current_database()"
+        " GROUP BY 1 ORDER BY 1",
+        {kLockClass, settings_.slot});
+    for (int i = 0; i < nodes.rows(); ++i) {
+      sdk::Replica r{std::string(nodes.get(i, 0)), sdk::rfc3339(nodes.get_int(i, 1)),
+                     nodes.get(i, 2) == "t"};
+      if (r.leader) view.leader = r.node_id;
+      view.replicas.push_back(std::move(r));
+    }
+    // Since when: the start of the leader's replication session; lag: the slot's.
+    const auto slot = sql.exec(
+        "SELECT (extract(epoch FROM a.backend_start) * 1e6)::bigint,"
+        "       (pg_current_wal_lsn() - s.confirmed_flush_lsn)::bigint"
+        "  FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid"
+        " WHERE s.slot_name = $1",
+        {settings_.slot});
+    if (slot.rows() > 0) {
+      if (!slot.is_null(0, 0)) view.leader_since = sdk::rfc3339(slot.get_int(0, 0));
+      if (!slot.is_null(0, 1)) view.lag_bytes = static_cast<std::uint64_t>(slot.get_int(0, 1));
+    }
+    return view;
+  }
+
  private:
   // What one replication session knows of the stream.
   struct Session {
-    pg::ReplicationConnection conn;
+    std::optional<pg::ReplicationConnection> conn;  // made anew for each START_REPLICATION try
     EventMapper mapper;
     Lsn received = 0;    // the furthest position the server sent
     Lsn server_end = 0;  // the server's WAL end, from its keepalives
@@ -176,17 +229,28 @@ class PgWalSource final : public sdk::EventSource {
     }
   }
 
-  // One replication session, from the acknowledged position until an error or stop().
+  // One turn: stands by until this replica holds the leader lock, then streams from the
+  // acknowledged position until an error or stop(). The lock lives as long as `sql`.
   void stream() {
     pg::Connection sql(host_.database_url());
     ensure_slot(sql);
-    Session session{pg::ReplicationConnection(host_.database_url())};
-    open(session, sql);
+    const bool waited = !wait_for_lock(sql);
+    if (stopping_) return;
+    struct Leading {  // the gauge says "leader" exactly while this scope runs
+      prometheus::Gauge& gauge;
+      explicit Leading(prometheus::Gauge& g) : gauge(g) { gauge.Set(1); }
+      ~Leading() { gauge.Set(0); }
+      Leading(const Leading&) = delete;
+      Leading& operator=(const Leading&) = delete;
+    } leading(leader_);
+    Session session;
+    open(session, sql, waited);
     while (!stopping_) {
-      if (auto frame = session.conn.read(kReadWait)) on_frame(session, frame->view());
+      if (auto frame = session.conn->read(kReadWait)) on_frame(session, frame->view());
       const auto now = Clock::now();
       if (now - session.last_status >= milliseconds(settings_.status_interval_ms)) {
         send_status(session, false);
+        sql.exec("SELECT 1");  // the lock's session is alive: else end, another may lead now
       }
       if (settings_.heartbeat_interval_ms > 0 &&
           now - session.last_heartbeat >= milliseconds(settings_.heartbeat_interval_ms)) {
@@ -198,31 +262,91 @@ class PgWalSource final : public sdk::EventSource {
     send_status(session, false);
   }
 
-  // Starts streaming from what every consumer has acknowledged.
-  void open(Session& session, pg::Connection& sql) {
-    const Lsn resume = host_.event_sink().acknowledged();
-    try {
-      session.conn.start("START_REPLICATION SLOT \"" + settings_.slot + "\" LOGICAL " +
-                         format_lsn(resume) + " (\"proto_version\" '1', \"publication_names\" '" +
-                         settings_.publication + "', \"messages\" 'true')");
-    } catch (const pg::Error& e) {
-      if (std::string(e.what()).find("invalidated") != std::string::npos) throw Fatal(e.what());
-      throw std::runtime_error(std::string("START_REPLICATION: ") + e.what());
+  // Takes the leader lock on `sql`'s session, trying every kStandbyPoll while another replica
+  // holds it; healthy meanwhile ("standing by"). True if it was free at the first try; returns
+  // early on stop().
+  bool wait_for_lock(pg::Connection& sql) {
+    for (int tries = 0; !stopping_; ++tries) {
+      if (sql.exec("SELECT pg_try_advisory_lock($1::int, hashtext($2))",
+                   {kLockClass, settings_.slot})
+              .get(0, 0) == "t") {
+        return tries == 0;
+      }
+      if (tries % 25 == 0) {  // on the first miss, then every 5 s: who leads may change
+        const auto leader = sql.exec(
+            "SELECT split_part(a.application_name, '/', 2) FROM pg_locks l"
+            "  JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND l.classid = $1::int::oid"
+            "   AND l.objid = hashtext($2)::oid AND l.objsubid = 2",
+            {kLockClass, settings_.slot});
+        const std::string who = leader.rows() ? std::string(leader.get(0, 0)) : "another replica";
+        if (tries == 0) host_.log(sdk::LogLevel::info, "standing by: " + who + " reads the log");
+        set_health(true, "standing by: " + who + " reads the log");
+      }
+      for (auto waited = milliseconds(0); waited < kStandbyPoll && !stopping_;
+           waited += kReadWait) {
+        std::this_thread::sleep_for(kReadWait);
+      }
     }
+    return false;
+  }
+
+  // Starts streaming from what every consumer has acknowledged. `took_over`: another replica
+  // led before us, so the slot may be ahead of our consumers (it moved for theirs).
+  void open(Session& session, pg::Connection& sql, bool took_over) {
+    const Lsn resume = host_.event_sink().acknowledged();
+    start_replication(session, sql, resume);
     // Someone else moving the slot past where we stopped would silently skip events.
     const auto slot =
         sql.exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1",
                  {settings_.slot});
     const auto confirmed = slot.rows() ? parse_lsn(slot.get(0, 0)) : std::nullopt;
-    if (resume != 0 && confirmed && *confirmed > resume) {
+    if (!took_over && resume != 0 && confirmed && *confirmed > resume) {
       host_.log(sdk::LogLevel::error, "replication slot " + settings_.slot + " jumped from " +
                                           format_lsn(resume) + " to " + format_lsn(*confirmed) +
                                           ": events in between were lost");
     }
-    host_.log(sdk::LogLevel::info, "streaming slot " + settings_.slot + " from " +
-                                       format_lsn(resume ? resume : confirmed.value_or(0)));
-    set_health(true, "streaming from slot " + settings_.slot);
+    const Lsn from = confirmed ? std::max(resume, *confirmed) : resume;
+    host_.log(sdk::LogLevel::info, std::string(took_over ? "leading now: " : "") +
+                                       "streaming slot " + settings_.slot + " from " +
+                                       format_lsn(from));
+    set_health(true, "leading: streaming from slot " + settings_.slot);
     session.received = session.flushed = resume;
+  }
+
+  // START_REPLICATION, retried while the slot still streams to a former leader; past
+  // kStaleReaderGrace that reader is ended (it lost its lock, so it no longer leads).
+  void start_replication(Session& session, pg::Connection& sql, Lsn resume) {
+    const std::string command = "START_REPLICATION SLOT \"" + settings_.slot + "\" LOGICAL " +
+                                format_lsn(resume) +
+                                " (\"proto_version\" '1', \"publication_names\" '" +
+                                settings_.publication + "', \"messages\" 'true')";
+    const auto since = Clock::now();
+    bool ended_stale = false;
+    for (;;) {
+      try {
+        session.conn.emplace(host_.database_url());
+        session.conn->start(command);
+        return;
+      } catch (const pg::Error& e) {
+        if (std::string(e.what()).find("invalidated") != std::string::npos) throw Fatal(e.what());
+        if (!e.is_in_use() || stopping_) {
+          throw std::runtime_error(std::string("START_REPLICATION: ") + e.what());
+        }
+      }
+      if (!ended_stale && Clock::now() - since >= kStaleReaderGrace) {
+        sql.exec(
+            "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+            " WHERE slot_name = $1 AND active_pid IS NOT NULL",
+            {settings_.slot});
+        host_.log(sdk::LogLevel::warn,
+                  "ended the replication session of a former leader that "
+                  "still held slot " +
+                      settings_.slot);
+        ended_stale = true;
+      }
+      std::this_thread::sleep_for(kReadWait);
+    }
   }
 
   void on_frame(Session& session, std::string_view bytes) {
@@ -259,8 +383,8 @@ class PgWalSource final : public sdk::EventSource {
     // we do not publish, so the slot may move on (otherwise WAL piles up when idle).
     if (sink.idle() && !session.mapper.in_transaction()) ack = std::max(ack, session.server_end);
     session.flushed = std::max(session.flushed, ack);
-    session.conn.send(status_update(std::max(session.received, session.flushed), session.flushed,
-                                    session.flushed, unix_to_pg_us(sdk::now_unix_us()), reply));
+    session.conn->send(status_update(std::max(session.received, session.flushed), session.flushed,
+                                     session.flushed, unix_to_pg_us(sdk::now_unix_us()), reply));
     lag_bytes_.Set(static_cast<double>(
         session.server_end > session.flushed ? session.server_end - session.flushed : 0));
     session.last_status = Clock::now();
@@ -273,6 +397,7 @@ class PgWalSource final : public sdk::EventSource {
   prometheus::Gauge& lag_bytes_;
   prometheus::Gauge& lag_seconds_;
   prometheus::Counter& reconnects_;
+  prometheus::Gauge& leader_;
   std::atomic<bool> stopping_{false};
   std::thread reader_;
   std::mutex health_mutex_;

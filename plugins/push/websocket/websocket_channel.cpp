@@ -1,12 +1,16 @@
 // push/websocket: GET /v1/stream on the public listener (SPEC §3). Each identified user may hold
 // several connections; each receives only that user's order events, as SPEC §5 envelopes, one a
 // frame. The channel keeps the last `replay_window` notifications, so a client reconnecting with
-// ?since=<event_id> gets what it missed. A client whose send queue is full is closed ("too
-// slow"); it reconnects with since= and loses nothing still in the window.
+// ?since=<event_id> gets what it missed. When the window does not reach back to since= (the
+// client comes from another replica, or this one restarted), the rest comes from the host's
+// event stream, on a thread of its own so no listener waits for it. A client whose send queue is
+// full is closed ("too slow"); it reconnects with since= and loses nothing still kept.
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <flashsale/sdk/push.hpp>
 #include <flashsale/sdk/settings.hpp>
+#include <flashsale/sdk/threads.hpp>
 #include <flashsale/sdk/websocket.hpp>
 #include <memory>
 #include <mutex>
@@ -14,6 +18,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -36,12 +41,24 @@ Settings parse_settings(const sdk::HostContext& host) {
 
 class WebSocketChannel final : public sdk::PushChannel {
  public:
-  explicit WebSocketChannel(sdk::HostContext& host) : settings_(parse_settings(host)) {
+  explicit WebSocketChannel(sdk::HostContext& host) : host_(host), settings_(parse_settings(host)) {
     host.add_user_stream(
         {"/v1/stream", [](const sdk::UserStreamRequest& r) { return check(r); },
-         [this](const sdk::UserStreamRequest& r, std::shared_ptr<sdk::WebSocketClient> client) {
-           open(r, std::move(client));
-         }});
+         [this](const sdk::UserStreamRequest& r,
+                const std::shared_ptr<sdk::WebSocketClient>& client) { open(r, client); }});
+  }
+
+  void start() override {
+    replayer_ = std::thread([this] { replay_loop(); });
+  }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    replay_wanted_.notify_all();
+    if (replayer_.joinable()) replayer_.join();
   }
 
   sdk::Delivery deliver(const sdk::Notification& n) override {
@@ -72,6 +89,11 @@ class WebSocketChannel final : public sdk::PushChannel {
     std::deque<Entry> recent;  // this user's part of the replay window, oldest first
     std::vector<std::weak_ptr<sdk::WebSocketClient>> clients;
   };
+  struct Replay {  // a client waiting for what the window does not hold
+    std::string user_id;
+    sdk::EventPosition since;
+    std::weak_ptr<sdk::WebSocketClient> client;
+  };
 
   static std::string check(const sdk::UserStreamRequest& request) {
     for (const auto& [key, value] : request.query) {
@@ -83,35 +105,76 @@ class WebSocketChannel final : public sdk::PushChannel {
     return {};
   }
 
-  // Queues the hello frame and the missed events; the host sends them once open() returns.
-  void open(const sdk::UserStreamRequest& request, std::shared_ptr<sdk::WebSocketClient> client) {
+  // Queues the hello frame and the missed events; the host sends them once open() returns. What
+  // the window does not hold is looked up in the event stream first (replay_loop).
+  void open(const sdk::UserStreamRequest& request,
+            const std::shared_ptr<sdk::WebSocketClient>& client) {
     std::optional<sdk::EventPosition> since;
     if (auto it = request.query.find("since"); it != request.query.end()) {
       since = sdk::parse_event_id(it->second);
     }
     std::lock_guard lock(mutex_);
-    auto& user = users_[request.user_id];
-    std::vector<const Entry*> missed;
-    if (since) {
-      for (const auto& e : user.recent) {
-        if (e.at > *since) missed.push_back(&e);
-      }
-    }
-    // Complete when every event after `since` passed through this process and is still in the
-    // window: not when `since` is older than the first event it saw (e.g. from before a
+    // The window is enough when every event after `since` passed through this process and is
+    // still in it: not when `since` is older than the first event it saw (e.g. from before a
     // restart), nor when events after `since` were evicted.
-    const bool complete =
-        !since || (first_ && *since >= *first_ && (!evicted_ || *since >= *evicted_));
+    if (since && !(first_ && *since >= *first_ && (!evicted_ || *since >= *evicted_))) {
+      replays_.push_back({request.user_id, *since, client});
+      replay_wanted_.notify_one();
+      return;
+    }
+    attach(request.user_id, since, {}, true, client);
+  }
+
+  // Sends the hello frame, `earlier` (from the stream, in order), then what the window holds
+  // after `after` (nothing without), and adds the client to its user's. Under mutex_.
+  void attach(const std::string& user_id, std::optional<sdk::EventPosition> after,
+              const std::vector<const std::string*>& earlier, bool complete,
+              const std::shared_ptr<sdk::WebSocketClient>& client) {
+    auto& user = users_[user_id];
+    std::vector<const std::string*> missed = earlier;
+    for (const auto& e : user.recent) {
+      if (after && e.at > *after) missed.push_back(&e.frame);
+    }
     nlohmann::json hello = {{"type", "stream.ready"},
-                            {"user_id", request.user_id},
+                            {"user_id", user_id},
                             {"replayed", missed.size()},
                             {"complete", complete}};
     if (!send(*client, hello.dump())) return;
-    for (const auto* e : missed) {
-      if (!send(*client, e->frame)) return;
+    for (const auto* frame : missed) {
+      if (!send(*client, *frame)) return;
     }
     std::erase_if(user.clients, [](const auto& weak) { return weak.expired(); });
     user.clients.push_back(client);
+  }
+
+  // The replays the window could not serve, one at a time: the user's events after `since` from
+  // the host's event stream (none without one), then on as attach() does.
+  void replay_loop() {
+    sdk::name_this_thread("ws-replay");
+    std::unique_lock lock(mutex_);
+    while (true) {
+      replay_wanted_.wait(lock, [this] { return stopping_ || !replays_.empty(); });
+      if (stopping_) return;
+      Replay r = std::move(replays_.front());
+      replays_.pop_front();
+      lock.unlock();
+      std::vector<std::pair<sdk::EventPosition, std::string>> found;
+      bool complete = false;
+      try {
+        complete = host_.replay_notifications(r.user_id, r.since, [&](const sdk::Notification& n) {
+          if (auto at = sdk::parse_event_id(n.event_id)) found.emplace_back(*at, n.event_json);
+        });
+      } catch (const std::exception& e) {
+        host_.log(sdk::LogLevel::warn, std::string("replay from the event stream: ") + e.what());
+      }
+      lock.lock();
+      const auto client = r.client.lock();
+      if (!client) continue;
+      std::vector<const std::string*> earlier;
+      earlier.reserve(found.size());
+      for (const auto& f : found) earlier.push_back(&f.second);
+      attach(r.user_id, found.empty() ? r.since : found.back().first, earlier, complete, client);
+    }
   }
 
   // Sends one frame; a client that does not keep up is closed. False when it is gone.
@@ -144,8 +207,13 @@ class WebSocketChannel final : public sdk::PushChannel {
     }
   }
 
+  sdk::HostContext& host_;
   const Settings settings_;
   std::mutex mutex_;
+  std::condition_variable replay_wanted_;
+  std::deque<Replay> replays_;  // clients waiting for the event stream's history
+  bool stopping_ = false;
+  std::thread replayer_;
   std::unordered_map<std::string, User> users_;
   std::deque<std::string> order_;              // user of each entry in the window, oldest first
   std::optional<sdk::EventPosition> first_;    // the first event this process delivered

@@ -1,5 +1,8 @@
-// Operational routes: liveness, readiness, Prometheus metrics, and the admin plugin list.
+// Operational routes: liveness, readiness, Prometheus metrics, the admin plugin list and the
+// cluster view.
 #pragma once
+
+#include <string>
 
 #include "http/router.hpp"
 
@@ -14,7 +17,8 @@ namespace flashsale::api {
 /// GET /healthz, /readyz and /metrics.
 void add_ops_routes(http::Router& router, const PluginHost& plugins, WorkerPool& workers,
                     const Metrics& metrics);
-/// GET /admin/plugins.
-void add_plugin_routes(http::Router& router, const PluginHost& plugins, WorkerPool& workers);
+/// GET /admin/plugins and /admin/cluster; `node_id` names this replica in both.
+void add_plugin_routes(http::Router& router, const PluginHost& plugins, WorkerPool& workers,
+                       const std::string& node_id);
 
 }  // namespace flashsale::api

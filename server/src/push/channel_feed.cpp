@@ -217,7 +217,7 @@ sdk::JobOutcome ChannelFeed::retry(const sdk::Job& job) {
   return {sdk::JobOutcome::Kind::retry, answer.retry_after, answer.detail};
 }
 
-void route_push(EventBus& bus,
+void route_push(const Buses& buses,
                 const std::vector<std::pair<std::string, sdk::PushChannel*>>& channels,
                 sdk::Storage& storage, sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
                 prometheus::Registry& registry) {
@@ -225,6 +225,7 @@ void route_push(EventBus& bus,
   for (const auto& [name, channel] : channels) {
     auto feed =
         std::make_shared<ChannelFeed>(name, *channel, storage, scheduler, timeout, registry);
+    EventBus& bus = channel->wants_device_tokens() ? buses.from_log : buses.delivered;
     bus.subscribe(notified_event_types(), feed);
     feeds->emplace(name, std::move(feed));
   }

@@ -1,7 +1,7 @@
-// Push routing (SPEC §3, §6): each loaded push channel gets its own event-bus consumer and its
-// own thread, so a slow or hanging channel holds up only itself. A delivery that does not answer
-// within `push.timeout_ms`, or answers "retry", becomes a durable `push` job in the scheduler;
-// tokens the provider reports gone leave the device registry.
+// Push routing (SPEC §3, §6, §10): each loaded push channel gets its own event-bus consumer and
+// its own thread, so a slow or hanging channel holds up only itself. A delivery that does not
+// answer within `push.timeout_ms`, or answers "retry", becomes a durable `push` job in the
+// scheduler; tokens the provider reports gone leave the device registry.
 #pragma once
 
 #include <atomic>
@@ -90,8 +90,17 @@ class ChannelFeed final : public sdk::EventConsumer {
   Lane lane_;
 };
 
-/// Subscribes a feed per push channel to `bus` and registers the `push` job handler.
-void route_push(EventBus& bus,
+/// Where a channel's feed subscribes. A channel that sends to devices (wants_device_tokens)
+/// must send once: from the log, on the CDC leader. One that sends to what is connected to this
+/// replica gets every event delivered here: from the event stream when there is one (the same
+/// bus as the log's otherwise).
+struct Buses {
+  EventBus& from_log;
+  EventBus& delivered;
+};
+
+/// Subscribes a feed per push channel to its bus and registers the `push` job handler.
+void route_push(const Buses& buses,
                 const std::vector<std::pair<std::string, sdk::PushChannel*>>& channels,
                 sdk::Storage& storage, sdk::Scheduler* scheduler, std::chrono::milliseconds timeout,
                 prometheus::Registry& registry);

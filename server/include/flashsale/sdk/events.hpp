@@ -46,7 +46,7 @@ inline std::string rfc3339(std::int64_t unix_us) {
   const auto secs = static_cast<std::time_t>(unix_us / 1000000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
-  char out[32];
+  char out[64];  // room for any int the fields could hold
   std::snprintf(out, sizeof out, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                 static_cast<int>((unix_us / 1000) % 1000));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/config.hpp>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "flashsale/sdk/events.hpp"
+#include "flashsale/sdk/notification.hpp"
 #include "flashsale/sdk/websocket.hpp"
 
 namespace prometheus {
@@ -37,7 +39,11 @@ class BOOST_SYMBOL_VISIBLE HostContext {
   /// with sdk::Settings (settings.hpp), which refuses bad values and unknown keys.
   [[nodiscard]] virtual const nlohmann::json& config() const = 0;
 
-  /// libpq connection URL of the service database (the embedded cluster's when none is configured).
+  /// This replica's name (cluster.node_id): unique among the replicas of one database.
+  [[nodiscard]] virtual const std::string& node_id() const = 0;
+
+  /// libpq connection URL of the service database (the embedded cluster's when none is
+  /// configured), with application_name "flashsale/<node id>/<plugin name>".
   [[nodiscard]] virtual const std::string& database_url() const = 0;
 
   /// Writes one log line, prefixed with the plugin's name.
@@ -52,6 +58,13 @@ class BOOST_SYMBOL_VISIBLE HostContext {
   /// on. The log position is acknowledged only after every consumer handled a transaction.
   virtual void subscribe(std::vector<std::string> types,
                          std::shared_ptr<EventConsumer> consumer) = 0;
+
+  /// The notifications for `user_id` of the events after `since`, oldest first, from the
+  /// event stream's history (a client reconnecting with since= to a replica that did not see
+  /// them). False when no event_stream plugin is loaded or its history does not reach back to
+  /// `since`. Blocks.
+  virtual bool replay_notifications(const std::string& user_id, EventPosition since,
+                                    const std::function<void(const Notification&)>& each) = 0;
 
   /// Serves `route` on the public listener. Call it from the plugin's constructor (routes are
   /// fixed before the listeners open); a path already taken throws std::invalid_argument.

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "flashsale/sdk/event_source.hpp"
+#include "flashsale/sdk/event_stream.hpp"
 #include "flashsale/sdk/push.hpp"
 #include "flashsale/sdk/scheduler.hpp"
 #include "flashsale/sdk/storage.hpp"
@@ -22,11 +23,11 @@ inline constexpr const char* kDescriptorSection = "fsplugin";
 inline constexpr const char* kDescriptorAlias = "flashsale_plugin";
 
 /// The kinds this SDK knows, for messages.
-inline constexpr const char* kKnownKinds = "storage, event_source, scheduler, push";
+inline constexpr const char* kKnownKinds = "storage, event_source, scheduler, push, event_stream";
 
 inline bool is_known_kind(std::string_view kind) {
   return kind == Storage::kKind || kind == EventSource::kKind || kind == Scheduler::kKind ||
-         kind == PushChannel::kKind;
+         kind == PushChannel::kKind || kind == EventStream::kKind;
 }
 
 /// Whether `object` really implements the kind its descriptor claims.
@@ -35,6 +36,7 @@ inline bool implements(std::string_view kind, Plugin* object) {
   if (kind == EventSource::kKind) return dynamic_cast<EventSource*>(object) != nullptr;
   if (kind == Scheduler::kKind) return dynamic_cast<Scheduler*>(object) != nullptr;
   if (kind == PushChannel::kKind) return dynamic_cast<PushChannel*>(object) != nullptr;
+  if (kind == EventStream::kKind) return dynamic_cast<EventStream*>(object) != nullptr;
   return false;
 }
 

@@ -60,8 +60,18 @@ class TestHost final : public HostContext {
   void set_database_url(std::string url) { database_url_ = std::move(url); }
   /// What plugin_name() answers; load_plugin() sets it to the descriptor's name.
   void set_plugin_name(std::string name) { plugin_name_ = std::move(name); }
+  /// What node_id() answers ("test-node" until set).
+  void set_node_id(std::string id) { node_id_ = std::move(id); }
+  /// The notifications replay_notifications() gives (all of them, whatever the user and
+  /// position), and what it answers; by default none and false, as with no event stream.
+  void set_replay(std::vector<Notification> notifications, bool complete) {
+    std::lock_guard lock(mutex_);
+    replay_ = std::move(notifications);
+    replay_complete_ = complete;
+  }
 
   [[nodiscard]] const std::string& plugin_name() const override { return plugin_name_; }
+  [[nodiscard]] const std::string& node_id() const override { return node_id_; }
   [[nodiscard]] const nlohmann::json& config() const override { return config_; }
   [[nodiscard]] const std::string& database_url() const override { return database_url_; }
   void log(LogLevel level, std::string_view message) override {
@@ -74,6 +84,18 @@ class TestHost final : public HostContext {
   void subscribe(std::vector<std::string> types, std::shared_ptr<EventConsumer> consumer) override {
     std::lock_guard lock(mutex_);
     subscriptions_.push_back({std::move(types), std::move(consumer)});
+  }
+  bool replay_notifications(const std::string&, EventPosition,
+                            const std::function<void(const Notification&)>& each) override {
+    std::vector<Notification> replay;
+    bool complete = false;
+    {
+      std::lock_guard lock(mutex_);
+      replay = replay_;
+      complete = replay_complete_;
+    }
+    for (const auto& n : replay) each(n);
+    return complete;
   }
   /// Refuses what the host refuses (no path like /v1/stream, no check or open, a path already
   /// added) with std::invalid_argument; records the rest.
@@ -136,6 +158,7 @@ class TestHost final : public HostContext {
 
   const nlohmann::json config_;
   std::string plugin_name_;
+  std::string node_id_ = "test-node";
   std::string database_url_ = "postgresql://unused";
   prometheus::Registry registry_;
   Sink sink_;
@@ -143,6 +166,8 @@ class TestHost final : public HostContext {
   std::vector<LogLine> logs_;
   std::vector<Subscription> subscriptions_;
   std::vector<UserStreamRoute> routes_;
+  std::vector<Notification> replay_;
+  bool replay_complete_ = false;
 };
 
 /// A WebSocket connection for a route's open(): records the frames sent and the close.

@@ -38,6 +38,9 @@ class Error : public std::runtime_error {
   [[nodiscard]] bool is_data_error() const;
   /// An object of that name exists already (42710), e.g. a replication slot made meanwhile.
   [[nodiscard]] bool is_duplicate_object() const;
+  /// The object is in use by another session (55006), e.g. a replication slot another
+  /// process streams from.
+  [[nodiscard]] bool is_in_use() const;
   /// No connection was free in time (53300, as the pool reports it).
   [[nodiscard]] bool is_busy() const;
 
@@ -96,6 +99,11 @@ std::string with_keepalives(const std::string& url);
 /// `url` with `name=value` added as a connection parameter (URI or key=value form).
 std::string with_parameter(const std::string& url, const std::string& name,
                            const std::string& value);
+
+/// The application_name of flashsale's connections: "flashsale/<node id>/<component>", so
+/// pg_stat_activity tells replicas apart (the event source reads the node id back from the
+/// second part).
+std::string application_name(const std::string& node_id, const std::string& component);
 
 /// Runs fn(conn) inside BEGIN/COMMIT; rolls back and rethrows if fn throws.
 template <typename Fn>

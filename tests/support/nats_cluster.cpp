@@ -1,0 +1,116 @@
+// See nats_cluster.hpp.
+#include "support/nats_cluster.hpp"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <stdexcept>
+
+#include "support/http_client.hpp"
+#include "support/service.hpp"
+#include "support/test_cluster.hpp"
+
+namespace flashsale::test {
+namespace {
+
+// A loopback port nothing listens on now (the kernel's pick for port 0).
+std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    throw std::runtime_error("no free loopback port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+NatsCluster::NatsCluster(int nodes) : dir_(temp_dir()) {
+  nodes_.resize(static_cast<std::size_t>(nodes));
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    auto& n = nodes_[i];
+    n.client_port = free_port();
+    n.cluster_port = free_port();
+    n.monitor_port = free_port();
+    n.store = dir_ / ("n" + std::to_string(i));
+  }
+  for (std::size_t i = 0; i < nodes_.size(); ++i) start(static_cast<int>(i));
+  if (!healthy()) throw std::runtime_error("nats-server: JetStream did not come up within 30 s");
+}
+
+NatsCluster::~NatsCluster() {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (nodes_[i].running) kill(static_cast<int>(i));
+  }
+}
+
+std::string NatsCluster::servers() const {
+  std::string list;
+  for (const auto& n : nodes_) {
+    list += (list.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+            std::to_string(n.client_port);
+  }
+  return list;
+}
+
+void NatsCluster::kill(int i) {
+  auto& n = nodes_.at(static_cast<std::size_t>(i));
+  ::kill(n.child.pid, SIGKILL);
+  process::wait(n.child, std::chrono::seconds(10));
+  n.running = false;
+}
+
+void NatsCluster::start(int i) {
+  auto& n = nodes_.at(static_cast<std::size_t>(i));
+  std::vector<std::string> argv{"nats-server",
+                                "--addr",
+                                "127.0.0.1",
+                                "--port",
+                                std::to_string(n.client_port),
+                                "--http_port",
+                                std::to_string(n.monitor_port),
+                                "--jetstream",
+                                "--store_dir",
+                                n.store.string(),
+                                "--server_name",
+                                "n" + std::to_string(i)};
+  if (nodes_.size() > 1) {
+    std::string routes;
+    for (const auto& other : nodes_) {
+      if (&other == &n) continue;
+      routes += (routes.empty() ? "" : ",") + std::string("nats://127.0.0.1:") +
+                std::to_string(other.cluster_port);
+    }
+    argv.insert(argv.end(),
+                {"--cluster_name", "flashsale-test", "--cluster",
+                 "nats://127.0.0.1:" + std::to_string(n.cluster_port), "--routes", routes});
+  }
+  n.child = process::spawn(argv, dir_ / ("n" + std::to_string(i) + ".log"));
+  n.running = true;
+}
+
+bool NatsCluster::healthy(std::chrono::milliseconds timeout) const {
+  return eventually(
+      [&] {
+        for (const auto& n : nodes_) {
+          if (!n.running) continue;
+          try {
+            if (http_request(n.monitor_port, "GET", "/healthz").status != 200) return false;
+          } catch (const std::exception&) {
+            return false;
+          }
+        }
+        return true;
+      },
+      timeout);
+}
+
+}  // namespace flashsale::test
