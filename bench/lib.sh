@@ -53,7 +53,7 @@ bench_build() {
     cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   fi
   plugins=$(cmake --build "$BUILD" --target help 2>/dev/null |
-    grep -oE '^flashsale_(storage|event_source|scheduler|push)_[a-z0-9_]+' | sort -u | tr '\n' ' ' || true)
+    grep -oE '^flashsale_(storage|event_source|event_stream|scheduler|push)_[a-z0-9_]+' | sort -u | tr '\n' ' ' || true)
   log "building $* $plugins"
   # shellcheck disable=SC2086
   cmake --build "$BUILD" --target "$@" $plugins -j "$(nproc)"

@@ -18,23 +18,7 @@ using nlohmann::json;
 
 namespace {
 
-std::unique_ptr<test::ServiceProcess> replica(const std::string& database_url,
-                                              const std::string& node) {
-  auto s = std::make_unique<test::ServiceProcess>(
-      std::vector<std::string>{"serve"},
-      std::vector<std::string>{"FLASHSALE_DATABASE_URL=" + database_url,
-                               "FLASHSALE_CLUSTER_NODE_ID=" + node});
-  REQUIRE(s->wait_listening());
-  return s;
-}
-
-bool ready(const test::ServiceProcess& s) {
-  try {
-    return test::http_request(s.public_port, "GET", "/readyz").status == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
+using test::ready;
 
 json cluster(const test::ServiceProcess& s) {
   const auto r = test::http_request(s.admin_port, "GET", "/admin/cluster");
@@ -54,8 +38,8 @@ long long decoded(const test::ServiceProcess& s, const std::string& type) {
 
 TEST_CASE("replicas on one database all get ready; one leads the log; a standby takes over") {
   const std::string url = test::fresh_database();
-  auto a = replica(url, "node-a");
-  auto b = replica(url, "node-b");
+  auto a = test::start_replica(url, "node-a");
+  auto b = test::start_replica(url, "node-b");
   REQUIRE(test::eventually([&] { return ready(*a) && ready(*b); }, 30s));
 
   // Both see both, and agree on one leader.
@@ -133,10 +117,8 @@ TEST_CASE("a second replica on the embedded default's folder is told to use its 
   CHECK(ready(first));
 
   // Following the advice: both answer /readyz 200.
-  test::ServiceProcess second(
-      {"serve"}, {"FLASHSALE_DATABASE_URL=" + m[1].str(), "FLASHSALE_CLUSTER_NODE_ID=second"});
-  REQUIRE(second.wait_listening());
-  CHECK(test::eventually([&] { return ready(second); }, 30s));
+  const auto second = test::start_replica(m[1].str(), "second");
+  CHECK(test::eventually([&] { return ready(*second); }, 30s));
   CHECK(ready(first));
-  CHECK(cluster(second)["nodes"].size() == 2);
+  CHECK(cluster(*second)["nodes"].size() == 2);
 }

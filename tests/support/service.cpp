@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/http_client.hpp"
 #include "support/test_cluster.hpp"
 
 namespace flashsale::test {
@@ -68,6 +69,25 @@ std::string ServiceProcess::log() const {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+std::unique_ptr<ServiceProcess> start_replica(const std::string& database_url,
+                                              const std::string& node,
+                                              std::vector<std::string> extra_env) {
+  extra_env.insert(extra_env.begin(),
+                   {"FLASHSALE_DATABASE_URL=" + database_url, "FLASHSALE_CLUSTER_NODE_ID=" + node});
+  auto s =
+      std::make_unique<ServiceProcess>(std::vector<std::string>{"serve"}, std::move(extra_env));
+  if (!s->wait_listening()) throw std::runtime_error("replica " + node + " did not listen in time");
+  return s;
+}
+
+bool ready(const ServiceProcess& s) {
+  try {
+    return http_request(s.public_port, "GET", "/readyz").status == 200;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 const SharedService& shared_service() {

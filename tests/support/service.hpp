@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,15 @@ class ServiceProcess {
   process::Spawned child_;
   std::optional<int> exit_code_;
 };
+
+/// `flashsale serve` as replica `node` of the database at `database_url` (SPEC §10), with
+/// `extra_env` ("K=V"); returns once it listens, throws if it exits first.
+std::unique_ptr<ServiceProcess> start_replica(const std::string& database_url,
+                                              const std::string& node,
+                                              std::vector<std::string> extra_env = {});
+
+/// True when `s` answers GET /readyz with 200 (false also when it does not answer at all).
+bool ready(const ServiceProcess& s);
 
 /// One `flashsale serve` per test binary, on its own fresh database, started on first use and
 /// stopped at exit. Tests share it and keep apart by using their own items and users.
