@@ -205,9 +205,8 @@ int serve(const Config& config) {
                              config.read_timeout, config.websocket_idle_timeout},
                             admin_routes, metrics);
 
-  for (auto* router : {&public_routes, &admin_routes}) {
-    api::add_ops_routes(*router, plugins, workers, metrics);
-  }
+  api::add_ops_routes(public_routes, plugins, workers, metrics, api::Audience::public_clients);
+  api::add_ops_routes(admin_routes, plugins, workers, metrics, api::Audience::operators);
   api::add_plugin_routes(admin_routes, plugins, workers, config.node_id);
   api::add_public_routes(public_routes, storage, scheduler, workers,
                          {config.identity_header, config.webhook_secret});

@@ -1,5 +1,6 @@
 // The public and admin APIs over real HTTP: every error code of SPEC §3 is reachable, no
 // malformed input writes anything, and one user never sees another's orders.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <flashsale/crypto.hpp>
 #include <flashsale/pg/connection.hpp>
@@ -68,6 +69,10 @@ TEST_CASE("malformed requests answer their 4xx and write nothing") {
   check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "",
                            {{"X-User-Id", "someone"}, {"Idempotency-Key", std::string(129, 'k')}}),
               400, "bad_request");
+  check_error(
+      http_request(P, "POST", "/v1/items/" + item + "/orders", "",
+                   {{"X-User-Id", "someone"}, {"Idempotency-Key", "a"}, {"Idempotency-Key", "b"}}),
+      400, "bad_request");  // which one did the client mean?
   check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", "{", keyed), 400,
               "bad_request");
   check_error(http_request(P, "POST", "/v1/items/" + item + "/orders", R"({"quantity": 2})", keyed),
@@ -139,6 +144,73 @@ TEST_CASE("malformed requests answer their 4xx and write nothing") {
 
   CHECK(table_sizes() == before);
   CHECK(get_order(P, "owner", oid).json()["status"] == "reserved");
+}
+
+TEST_CASE("a value the database would refuse answers 400 in our words, never the database's") {
+  const auto& svc = shared_service();
+  const auto A = svc.admin_port;
+  const auto item = unique_name("bounds");
+  create_item(A, {{"id", item}, {"name", "Bounds"}, {"total_stock", 1000000000}});
+  const auto later = unique_name("later");
+  create_item(
+      A,
+      {{"id", later}, {"name", "Later"}, {"total_stock", 1}, {"opens_at", "2999-01-01T00:00:00Z"}});
+  // Stock up to the integer column's limit is fine: 2e9 < 2^31.
+  CHECK(http_request(A, "PATCH", "/admin/items/" + item, R"({"add_stock": 1000000000})").status ==
+        200);
+  const std::string before = table_sizes();
+
+  // Not what the database says, not the statement: no "ERROR:", no "$7", no function names.
+  const auto in_our_words = [](const HttpResult& r) {
+    INFO(r.body);
+    check_error(r, 400, "bad_request");
+    for (const char* leak : {"ERROR", "CONTEXT", "$", "fs_", "portal", "for type"}) {
+      CHECK_THAT(r.body, !Catch::Contains(leak));
+    }
+  };
+  // Times that are no real instant: 30 February, month 13, hour 24 or 25, second 60, year 0,
+  // an offset of 99 hours.
+  for (const std::string t :
+       {"2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-24T24:00:00Z",
+        "2026-11-24T10:00:60Z", "0000-01-01T00:00:00Z", "2026-11-24T10:00:00+99:00",
+        "2026-11-24T25:00:00Z"}) {
+    INFO(t);
+    in_our_words(http_request(
+        A, "POST", "/admin/items",
+        json{{"id", unique_name("t")}, {"name", "T"}, {"total_stock", 1}, {"opens_at", t}}.dump()));
+    in_our_words(http_request(A, "PATCH", "/admin/items/" + item, json{{"closes_at", t}}.dump()));
+  }
+  // A sale that closes before it opens, made so or changed so.
+  in_our_words(http_request(A, "POST", "/admin/items",
+                            json{{"id", unique_name("t")},
+                                 {"name", "T"},
+                                 {"total_stock", 1},
+                                 {"opens_at", "2030-01-02T00:00:00Z"},
+                                 {"closes_at", "2030-01-01T00:00:00Z"}}
+                                .dump()));
+  in_our_words(http_request(A, "PATCH", "/admin/items/" + later,
+                            R"({"closes_at": "2998-12-31T00:00:00Z"})"));
+  // Past the integer column.
+  in_our_words(http_request(A, "PATCH", "/admin/items/" + item, R"({"add_stock": 1000000000})"));
+
+  CHECK(http_request(A, "GET", "/admin/items/" + item).json()["total_stock"] == 2000000000);
+  CHECK(table_sizes() == before);
+}
+
+TEST_CASE("/readyz tells public clients whether, and only operators why") {
+  const auto& svc = shared_service();
+  REQUIRE(eventually([&] {  // both answers about the same moment: every plugin healthy
+    return http_request(svc.public_port, "GET", "/readyz").status == 200 &&
+           http_request(svc.admin_port, "GET", "/readyz").status == 200;
+  }));
+  const auto open = http_request(svc.public_port, "GET", "/readyz").json();
+  const auto ops = http_request(svc.admin_port, "GET", "/readyz").json();
+  REQUIRE(open["plugins"].size() == ops["plugins"].size());
+  for (std::size_t i = 0; i < open["plugins"].size(); ++i) {
+    CHECK_FALSE(open["plugins"][i].contains("detail"));
+    CHECK(ops["plugins"][i]["detail"].is_string());
+    CHECK(open["plugins"][i]["ok"] == ops["plugins"][i]["ok"]);
+  }
 }
 
 TEST_CASE("every sale rule answers its own 409 code") {
@@ -224,7 +296,10 @@ TEST_CASE("with a webhook secret, only correctly signed callbacks count") {
               401, "bad_signature");
   flashsale::pg::Connection conn(url);
   CHECK(conn.exec("SELECT count(*) FROM payment_events").get_int(0, 0) == 0);
-  const std::string signature = "sha256=" + flashsale::crypto::hmac_sha256_hex("s3cret", body);
+  // Upper-case hex is the same signature.
+  std::string signature = "sha256=" + flashsale::crypto::hmac_sha256_hex("s3cret", body);
+  std::transform(signature.begin() + 7, signature.end(), signature.begin() + 7,
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   const auto ok = http_request(service.public_port, "POST", "/v1/payments/webhook", body,
                                {{"X-Signature", signature}});
   CHECK(ok.status == 200);

@@ -51,6 +51,12 @@ bool Error::is_unique_violation() const { return sqlstate_ == "23505"; }
 
 bool Error::is_data_error() const { return sqlstate_.rfind("22", 0) == 0 || sqlstate_ == "23514"; }
 
+bool Error::is_number_out_of_range() const { return sqlstate_ == "22003"; }
+
+bool Error::is_bad_time() const { return sqlstate_ == "22008" || sqlstate_ == "22007"; }
+
+bool Error::is_check_violation() const { return sqlstate_ == "23514"; }
+
 bool Error::is_duplicate_object() const { return sqlstate_ == "42710"; }
 
 bool Error::is_in_use() const { return sqlstate_ == "55006"; }

@@ -50,6 +50,9 @@ const std::map<std::string, std::string> kStatements = {
      " VALUES ($1, $2, $3::int, $3::int, $4::int, $5::int, $6::int,"
      " coalesce($7::timestamptz, now()), $8::timestamptz, $9::boolean)"
      " RETURNING fs_item_json(items, true)::text"},
+    {"closes_after_opens",
+     "SELECT $2::timestamptz > opens_at OR opens_at <= now(), fs_ts(opens_at) FROM items"
+     " WHERE id = $1"},
     {"update_item",
      "SELECT outcome, message, body FROM fs_update_item($1, $2::int, $3::boolean, $4::boolean,"
      " $5::timestamptz)"},
@@ -276,7 +279,7 @@ class PostgresStorage final : public sdk::Storage {
         if (e.is_unique_violation()) {
           return {StorageError::already_exists, "item " + item.id + " already exists", ""};
         }
-        if (e.is_data_error()) return {StorageError::bad_request, e.what(), ""};
+        if (e.is_data_error()) return refused(e, "item " + item.id);
         throw;
       }
     });
@@ -285,6 +288,17 @@ class PostgresStorage final : public sdk::Storage {
   StorageResult update_item(const std::string& item_id, const sdk::ItemChange& change) override {
     return query([&](pg::Connection& c) -> StorageResult {
       try {
+        if (change.closes_at) {
+          const auto opens = c.exec_prepared("closes_after_opens", {item_id, *change.closes_at});
+          // A sale that has not opened yet cannot close before it opens; one that opened
+          // closes at once with any past time.
+          if (opens.rows() == 1 && opens.get(0, 0) == "f") {
+            return {StorageError::bad_request,
+                    "closes_at must be after the item's opens_at (" + std::string(opens.get(0, 1)) +
+                        "): the sale has not opened yet",
+                    ""};
+          }
+        }
         return from_row(c.exec_prepared(
             "update_item",
             {item_id, change.add_stock ? pg::Param(std::to_string(*change.add_stock)) : pg::Param(),
@@ -292,7 +306,7 @@ class PostgresStorage final : public sdk::Storage {
              change.set_closes_at ? "true" : "false",
              change.closes_at ? pg::Param(*change.closes_at) : pg::Param()}));
       } catch (const pg::Error& e) {
-        if (e.is_data_error()) return {StorageError::bad_request, e.what(), ""};
+        if (e.is_data_error()) return refused(e, "item " + item_id);
         throw;
       }
     });
@@ -374,6 +388,21 @@ class PostgresStorage final : public sdk::Storage {
   }
 
  private:
+  // A value PostgreSQL refused, in words a client may read: never the database's own text,
+  // which quotes the statement and its parameters (that goes to the log).
+  StorageResult refused(const pg::Error& e, const std::string& what) const {
+    host_.log(sdk::LogLevel::info, what + ": the database refused a value: " + e.what());
+    std::string why = "a value is not acceptable";
+    if (e.is_number_out_of_range()) {
+      why = "a count would go past 2147483647";
+    } else if (e.is_bad_time()) {
+      why = "a time is out of range";
+    } else if (e.is_check_violation()) {
+      why = "a count would go below zero or past the stock";
+    }
+    return {StorageError::bad_request, what + ": " + why, ""};
+  }
+
   prometheus::Family<prometheus::Gauge>& item_gauge(const std::string& name,
                                                     const std::string& help) {
     return prometheus::BuildGauge().Name(name).Help(help).Register(host_.metrics());

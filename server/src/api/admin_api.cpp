@@ -49,6 +49,11 @@ sdk::NewItem parse_new_item(const nlohmann::json& body) {
   }
   item.opens_at = f.time("opens_at");
   if (!f.is_null("closes_at")) item.closes_at = f.time("closes_at");
+  // (A closes_at alone may be in the past: the item is made closed.)
+  if (item.opens_at && item.closes_at &&
+      *rfc3339_unix_us(*item.closes_at) <= *rfc3339_unix_us(*item.opens_at)) {
+    throw BadRequest("field 'closes_at' must be after 'opens_at'");
+  }
   item.paused = f.boolean("paused").value_or(false);
   return item;
 }

@@ -8,26 +8,29 @@
 namespace flashsale::api {
 
 void add_ops_routes(http::Router& router, const PluginHost& plugins, WorkerPool& workers,
-                    const Metrics& metrics) {
+                    const Metrics& metrics, Audience audience) {
   router.add("GET", "/healthz", [](http::Request&, const http::Reply& reply) {
     reply(http::json_response(200, {{"status", "ok"}}));
   });
-  router.add("GET", "/readyz", [&plugins, &workers](http::Request&, const http::Reply& reply) {
-    on_worker(workers, reply, [&plugins] {
-      bool ready = true;
-      auto list = nlohmann::json::array();
-      for (const auto& h : plugins.health()) {
-        // The storage plugin's health is the database's: never optional. The event stream's
-        // is not this replica's to fix: while it is down orders are still taken (the leader
-        // holds the log back until it is up again), and every replica would be unready alike.
-        const bool counts = h.kind == "storage" || (h.required && h.kind != "event_stream");
-        if (!h.ok && counts) ready = false;
-        list.push_back({{"name", h.name}, {"kind", h.kind}, {"ok", h.ok}, {"detail", h.detail}});
-      }
-      return http::json_response(ready ? 200 : 503,
-                                 {{"status", ready ? "ready" : "not_ready"}, {"plugins", list}});
-    });
-  });
+  router.add(
+      "GET", "/readyz", [&plugins, &workers, audience](http::Request&, const http::Reply& reply) {
+        on_worker(workers, reply, [&plugins, audience] {
+          bool ready = true;
+          auto list = nlohmann::json::array();
+          for (const auto& h : plugins.health()) {
+            // The storage plugin's health is the database's: never optional. The event stream's
+            // is not this replica's to fix: while it is down orders are still taken (the leader
+            // holds the log back until it is up again), and every replica would be unready alike.
+            const bool counts = h.kind == "storage" || (h.required && h.kind != "event_stream");
+            if (!h.ok && counts) ready = false;
+            nlohmann::json entry = {{"name", h.name}, {"kind", h.kind}, {"ok", h.ok}};
+            if (audience == Audience::operators) entry["detail"] = h.detail;
+            list.push_back(std::move(entry));
+          }
+          return http::json_response(
+              ready ? 200 : 503, {{"status", ready ? "ready" : "not_ready"}, {"plugins", list}});
+        });
+      });
   router.add("GET", "/metrics", [&metrics](http::Request&, const http::Reply& reply) {
     http::Response r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -50,6 +50,8 @@ bool signature_ok(const std::string& secret, const Request& req) {
   if (secret.empty()) return true;
   std::string given = req.header("X-Signature");
   if (given.rfind("sha256=", 0) == 0) given = given.substr(7);
+  // Hex digits in either case (what the provider's library writes is its choice).
+  for (auto& c : given) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return crypto::equal_constant_time(given, crypto::hmac_sha256_hex(secret, req.body));
 }
 
@@ -67,6 +69,10 @@ class PublicApi {
   void place_order(Request& req, const Reply& reply, const std::string& user) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(not_found("item " + item));
+    if (req.repeated_headers.count("idempotency-key")) {
+      return reply(http::error_response(400, "bad_request",
+                                        "the Idempotency-Key header came more than once"));
+    }
     const std::string key = req.header("Idempotency-Key");
     if (!is_printable(key, 128)) {
       return reply(http::error_response(

@@ -23,11 +23,44 @@ bool is_printable(const std::string& s, std::size_t max) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
-bool is_rfc3339(const std::string& s) {
+std::optional<std::int64_t> rfc3339_unix_us(const std::string& s) {
   static const std::regex pattern(
-      R"([0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2}))");
-  return s.size() <= 40 && std::regex_match(s, pattern);
+      R"(([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?([Zz]|([+-])([0-9]{2}):([0-9]{2})))");
+  std::smatch m;
+  if (s.size() > 40 || !std::regex_match(s, m, pattern)) return std::nullopt;
+  const auto num = [&m](int i) { return std::stoi(m[i].str()); };
+  const int year = num(1), month = num(2), day = num(3);
+  const int hour = num(4), minute = num(5), second = num(6);
+  // A real date and time: no month 13, no 30 February, no hour 24, no leap second (PostgreSQL
+  // would roll 24:00 and :60 forward; an operator who typed them meant something else).
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1 || month < 1 || month > 12) return std::nullopt;
+  if (day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0)) return std::nullopt;
+  if (hour > 23 || minute > 59 || second > 59) return std::nullopt;
+  int offset_minutes = 0;
+  if (m[9].matched) {
+    if (num(10) > 23 || num(11) > 59) return std::nullopt;
+    offset_minutes = (num(10) * 60 + num(11)) * (m[9].str() == "-" ? -1 : 1);
+  }
+  // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+  const int y = year - (month <= 2 ? 1 : 0);
+  const int era = y / 400;
+  const int yoe = y - era * 400;
+  const int doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const std::int64_t days = std::int64_t{era} * 146097 + doe - 719468;
+  std::int64_t us = ((days * 24 + hour) * 60 + minute - offset_minutes) * 60 + second;
+  us *= 1'000'000;
+  if (m[7].matched) {
+    std::string fraction = m[7].str().substr(1);
+    fraction.resize(6, '0');
+    us += std::stoll(fraction);
+  }
+  return us;
 }
+
+bool is_rfc3339(const std::string& s) { return rfc3339_unix_us(s).has_value(); }
 
 Fields::Fields(const nlohmann::json& body, const std::set<std::string>& allowed) : body_(body) {
   for (const auto& [key, value] : body.items()) {
@@ -83,7 +116,9 @@ std::optional<std::string> Fields::time(const std::string& name) const {
   if (!has(name)) return std::nullopt;
   const auto& v = body_.at(name);
   if (!v.is_string() || !is_rfc3339(v.get<std::string>())) {
-    throw BadRequest("field '" + name + "' must be an RFC 3339 time like 2026-11-24T10:00:00Z");
+    throw BadRequest("field '" + name +
+                     "' must be an RFC 3339 time like 2026-11-24T10:00:00Z, a real one (month "
+                     "1-12, a day of that month, hour 0-23, second 0-59, offset up to 23:59)");
   }
   return v.get<std::string>();
 }

@@ -3,6 +3,7 @@
 // 400 bad_request with its message and changes nothing.
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -22,7 +23,10 @@ bool is_item_id(const std::string& s);
 bool is_uuid(const std::string& s);
 /// 1..max characters, each printable ASCII (space to '~').
 bool is_printable(const std::string& s, std::size_t max);
-/// An RFC 3339 date-time, e.g. 2026-11-24T10:00:00Z or with an offset.
+/// An RFC 3339 date-time that names a real instant, e.g. 2026-11-24T10:00:00Z or with an
+/// offset, as microseconds since 1970; nullopt for anything else (30 February, hour 24, second
+/// 60, an offset past 23:59, year 0000).
+std::optional<std::int64_t> rfc3339_unix_us(const std::string& s);
 bool is_rfc3339(const std::string& s);
 
 /// The fields of a JSON object body, checked one by one.

@@ -36,6 +36,11 @@ class Error : public std::runtime_error {
   /// The input was wrong: a data exception (class 22, e.g. a date out of range, a number too
   /// large) or a check constraint (23514).
   [[nodiscard]] bool is_data_error() const;
+  /// Of those: a number out of its column's range (22003), a time out of range or malformed
+  /// (22008, 22007), a check constraint (23514).
+  [[nodiscard]] bool is_number_out_of_range() const;
+  [[nodiscard]] bool is_bad_time() const;
+  [[nodiscard]] bool is_check_violation() const;
   /// An object of that name exists already (42710), e.g. a replication slot made meanwhile.
   [[nodiscard]] bool is_duplicate_object() const;
   /// The object is in use by another session (55006), e.g. a replication slot another
