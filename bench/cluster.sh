@@ -11,7 +11,7 @@
 # Results in build/bench-results/cluster-<time>.txt and on stdout. See bench/README.md.
 #
 # usage: bench/cluster.sh [--duration S] [--rate R] [--kills N] [--hot-seconds S]
-#                         [--connections N] [--build] [--keep]
+#                         [--connections N] [--stream-replicas 1|3] [--build] [--keep]
 # Every flag has an environment variable of the same name in upper case.
 set -Eeuo pipefail
 
@@ -26,6 +26,7 @@ ITEMS=${ITEMS:-200}
 KILLS=${KILLS:-20}
 HOT_SECONDS=${HOT_SECONDS:-10}
 CONNECTIONS=${CONNECTIONS:-500}
+STREAM_REPLICAS=${STREAM_REPLICAS:-3}  # the JetStream stream's replicas (R1 or R3)
 IDLE=${IDLE:-3}
 CATCHUP_TIMEOUT=${CATCHUP_TIMEOUT:-60}
 FORCE_BUILD=${FORCE_BUILD:-0}
@@ -39,12 +40,14 @@ while [[ $# -gt 0 ]]; do
     --kills) need_value "$@"; KILLS=$2; shift 2 ;;
     --hot-seconds) need_value "$@"; HOT_SECONDS=$2; shift 2 ;;
     --connections) need_value "$@"; CONNECTIONS=$2; shift 2 ;;
+    --stream-replicas) need_value "$@"; STREAM_REPLICAS=$2; shift 2 ;;
     --build) FORCE_BUILD=1; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
 done
+[[ $STREAM_REPLICAS == 1 || $STREAM_REPLICAS == 3 ]] || die "STREAM_REPLICAS must be 1 or 3"
 for v in DURATION RATE CLIENTS ITEMS KILLS HOT_SECONDS CONNECTIONS; do
   [[ ${!v} =~ ^[0-9]+$ ]] && ((${!v} > 0)) || die "$v must be a positive whole number, got '${!v}'"
 done
@@ -75,14 +78,25 @@ pg_start_cluster "max_connections = 400" "wal_level = logical" "shared_buffers =
   "max_wal_senders = 10" "max_replication_slots = 10"
 log "PostgreSQL 15 on 127.0.0.1:$PG_PORT"
 
+# A port nothing listens on, below the kernel's range for outgoing connections (which the load
+# generator churns through), and not handed out here before.
+declare -A TAKEN=()
 free_port() {
   local p
-  while :; do p=$((20000 + RANDOM % 30000)); port_in_use "$p" || { echo "$p"; return; }; done
+  while :; do
+    p=$((10000 + RANDOM % 20000))
+    [[ -z ${TAKEN[$p]:-} ]] && ! port_in_use "$p" && break
+  done
+  TAKEN[$p]=1
+  FREE_PORT=$p
 }
 
 # --- NATS: 3 nodes ---------------------------------------------------------------------------
 NATS_CLIENT=() NATS_ROUTE=() NATS_MON=()
-for i in 0 1 2; do NATS_CLIENT+=("$(free_port)"); NATS_ROUTE+=("$(free_port)"); NATS_MON+=("$(free_port)"); done
+for i in 0 1 2; do
+  free_port; NATS_CLIENT+=("$FREE_PORT"); free_port; NATS_ROUTE+=("$FREE_PORT")
+  free_port; NATS_MON+=("$FREE_PORT")
+done
 ROUTES=$(printf 'nats://127.0.0.1:%s,' "${NATS_ROUTE[@]}"); ROUTES=${ROUTES%,}
 SERVERS=$(printf 'nats://127.0.0.1:%s,' "${NATS_CLIENT[@]}"); SERVERS=${SERVERS%,}
 for i in 0 1 2; do
@@ -91,18 +105,18 @@ for i in 0 1 2; do
     --cluster "nats://127.0.0.1:${NATS_ROUTE[$i]}" --routes "$ROUTES" >"$WORK/nats-$i.log" 2>&1 &
   CHILD_PIDS+=($!)
 done
-for _ in $(seq 1 100); do
+for _ in $(seq 1 300); do  # a JetStream cluster elects its meta leader in seconds
   ok=1
   for p in "${NATS_MON[@]}"; do curl -sf "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 || ok=0; done
   ((ok)) && break
   sleep 0.2
 done
-((ok)) || die "JetStream did not come up"
+((ok)) || die "JetStream did not come up within 60 s: $(tail -2 "$WORK/nats-0.log")"
 log "NATS JetStream: $SERVERS"
 
 WITH_STREAM=(
   FLASHSALE_PLUGINS_LOAD='[{"file":"flashsale_storage_postgres"},{"file":"flashsale_event_source_pg_wal"},{"file":"flashsale_scheduler_pg_queue"},{"file":"flashsale_push_websocket"},{"file":"flashsale_event_stream_nats"}]'
-  FLASHSALE_PLUGIN_NATS_SERVERS="$SERVERS" FLASHSALE_PLUGIN_NATS_REPLICAS=3
+  FLASHSALE_PLUGIN_NATS_SERVERS="$SERVERS" FLASHSALE_PLUGIN_NATS_REPLICAS="$STREAM_REPLICAS"
 )
 
 # replica DB NODE: starts a replica with the event stream; sets R_PUBLIC, R_ADMIN, R_PID.
@@ -115,7 +129,7 @@ replica() {
 
 mkdir -p "$RESULTS_DIR"
 RESULTS=$RESULTS_DIR/cluster-$(date +%Y%m%d-%H%M%S).txt
-{ results_header; echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS kills=$KILLS hot_seconds=$HOT_SECONDS connections=$CONNECTIONS"; } >"$RESULTS"
+{ results_header; echo "params: duration=${DURATION}s rate=$RATE clients=$CLIENTS kills=$KILLS hot_seconds=$HOT_SECONDS connections=$CONNECTIONS stream_replicas=$STREAM_REPLICAS"; } >"$RESULTS"
 
 make_items() {  # make_items DB
   psql_db -d "$1" -v items="$ITEMS" >/dev/null <<'SQL'
@@ -194,7 +208,7 @@ for k in $(seq 1 "$KILLS"); do
   replica replicated "r$k"
   PID_OF[r$k]=$R_PID ADMIN_OF[r$k]=$R_ADMIN
 done
-stop_pid "$TRICKLE" 3
+stop_pid "$TRICKLE" 3 || true
 forget_pid "$TRICKLE"
 read -r f_p50 f_p99 f_max < <(printf '%s\n' "${FAILOVERS[@]}" | sort -n |
   awk '{ v[NR] = $1 } END { i50 = int((NR + 1) * 0.5); i99 = int(NR * 0.99 + 0.999); if (i99 > NR) i99 = NR; print v[i50], v[i99], v[NR] }')
@@ -214,12 +228,12 @@ for node in "${!PID_OF[@]}"; do
 done
 ONE_PUBLIC=$(grep -oE 'listening: public http://127\.0\.0\.1:[0-9]+' "$WORK/$one.log" | grep -oE '[0-9]+$')
 # Only one replica runs for this run (the others are stopped, then started again).
-for node in "${!PID_OF[@]}"; do [[ $node == "$one" ]] || { stop_pid "${PID_OF[$node]}" 10; unset "PID_OF[$node]" "ADMIN_OF[$node]"; }; done
+for node in "${!PID_OF[@]}"; do [[ $node == "$one" ]] || { stop_pid "${PID_OF[$node]}" 10 || true; unset "PID_OF[$node]" "ADMIN_OF[$node]"; }; done
 read -r h1_rps h1_p99 h1_err < <(hot_run one "$ONE_PUBLIC" "${ADMIN_OF[$one]}")
 log "one node: $h1_rps req/s, p99 $h1_p99 ms"
 PUBLICS=("$ONE_PUBLIC")
 for i in 1 2; do replica replicated "hot$i"; PUBLICS+=("$R_PUBLIC"); done
-HAPROXY_PORT=$(free_port)
+free_port; HAPROXY_PORT=$FREE_PORT
 {
   echo "defaults"; echo "  mode http"; echo "  timeout connect 2s"; echo "  timeout client 60s"; echo "  timeout server 60s"
   echo "frontend public"; echo "  bind 127.0.0.1:$HAPROXY_PORT"; echo "  default_backend replicas"
@@ -237,7 +251,7 @@ log "three replicas behind HAProxy: $h3_rps req/s, p99 $h3_p99 ms"
   echo
   echo "## 1. commit -> /admin/stream frame at $RATE placements/s for ${DURATION}s"
   printf '  %-44s p50 %8s ms   p99 %8s ms   %s events (%s/s), %s duplicates\n' "single node, no NATS" "$s_p50" "$s_p99" "$s_events" "$s_rate" "$s_dups"
-  printf '  %-44s p50 %8s ms   p99 %8s ms   %s events (%s/s), %s duplicates\n' "standby replica, via the leader and JetStream" "$r_p50" "$r_p99" "$r_events" "$r_rate" "$r_dups"
+  printf '  %-44s p50 %8s ms   p99 %8s ms   %s events (%s/s), %s duplicates\n' "standby replica, via the leader and JetStream R$STREAM_REPLICAS" "$r_p50" "$r_p99" "$r_events" "$r_rate" "$r_dups"
   echo
   echo "## 2. failover: kill -9 of the CDC leader -> first event appended by the next ($KILLS kills)"
   echo "  p50 $f_p50 ms, p99 $f_p99 ms, max $f_max ms; each: ${FAILOVERS[*]}"

@@ -467,6 +467,7 @@ TEST_CASE("a 500-connection burst spread over 3 replicas grants each unit once")
   test::NatsCluster nats(3);
   const std::string url = test::fresh_database();
   std::vector<std::unique_ptr<test::ServiceProcess>> replicas;
+  replicas.reserve(3);
   for (int i = 0; i < 3; ++i) replicas.push_back(replica(url, nats, "b" + std::to_string(i)));
   REQUIRE(test::eventually(
       [&] {
