@@ -41,7 +41,8 @@ constexpr milliseconds kStandbyPoll{200};  // how often a standby tries to take 
 constexpr milliseconds kStaleReaderGrace{3000};
 // First key of the leader lock (pg_try_advisory_lock(int, int)); the second is the slot's name,
 // hashed. Shown in pg_locks as classid and objid.
-constexpr const char* kLockClass = "1179861828";  // "FSCD"
+constexpr const char* kLockClass = "1179861828";     // "FSCD"
+constexpr std::chrono::seconds kHealthySession{10};  // resets the reconnect backoff
 
 struct Settings {
   std::string slot;  // empty: flashsale_<database>
@@ -202,12 +203,15 @@ class PgWalSource final : public sdk::EventSource {
     }
   }
 
-  // Reconnects after a lost session, waiting longer each time (up to 5 s).
+  // Reconnects after a lost session, waiting longer each time (up to 5 s); a session that
+  // lasted kHealthySession starts the waits over, so one blip after a good hour costs 100 ms,
+  // not the 5 s that earlier blips had built up.
   void run() {
     sdk::name_this_thread("pg_wal-reader");
     auto pause = milliseconds(100);
     bool first = true;
     while (!stopping_) {
+      const auto began = std::chrono::steady_clock::now();
       try {
         if (!first) reconnects_.Increment();
         first = false;
@@ -218,6 +222,7 @@ class PgWalSource final : public sdk::EventSource {
         set_health(false, e.what());
         return;
       } catch (const std::exception& e) {
+        if (std::chrono::steady_clock::now() - began >= kHealthySession) pause = milliseconds(100);
         host_.log(sdk::LogLevel::warn, std::string("replication stream lost, reconnecting in ") +
                                            std::to_string(pause.count()) + " ms: " + e.what());
         set_health(false, std::string("reconnecting: ") + e.what());

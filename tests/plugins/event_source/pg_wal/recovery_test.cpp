@@ -9,6 +9,7 @@
 #include <fstream>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "embedded_postgres.hpp"
 #include "support/api_client.hpp"
@@ -126,6 +127,27 @@ TEST_CASE("a PostgreSQL restart mid-stream loses no event and repeats none") {
   CHECK_THAT(service.log(), Catch::Contains("replication stream lost, reconnecting"));
   service.signal(SIGTERM);
   CHECK(service.wait_exit() == 0);
+}
+
+TEST_CASE("after a healthy session the reconnect backoff starts over: one blip costs no 5 s") {
+  EmbeddedPostgres pg({temp_dir() / "pg", {}});
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + pg.url()});
+  REQUIRE(service.wait_listening());
+  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  // Blips in quick succession build the backoff up (each waits twice the one before).
+  for (int i = 0; i < 5; ++i) {
+    pg.restart();
+    REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  }
+  // A healthy stretch, then one blip: the reader is back as soon as the server is.
+  std::this_thread::sleep_for(std::chrono::seconds(11));
+  pg.restart();
+  const auto restarted = std::chrono::steady_clock::now();
+  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  const auto back = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - restarted);
+  INFO("ready again " << back.count() << " ms after the restart");
+  CHECK(back < std::chrono::milliseconds(2000));
 }
 
 TEST_CASE("pg_recvlogical with test_decoding sees the same order changes in the same order") {
