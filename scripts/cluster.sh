@@ -4,7 +4,8 @@
 # reading and writing the event stream, and HAProxy in front of both listeners (WebSocket-aware,
 # health-checked on /readyz) at the addresses scripts/run.sh uses. Ctrl-C stops everything and
 # leaves nothing running; the data stays in var/cluster/ (PostgreSQL's, as root, in
-# /var/lib/flashsale/cluster-pg) for the next start; --fresh starts from nothing.
+# /var/lib/flashsale/cluster-pg-<number of this clone>) for the next start; --fresh starts from
+# nothing.
 #
 # usage: scripts/cluster.sh [--replicas N] [--fresh]
 #   public API  http://127.0.0.1:8080  (HAProxy → replicas 127.0.0.1:1808x)
@@ -80,7 +81,7 @@ if [ "$(id -u)" -eq 0 ]; then
   # initdb and postgres refuse to run as root, and the postgres user may not reach this clone
   # (e.g. under /root): its cluster lives in a folder of its own.
   as_pg=(runuser -u postgres --)
-  pg_dir=/var/lib/flashsale/cluster-pg
+  pg_dir=/var/lib/flashsale/cluster-pg-$(printf %s "$repo" | cksum | cut -d' ' -f1)  # one per clone
   ((fresh)) && rm -rf "$pg_dir"
   mkdir -p "$pg_dir" && chown postgres: "$pg_dir" && chmod 700 "$pg_dir"
 fi
