@@ -325,33 +325,24 @@ void PluginHost::stop_all() {
   while (!started_.empty()) stop_one(*started_.back());
 }
 
-sdk::Storage& PluginHost::storage() const {
+template <typename T>
+T* PluginHost::first() const {
   for (const auto& p : plugins_) {
-    if (auto* s = dynamic_cast<sdk::Storage*>(p->object.get())) return *s;
+    if (auto* s = dynamic_cast<T*>(p->object.get())) return s;
   }
+  return nullptr;
+}
+
+sdk::Storage& PluginHost::storage() const {
+  if (auto* s = first<sdk::Storage>()) return *s;
   throw PluginRefused("no storage plugin loaded");
 }
 
-sdk::Scheduler* PluginHost::scheduler() const {
-  for (const auto& p : plugins_) {
-    if (auto* s = dynamic_cast<sdk::Scheduler*>(p->object.get())) return s;
-  }
-  return nullptr;
-}
+sdk::Scheduler* PluginHost::scheduler() const { return first<sdk::Scheduler>(); }
 
-sdk::EventStream* PluginHost::event_stream() const {
-  for (const auto& p : plugins_) {
-    if (auto* s = dynamic_cast<sdk::EventStream*>(p->object.get())) return s;
-  }
-  return nullptr;
-}
+sdk::EventStream* PluginHost::event_stream() const { return first<sdk::EventStream>(); }
 
-sdk::EventSource* PluginHost::event_source() const {
-  for (const auto& p : plugins_) {
-    if (auto* s = dynamic_cast<sdk::EventSource*>(p->object.get())) return s;
-  }
-  return nullptr;
-}
+sdk::EventSource* PluginHost::event_source() const { return first<sdk::EventSource>(); }
 
 std::vector<std::pair<std::string, sdk::PushChannel*>> PluginHost::push_channels() const {
   std::vector<std::pair<std::string, sdk::PushChannel*>> channels;

@@ -114,6 +114,9 @@ class PluginHost {
   // Refuses plugins whose requirements are not loaded (after load_all's loop).
   void check_requirements();
   [[nodiscard]] const LoadedPlugin* find(const std::string& name) const;
+  // The first loaded plugin that implements T, or nullptr.
+  template <typename T>
+  [[nodiscard]] T* first() const;
 
   std::vector<boost::dll::shared_library> refused_libraries_;  // never unloaded, see load()
   std::vector<std::unique_ptr<LoadedPlugin>> plugins_;
