@@ -6,8 +6,11 @@
 // statement. A worker with nothing due sleeps until the next due run_at, or until enqueue() adds
 // an earlier job (an in-process wake-up: no NOTIFY, which would take a database-wide lock at
 // each enqueue's commit), but never longer than poll_interval_ms, so jobs enqueued by other
-// instances are seen. A maintenance thread requeues jobs whose worker died (visibility
-// timeout), deletes old done jobs in bounded batches and refreshes the queue depth gauges.
+// instances are seen. Each worker session holds a claimer lock (queries.hpp) that PostgreSQL
+// releases when the session ends, so a maintenance thread, in any live instance, requeues the
+// jobs of a killed worker within a poll interval; it also extends the visibility timeout of its
+// own workers' jobs while they run, requeues jobs whose timeout passed all the same (a hung or
+// cut-off process), deletes old done jobs in bounded batches and refreshes the depth gauges.
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -134,6 +137,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
       std::lock_guard lock(wake_mutex_);  // enqueue() may already be waking workers
       slots_.resize(workers);
     }
+    claimers_.resize(workers);
     for (std::size_t w = 0; w < workers; ++w) {
       threads_.emplace_back([this, w] { worker_loop(w); });
     }
@@ -287,8 +291,12 @@ class PgQueueScheduler final : public sdk::Scheduler {
     while (!stopping()) {
       try {
         if (!conn) {
+          set_claimer(w, 0);
           conn = std::make_unique<pg::Connection>(url_);
           prepare(*conn, true);
+          set_claimer(
+              w, static_cast<int>(
+                     conn->exec_prepared(std::string(kHoldClaimerLock.name), {}).get_int(0, 0)));
         }
         // Claim as many as run within the batch budget: many fast handlers per round trip, and
         // slow ones spread over all workers instead of queueing behind one.
@@ -385,11 +393,6 @@ class PgQueueScheduler final : public sdk::Scheduler {
       const double ms =
           std::chrono::duration<double, std::milli>(JobClock::now() - started).count();
       handler_ms = 0.8 * handler_ms + 0.2 * ms;
-      if (ms >= static_cast<double>(visibility().count())) {
-        host_.log(sdk::LogLevel::warn,
-                  "job " + c.job.id + " (" + c.job.kind + ") ran " + std::to_string(ms / 1000) +
-                      " s, past visibility_timeout_s: it may have run again meanwhile");
-      }
       nlohmann::json row = {{"id", c.id}, {"attempts", c.job.attempt}};
       const char* label = "done";
       if (outcome.kind == sdk::JobOutcome::Kind::done) {
@@ -455,6 +458,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
           conn = std::make_unique<pg::Connection>(url_);
           prepare(*conn, true);
         }
+        extend(*conn);
         rescue(*conn);
         if (Clock::now() >= next_housekeeping) {
           next_housekeeping = Clock::now() + kHousekeepingInterval;
@@ -467,10 +471,32 @@ class PgQueueScheduler final : public sdk::Scheduler {
         failing = true;
         conn.reset();
       }
-    } while (!idle_until(Clock::now() + milliseconds(settings_.poll_interval_ms)));
+      // Often enough that a running job's lock is extended well before it runs out.
+    } while (!idle_until(Clock::now() +
+                         std::min(milliseconds(settings_.poll_interval_ms), visibility() / 4)));
   }
 
-  // Requeues (or dead-letters) running jobs whose visibility timeout passed.
+  // The backend pid of worker `w`'s session (0 while it has none), for the heartbeat.
+  void set_claimer(std::size_t w, int pid) {
+    std::lock_guard lock(claimers_mutex_);
+    claimers_[w] = pid;
+  }
+
+  // Keeps the jobs this instance's workers run from passing their visibility timeout.
+  void extend(pg::Connection& conn) {
+    std::vector<std::string> pids;
+    {
+      std::lock_guard lock(claimers_mutex_);
+      for (const int pid : claimers_) {
+        if (pid != 0) pids.push_back(std::to_string(pid));
+      }
+    }
+    if (pids.empty()) return;
+    conn.exec_prepared(std::string(kExtend.name),
+                       {pg::text_array(pids), std::to_string(visibility().count())});
+  }
+
+  // Requeues (or dead-letters) running jobs whose worker is gone.
   void rescue(pg::Connection& conn) {
     const auto r =
         conn.exec_prepared(std::string(kRescue.name),
@@ -482,8 +508,10 @@ class PgQueueScheduler final : public sdk::Scheduler {
       counter(std::string(r.get(i, 0)), dead ? "dead" : "retry").Increment();
     }
     if (r.rows() > 0) {
-      host_.log(sdk::LogLevel::warn, std::to_string(r.rows()) +
-                                         " jobs passed their visibility timeout; requeued or dead");
+      host_.log(sdk::LogLevel::warn,
+                std::to_string(r.rows()) +
+                    " running jobs lost their worker (session ended or visibility timeout "
+                    "passed); requeued or dead");
     }
     if (requeued) wake_before(JobClock::now());
   }
@@ -546,6 +574,8 @@ class PgQueueScheduler final : public sdk::Scheduler {
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;
   std::vector<Slot> slots_;  // one per worker
+  std::mutex claimers_mutex_;
+  std::vector<int> claimers_;  // per worker: its session's backend pid, 0 while it has none
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

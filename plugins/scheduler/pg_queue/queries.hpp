@@ -14,6 +14,20 @@ struct Statement {
   std::string_view sql;
 };
 
+// The claimer lock: every worker session holds pg_advisory_lock(kClaimerLockClass, its backend
+// pid) while it lives, and stamps the jobs it claims with that pid (jobs.claimed_by). A running
+// job whose claimer's lock is free lost its worker: PostgreSQL released the lock when the session
+// ended, be it a kill -9 of the process or a dead connection. Shown in pg_locks as classid and
+// objid. ("FSJQ"; the CDC leader lock of pg_wal uses another class.)
+#define FLASHSALE_PG_QUEUE_CLAIMER_CLASS "1179863633"
+inline constexpr std::string_view kClaimerLockClass = FLASHSALE_PG_QUEUE_CLAIMER_CLASS;
+
+/// Takes this session's claimer lock; returns the pid it is keyed on.
+inline constexpr Statement kHoldClaimerLock{
+    "hold_claimer_lock",
+    "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock(" FLASHSALE_PG_QUEUE_CLAIMER_CLASS
+    ", pg_backend_pid())) l"};
+
 /// Claims up to $2 due jobs of the kinds in $1 (text[]) for $3 milliseconds: marks them running,
 /// counts the attempt. Per kind it reads the head of jobs_due (kind, run_at, id) — a job of a
 /// kind nobody handles is never looked at — and rows another worker is claiming are skipped.
@@ -32,7 +46,8 @@ inline constexpr Statement kClaim{
     "   ORDER BY j.run_at, j.id LIMIT $2 FOR UPDATE SKIP LOCKED) d) t"
     " ORDER BY t.turn, t.run_at, t.id LIMIT $2)"
     " UPDATE jobs j SET state = 'running', attempts = j.attempts + 1,"
-    " locked_until = now() + $3::int * interval '1 millisecond', updated_at = now()"
+    " locked_until = now() + $3::int * interval '1 millisecond', updated_at = now(),"
+    " claimed_by = pg_backend_pid()"
     " WHERE j.id = ANY (ARRAY(SELECT id FROM due)) AND j.state = 'queued'"
     " RETURNING j.id, j.kind, j.payload::text, j.attempts,"
     " (extract(epoch FROM j.run_at) * 1000000)::bigint"};
@@ -59,7 +74,7 @@ inline constexpr Statement kRecord{
     " attempts = CASE WHEN o.outcome = 'release' THEN j.attempts - 1 ELSE j.attempts END,"
     " run_at = CASE WHEN o.outcome = 'retry'"
     "  THEN now() + o.delay_ms * interval '1 millisecond' ELSE j.run_at END,"
-    " locked_until = NULL,"
+    " locked_until = NULL, claimed_by = NULL,"
     " last_error = CASE WHEN o.outcome IN ('retry', 'dead') THEN o.error ELSE j.last_error END,"
     " updated_at = now(),"
     " finished_at = CASE WHEN o.outcome IN ('done', 'dead') THEN now() END"
@@ -69,20 +84,36 @@ inline constexpr Statement kRecord{
     " AND j.attempts = o.attempts"
     " RETURNING j.id"};
 
-/// Puts back up to $1 running jobs whose visibility timeout passed (their worker died or hung):
-/// queued again, due at once, or dead when that was attempt $2 (max_attempts) already.
+/// Puts back up to $1 running jobs whose worker is gone: its claimer lock is free (the session
+/// ended), or its visibility timeout passed (nobody extended it: the worker's process hangs or
+/// lost the database). Queued again, due at once, or dead when that was attempt $2
+/// (max_attempts) already. Jobs claimed before claimed_by existed wait for the timeout.
 inline constexpr Statement kRescue{
     "rescue",
     "WITH lost AS ("
-    " SELECT id FROM jobs WHERE state = 'running' AND locked_until < now()"
-    " ORDER BY locked_until LIMIT $1 FOR UPDATE SKIP LOCKED)"
+    " SELECT j.id FROM jobs j WHERE j.state = 'running' AND (j.locked_until < now()"
+    "  OR (j.claimed_by IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_locks l"
+    "   WHERE l.locktype = 'advisory' AND l.classid = " FLASHSALE_PG_QUEUE_CLAIMER_CLASS
+    "::oid"
+    "   AND l.objid = j.claimed_by::oid AND l.objsubid = 2 AND l.granted)))"
+    " ORDER BY j.locked_until LIMIT $1 FOR UPDATE SKIP LOCKED)"
     " UPDATE jobs j SET state = CASE WHEN j.attempts >= $2::int THEN 'dead' ELSE 'queued' END,"
-    " locked_until = NULL, updated_at = now(),"
+    " locked_until = NULL, claimed_by = NULL, updated_at = now(),"
     " finished_at = CASE WHEN j.attempts >= $2::int THEN now() END,"
-    " last_error = 'visibility timeout passed: the worker running attempt ' || j.attempts"
-    "  || ' was lost'"
+    " last_error = 'the worker running attempt ' || j.attempts || ' was lost ('"
+    "  || CASE WHEN j.locked_until < now() THEN 'visibility timeout passed'"
+    "  ELSE 'its database session ended' END || ')'"
     " WHERE j.id = ANY (ARRAY(SELECT id FROM lost)) AND j.state = 'running'"
     " RETURNING j.kind, j.state"};
+
+/// The heartbeat of a live process: moves locked_until to $2 milliseconds from now for the jobs
+/// its worker sessions (pids $1, int[]) run, once half the window is gone, so a live job that
+/// runs longer than the visibility timeout is never taken from its worker.
+inline constexpr Statement kExtend{
+    "extend",
+    "UPDATE jobs SET locked_until = now() + $2::int * interval '1 millisecond'"
+    " WHERE state = 'running' AND locked_until < now() + $2::int * interval '500 microseconds'"
+    " AND claimed_by = ANY ($1::int[])"};
 
 /// Deletes at most $2 done jobs that finished more than $1 seconds ago, oldest first.
 inline constexpr Statement kCleanup{"cleanup",
@@ -141,7 +172,9 @@ inline constexpr Statement kRetry{
     " finished_at = NULL, updated_at = now() WHERE id = $1::bigint AND state = 'dead'"
     " RETURNING id"};
 
-inline constexpr std::array kStatements{kClaim,   kNextDue, kRecord,  kRescue,  kCleanup, kDepth,
-                                        kEnqueue, kRetry,   kList[0], kList[1], kList[2], kList[3]};
+inline constexpr std::array kStatements{kHoldClaimerLock, kClaim,   kNextDue, kRecord,  kRescue,
+                                        kExtend,          kCleanup, kDepth,   kEnqueue, kRetry,
+                                        kList[0],         kList[1], kList[2], kList[3]};
+#undef FLASHSALE_PG_QUEUE_CLAIMER_CLASS
 
 }  // namespace flashsale::plugins::pg_queue

@@ -1,5 +1,6 @@
-// The worker the kill test kills: loads the pg_queue plugin through the real loader, and its
-// handler of `crashy` makes the job's effect, then hangs until the process gets SIGKILL.
+// The worker the kill test kills: loads the pg_queue plugin through the real loader (with a 60 s
+// visibility timeout, which the test must not wait for), and its handler of `crashy` makes the
+// job's effect, then hangs until the process gets SIGKILL.
 // Usage: pg_queue_crash_worker <database-url> <plugins-dir>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ int main(int argc, char** argv) {
   Config config = load_config(std::nullopt, {});
   config.plugins_dir = argv[2];
   config.tree["plugin"]["pg_queue"] = {
-      {"threads", 1}, {"visibility_timeout_s", 2}, {"poll_interval_ms", 50}};
+      {"threads", 1}, {"visibility_timeout_s", 60}, {"poll_interval_ms", 50}};
   Metrics metrics;
   EventBus bus(16);
   PluginHost host(config, url, metrics, bus);

@@ -223,6 +223,7 @@ TEST_CASE("every polling statement reads an index, never the whole jobs table") 
       {"next_due('{expire_lease,make_payment_link}')", "jobs_due"},
       {R"(record('[{"id": 5, "attempts": 1, "outcome": "done"}]', '{5}'))", "jobs_pkey"},
       {"rescue(1000, 8)", "jobs_running"},
+      {"extend('{101,102}', 60000)", "jobs_running"},
       {"cleanup(3600, 1000)", "jobs_finished"},
       {"list_dead(100)", "jobs_dead"},
   };
@@ -458,7 +459,7 @@ TEST_CASE("a job of a kind nobody handles stays queued, and nobody polls for it 
   CHECK(recorder.size() == 0);
 }
 
-TEST_CASE("a job whose worker was killed runs again after the visibility timeout, once in effect") {
+TEST_CASE("a job whose worker process was killed runs again within seconds, once in effect") {
   const std::string url = migrated_database();
   pg::Connection conn(url);
   conn.exec(test::kEffectTables);
@@ -479,6 +480,7 @@ TEST_CASE("a job whose worker was killed runs again after the visibility timeout
   CHECK(locked.get(0, 0) == "running");
   CHECK(locked.get_int(0, 1) == 1);
   const long long locked_until_us = locked.get_int(0, 2);
+  const auto killed_at = std::chrono::steady_clock::now();
   REQUIRE(kill(worker.pid, SIGKILL) == 0);
   CHECK(process::wait(worker, 10s) == 128 + SIGKILL);
 
@@ -488,8 +490,14 @@ TEST_CASE("a job whose worker was killed runs again after the visibility timeout
     return {};
   });
   ours.start();
+  // The dead worker's session ended, so its claim is void now, not when its visibility timeout
+  // (60 s in the crash worker) passes.
   REQUIRE(test::eventually(
       [&] { return scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'done'") == 1; }, 10s));
+  const auto recovered_in = std::chrono::steady_clock::now() - killed_at;
+  std::cout << "pg_queue: a killed worker's job ran again and finished "
+            << std::chrono::duration<double>(recovered_in).count() << " s after the kill\n";
+  CHECK(recovered_in < 5s);
   const auto runs = conn.exec(
       "SELECT runner, attempt, (extract(epoch FROM started_at) * 1000000)::bigint FROM runs"
       " ORDER BY started_at");
@@ -497,40 +505,101 @@ TEST_CASE("a job whose worker was killed runs again after the visibility timeout
   CHECK(runs.get(0, 0) == "crash_worker");
   CHECK(runs.get(1, 0) == "survivor");
   CHECK(runs.get_int(1, 1) == 2);
-  CHECK(runs.get_int(1, 2) >= locked_until_us);  // not before the visibility timeout passed
+  CHECK(runs.get_int(1, 2) < locked_until_us);  // long before the visibility timeout passed
   // Ran twice, took effect once.
   CHECK(scalar(conn, "SELECT count(*) FROM effects") == 1);
   CHECK(scalar(conn, "SELECT attempts FROM jobs") == 2);
   CHECK_THAT(std::string(conn.exec("SELECT last_error FROM jobs").get(0, 0)),
-             Catch::Contains("visibility timeout"));
+             Catch::Contains("its database session ended"));
 }
 
-TEST_CASE("a running job past its visibility timeout is requeued, or dead after its last attempt") {
+TEST_CASE("a running job whose worker is gone is requeued, or dead after its last attempt") {
   const std::string url = migrated_database();
   pg::Connection conn(url);
-  // As a crashed worker leaves them: running, the lock expired.
+  // A claimer that is alive (its session holds the claimer lock) and one that is gone.
+  const std::string lock_class(plugins::pg_queue::kClaimerLockClass);
+  const auto live_pid =
+      conn.exec("SELECT pg_backend_pid(), pg_advisory_lock(" + lock_class + ", pg_backend_pid())")
+          .get_int(0, 0);
+  long long gone_pid = 0;
+  {
+    pg::Connection gone(url);
+    gone_pid =
+        gone.exec("SELECT pg_backend_pid(), pg_advisory_lock(" + lock_class + ", pg_backend_pid())")
+            .get_int(0, 0);
+  }
+  REQUIRE(test::eventually([&] {
+    return scalar(conn, "SELECT count(*) FROM pg_stat_activity WHERE pid = " +
+                            std::to_string(gone_pid)) == 0;
+  }));
+  // As crashed or hung workers leave them: the visibility timeout passed ("again", "last"), or
+  // the claimer's session ended ("orphan"). "held" (claimed before claimed_by existed) and
+  // "owned" (a live claimer) are running within their timeout.
   conn.exec(
-      "INSERT INTO jobs (kind, payload, state, attempts, locked_until) VALUES"
-      " ('lost', '{\"tag\": \"again\"}', 'running', 1, now() - interval '1 second'),"
-      " ('lost', '{\"tag\": \"last\"}', 'running', 3, now() - interval '1 second'),"
-      " ('lost', '{\"tag\": \"held\"}', 'running', 1, now() + interval '1 hour')");
+      "INSERT INTO jobs (kind, payload, state, attempts, locked_until, claimed_by) VALUES"
+      " ('lost', '{\"tag\": \"again\"}', 'running', 1, now() - interval '1 second', NULL),"
+      " ('lost', '{\"tag\": \"last\"}', 'running', 3, now() - interval '1 second', NULL),"
+      " ('lost', '{\"tag\": \"held\"}', 'running', 1, now() + interval '1 hour', NULL),"
+      " ('lost', '{\"tag\": \"orphan\"}', 'running', 1, now() + interval '1 hour', " +
+      std::to_string(gone_pid) +
+      "),"
+      " ('lost', '{\"tag\": \"owned\"}', 'running', 1, now() + interval '1 hour', " +
+      std::to_string(live_pid) + ")");
   Instance scheduler(url, {{"max_attempts", 3}});
   Recorder recorder;
   scheduler->on("lost", recorder.handler());
   scheduler.start();
-  REQUIRE(test::eventually([&] { return recorder.size() == 1; }, 5s));
+  REQUIRE(test::eventually([&] { return recorder.size() == 2; }, 5s));
   REQUIRE(test::eventually([&] {
-    return scalar(conn, "SELECT count(*) FROM jobs WHERE state IN ('done', 'dead')") == 2;
+    return scalar(conn, "SELECT count(*) FROM jobs WHERE state IN ('done', 'dead')") == 3;
   }));
-  CHECK(recorder.runs()[0].tag == "again");
-  CHECK(recorder.runs()[0].attempt == 2);
-  const auto states = conn.exec("SELECT payload->>'tag', state FROM jobs ORDER BY payload->>'tag'");
+  std::set<std::string> ran;
+  for (const auto& run : recorder.runs()) {
+    ran.insert(run.tag);
+    CHECK(run.attempt == 2);
+  }
+  CHECK(ran == std::set<std::string>{"again", "orphan"});
+  const auto states = conn.exec(
+      "SELECT payload->>'tag', state, coalesce(last_error, '') FROM jobs ORDER BY payload->>'tag'");
+  REQUIRE(states.rows() == 5);
   CHECK(states.get(0, 0) == "again");
   CHECK(states.get(0, 1) == "done");
+  CHECK_THAT(std::string(states.get(0, 2)), Catch::Contains("visibility timeout passed"));
   CHECK(states.get(1, 0) == "held");
   CHECK(states.get(1, 1) == "running");  // its worker may still be at it
   CHECK(states.get(2, 0) == "last");
   CHECK(states.get(2, 1) == "dead");
+  CHECK(states.get(3, 0) == "orphan");
+  CHECK(states.get(3, 1) == "done");
+  CHECK_THAT(std::string(states.get(3, 2)), Catch::Contains("its database session ended"));
+  CHECK(states.get(4, 0) == "owned");
+  CHECK(states.get(4, 1) == "running");  // its claimer is alive
+}
+
+TEST_CASE("a live worker's job that runs past the visibility timeout is never run twice at once") {
+  const std::string url = migrated_database();
+  // 1 s visibility; the job takes 3.5 s, while another instance's workers poll for lost jobs.
+  Instance a(url, {{"threads", 1}, {"visibility_timeout_s", 1}, {"poll_interval_ms", 50}});
+  Instance b(url, {{"threads", 1}, {"visibility_timeout_s", 1}, {"poll_interval_ms", 50}});
+  Recorder recorder;
+  a->on("long", recorder.handler("a", 3500ms));
+  b->on("long", recorder.handler("b", 3500ms));
+  a.start();
+  REQUIRE(a->enqueue({job("long", "l1")}) == 1);
+  pg::Connection conn(url);
+  REQUIRE(test::eventually(
+      [&] { return scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'running'") == 1; }));
+  b.start();
+  REQUIRE(test::eventually(
+      [&] { return scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'done'") == 1; }, 10s));
+  // A second claim would have counted an attempt (and kept the first run's outcome from being
+  // recorded); a second run, had one started, would have ended by now.
+  std::this_thread::sleep_for(1500ms);
+  const auto runs = recorder.runs();
+  REQUIRE(runs.size() == 1);
+  CHECK(runs[0].runner == "a");
+  CHECK(ms(runs[0].end - runs[0].start) >= 3500);
+  CHECK(scalar(conn, "SELECT attempts FROM jobs") == 1);
 }
 
 TEST_CASE("two instances on one database never run a job at the same time") {
