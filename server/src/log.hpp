@@ -14,7 +14,9 @@ using sdk::LogLevel;
 void set_level(const std::string& level);
 /// Names this replica in every line from now on. Call once at start-up.
 void set_node(const std::string& node_id);
-/// Writes one line; thread-safe; newlines in `text` are escaped so a line stays a line.
+/// Writes one line; thread-safe; newlines in `text` are escaped so a line stays a line. Warnings
+/// and errors of one shape (the same text but for its numbers) go out at most 5 times in 10 s;
+/// the rest are counted, and the first line after the window says how many, with the last.
 void write(LogLevel level, std::string_view source, std::string_view text);
 
 inline void info(std::string_view text) { write(LogLevel::info, "host", text); }
