@@ -20,6 +20,7 @@
 #include "api/admin_stream.hpp"
 #include "api/ops_routes.hpp"
 #include "api/public_api.hpp"
+#include "descriptors.hpp"
 #include "embedded_postgres.hpp"
 #include "event_bus.hpp"
 #include "http/server.hpp"
@@ -170,6 +171,8 @@ int serve(const Config& config) {
         "payments.webhook_secret is empty: payment callbacks are not authenticated, so "
         "anyone who reaches the public listener can confirm orders");
   }
+  // Before anything opens a descriptor: the database pools, plugins and listeners all need them.
+  const ConnectionCaps caps = fit_connections_to_descriptors(config.max_connections);
   // Signals are caught from here on; they take effect once the loop runs.
   net::io_context io(config.http_threads);
   net::signal_set signals(io, SIGINT, SIGTERM);
@@ -197,12 +200,12 @@ int serve(const Config& config) {
   http::Router admin_routes;
   // Bound now, accepting only once every route and plugin is in place.
   http::Server public_server(io,
-                             {"public", config.http_listen, config.max_connections,
-                              config.read_timeout, config.websocket_idle_timeout},
+                             {"public", config.http_listen, caps.public_max, config.read_timeout,
+                              config.websocket_idle_timeout},
                              public_routes, metrics);
   http::Server admin_server(io,
-                            {"admin", config.admin_listen, config.max_connections,
-                             config.read_timeout, config.websocket_idle_timeout},
+                            {"admin", config.admin_listen, caps.admin_max, config.read_timeout,
+                             config.websocket_idle_timeout},
                             admin_routes, metrics);
 
   api::add_ops_routes(public_routes, plugins, workers, metrics, api::Audience::public_clients);

@@ -26,7 +26,12 @@ Metrics::Metrics()
       websockets_(prometheus::BuildGauge()
                       .Name("flashsale_ws_connections")
                       .Help("Open WebSocket connections, by listener (public: /v1/stream)")
-                      .Register(*registry_)) {
+                      .Register(*registry_)),
+      slow_closes_(prometheus::BuildCounter()
+                       .Name("flashsale_ws_slow_closes_total")
+                       .Help("WebSocket clients closed because their queue stayed full (they did "
+                             "not read fast enough), by listener")
+                       .Register(*registry_)) {
   prometheus::BuildGauge()
       .Name("flashsale_build_info")
       .Help("Build of the running service (value 1)")
@@ -42,6 +47,11 @@ std::string Metrics::serialize() const {
 prometheus::Gauge& Metrics::websocket_connections(const std::string& listener) {
   std::lock_guard lock(mutex_);
   return websockets_.Add({{"listener", listener}});
+}
+
+prometheus::Counter& Metrics::websocket_slow_closes(const std::string& listener) {
+  std::lock_guard lock(mutex_);
+  return slow_closes_.Add({{"listener", listener}});
 }
 
 void Metrics::plugin_loaded(const std::string& name, const std::string& kind,

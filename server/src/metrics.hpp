@@ -28,6 +28,8 @@ class Metrics {
                     const std::string& method, int status, double seconds);
   /// Open WebSocket connections of a listener (flashsale_ws_connections).
   prometheus::Gauge& websocket_connections(const std::string& listener);
+  /// WebSocket clients closed because they did not keep up (flashsale_ws_slow_closes_total).
+  prometheus::Counter& websocket_slow_closes(const std::string& listener);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -35,6 +37,7 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& latency_;
   prometheus::Family<prometheus::Gauge>& websockets_;
+  prometheus::Family<prometheus::Counter>& slow_closes_;
   std::mutex mutex_;
   // Family::Add is slow; each label set is added once and its handle cached here.
   std::map<std::tuple<std::string, std::string, std::string, int>, prometheus::Counter*> counters_;

@@ -1,10 +1,12 @@
 // The HTTP listener over real sockets: routing, JSON errors, the body limit, read timeouts,
-// the connection cap, and draining shutdown.
+// the connection cap, draining shutdown, and the WebSocket handshake and send queue.
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <future>
+#include <mutex>
 #include <thread>
 
 #include "http/server.hpp"
@@ -42,6 +44,12 @@ struct TestServer {
     });
     router.add("GET", "/throws",
                [](http::Request&, const http::Reply&) { throw std::runtime_error("boom"); });
+    router.add_websocket(
+        "/ws", [this](const http::Request&, const std::shared_ptr<http::WebSocket>& client) {
+          client->release("");
+          std::lock_guard lock(ws_mutex);
+          websocket = client;
+        });
     server = std::make_unique<http::Server>(
         io, http::Server::Options{"public", {"127.0.0.1", 0}, max_connections, read_timeout},
         router, metrics);
@@ -62,7 +70,15 @@ struct TestServer {
   std::unique_ptr<http::Server> server;
   std::vector<std::thread> threads;
   std::atomic<bool> slow_started{false};
+  std::mutex ws_mutex;
+  std::shared_ptr<http::WebSocket> websocket;  // the last one opened on /ws
 };
+
+std::string upgrade_request(const std::string& version) {
+  return "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: " +
+         version + "\r\n\r\n";
+}
 
 }  // namespace
 
@@ -206,4 +222,69 @@ TEST_CASE("requests are counted per route pattern, not per raw path") {
   CHECK_THAT(s.metrics.serialize(), !Catch::Contains("FOO1"));
   // Clients closing their connections are not requests.
   CHECK_THAT(text, !Catch::Contains(R"(code="400")"));
+}
+
+TEST_CASE("a WebSocket handshake does not name Beast, and a bad one gets a JSON error") {
+  TestServer s;
+  const std::string accepted =
+      raw_exchange(s.port(), upgrade_request("13"), std::chrono::milliseconds(500));
+  CHECK_THAT(accepted, Catch::StartsWith("HTTP/1.1 101"));
+  CHECK_THAT(accepted, Catch::Contains("Server: flashsale\r\n"));
+  CHECK_THAT(accepted, !Catch::Contains("Beast"));
+  const std::string old_version = raw_exchange(s.port(), upgrade_request("8"));
+  CHECK_THAT(old_version, Catch::StartsWith("HTTP/1.1 426"));
+  CHECK_THAT(old_version, Catch::Contains("Sec-WebSocket-Version: 13\r\n"));
+  CHECK_THAT(old_version, Catch::Contains(R"("error":"bad_request")"));
+  CHECK_THAT(old_version, !Catch::Contains("Beast"));
+  std::string no_key = upgrade_request("13");
+  no_key.erase(no_key.find("Sec-WebSocket-Key"),
+               no_key.find("Sec-WebSocket-Version") - no_key.find("Sec-WebSocket-Key"));
+  const std::string keyless = raw_exchange(s.port(), no_key);
+  CHECK_THAT(keyless, Catch::StartsWith("HTTP/1.1 400"));
+  CHECK_THAT(keyless, Catch::Contains(R"("error":"bad_request")"));
+}
+
+TEST_CASE("a WebSocket client that reads nothing is closed, and shared sends never wait for it") {
+  TestServer s;
+  net::io_context io;
+  net::ip::tcp::socket idle(io);  // upgrades, then never reads a byte
+  idle.connect({net::ip::make_address("127.0.0.1"), s.port()});
+  net::write(idle, net::buffer(upgrade_request("13")));
+  REQUIRE(test::eventually([&] {
+    std::lock_guard lock(s.ws_mutex);
+    return s.websocket != nullptr;
+  }));
+  std::shared_ptr<http::WebSocket> client;
+  {
+    std::lock_guard lock(s.ws_mutex);
+    client = s.websocket;
+  }
+  const auto frame = std::make_shared<const std::string>(64 * 1024, 'x');
+  const auto start = std::chrono::steady_clock::now();
+  auto slowest = std::chrono::steady_clock::duration::zero();
+  auto sent = http::WebSocket::Sent::queued;
+  int frames = 0;
+  while (sent != http::WebSocket::Sent::closed &&
+         std::chrono::steady_clock::now() - start < std::chrono::seconds(10)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sent = client->send_shared(frame);
+    slowest = std::max(slowest, std::chrono::steady_clock::now() - t0);
+    CHECK(sent != http::WebSocket::Sent::full);  // shared sends queue on, or close
+    ++frames;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const auto closed_after = std::chrono::steady_clock::now() - start;
+  INFO(frames << " frames of 64 KiB sent");
+  CHECK(sent == http::WebSocket::Sent::closed);
+  CHECK(closed_after < std::chrono::seconds(4));  // the grace period (2 s) and some slack
+  CHECK(slowest < std::chrono::milliseconds(50));
+  CHECK_THAT(s.metrics.serialize(),
+             Catch::Contains(R"(flashsale_ws_slow_closes_total{listener="public"} 1)"));
+  // The server drops the connection itself after the grace period, though nothing is read.
+  client.reset();
+  {
+    std::lock_guard lock(s.ws_mutex);
+    s.websocket.reset();
+  }
+  CHECK(test::eventually([&] { return s.server->connections() == 0; }, std::chrono::seconds(5)));
 }

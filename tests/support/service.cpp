@@ -24,9 +24,11 @@ bool eventually(const std::function<bool()>& done, std::chrono::milliseconds tim
   return done();
 }
 
-ServiceProcess::ServiceProcess(std::vector<std::string> args, std::vector<std::string> env)
+ServiceProcess::ServiceProcess(std::vector<std::string> args, std::vector<std::string> env,
+                               std::vector<std::string> launcher)
     : log_file_(temp_dir() / "service.log") {
   args.insert(args.begin(), FLASHSALE_BIN);
+  args.insert(args.begin(), launcher.begin(), launcher.end());
   env.insert(env.begin(),
              {"FLASHSALE_HTTP_LISTEN=127.0.0.1:0", "FLASHSALE_ADMIN_LISTEN=127.0.0.1:0"});
   child_ = process::spawn(args, log_file_, env);

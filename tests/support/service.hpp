@@ -22,7 +22,9 @@ bool eventually(const std::function<bool()>& done,
 class ServiceProcess {
  public:
   /// Starts `flashsale <args...>` with the extra environment ("K=V"); HTTP ports default to 0.
-  ServiceProcess(std::vector<std::string> args, std::vector<std::string> env);
+  /// `launcher`, if any, comes first and execs the rest (e.g. a shell that sets a ulimit).
+  ServiceProcess(std::vector<std::string> args, std::vector<std::string> env,
+                 std::vector<std::string> launcher = {});
   ~ServiceProcess();  ///< kills the process if it still runs
   ServiceProcess(const ServiceProcess&) = delete;
   ServiceProcess& operator=(const ServiceProcess&) = delete;
@@ -33,6 +35,7 @@ class ServiceProcess {
   std::optional<int> wait_exit(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   void signal(int signo) const;
   [[nodiscard]] std::string log() const;
+  [[nodiscard]] pid_t pid() const { return child_.pid; }
 
   std::uint16_t public_port = 0;
   std::uint16_t admin_port = 0;

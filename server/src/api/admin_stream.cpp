@@ -2,7 +2,6 @@
 #include "api/admin_stream.hpp"
 
 #include <flashsale/sdk/storage.hpp>
-#include <thread>
 
 #include "worker_pool.hpp"
 
@@ -20,14 +19,12 @@ void AdminStream::handle(const sdk::EventBatch& batch) {
       if (auto client = weak.lock()) live.push_back(std::move(client));
     }
   }
+  // One serialization per event, shared by every client's queue. Never waits: a client that
+  // does not keep up is closed by its own queue, so it cannot hold back this consumer (and
+  // through the bus's bounded queues, every other one).
   for (const auto& event : batch.events) {
-    const std::string frame = event.to_json().dump();
-    for (const auto& client : live) {
-      // A full client holds the stream back for at most its grace period, then is closed.
-      while (client->send(frame) == http::WebSocket::Sent::full) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
-    }
+    const auto frame = std::make_shared<const std::string>(event.to_json().dump());
+    for (const auto& client : live) client->send_shared(frame);
   }
 }
 

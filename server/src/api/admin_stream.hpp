@@ -17,9 +17,8 @@ class AdminStream final : public sdk::EventConsumer {
  public:
   AdminStream(sdk::Storage& storage, WorkerPool& workers);
   [[nodiscard]] std::string name() const override { return "admin_stream"; }
-  /// Sends each event to every connected client. A burst larger than a client's queue waits
-  /// for it to drain; a client that stays full past its grace period is closed, so it holds the
-  /// stream back at most that long, once.
+  /// Sends each event to every connected client, without waiting for any: a client whose queue
+  /// stays full past its grace period is closed (http::WebSocket::send_shared).
   void handle(const sdk::EventBatch& batch) override;
   /// Registers `client`, then sends it the snapshot ahead of the events queued meanwhile.
   void connect(const std::shared_ptr<http::WebSocket>& client);

@@ -43,12 +43,18 @@ using Reply = std::function<void(Response)>;
 /// Handles a request; may reply at once or later (after work on another thread).
 using Handler = std::function<void(Request&, const Reply&)>;
 
-/// A WebSocket connection as a handler sees it (the SDK's client interface, plus release()).
-/// Thread-safe. Frames go out in order, one write at a time; send() answers `full` while too
-/// many frames wait, and a client still full after a grace period is closed ("too slow"), never
+/// A WebSocket connection as a handler sees it (the SDK's client interface, plus release() and
+/// send_shared()). Thread-safe. Frames go out in order, one write at a time; send() answers
+/// `full` while the frames waiting exceed a bound in bytes, and a client still full after a
+/// grace period is closed ("too slow", counted in flashsale_ws_slow_closes_total), never
 /// buffered without bound.
 class WebSocket : public sdk::WebSocketClient {
  public:
+  /// Queues a frame many clients share (one serialization, no copy per client); never blocks
+  /// and never answers `full`: past the bound the frame still queues, until the grace period
+  /// ends or a hard cap (a few times the bound) is reached, and then the client is closed.
+  /// For fan-out that must not wait for its slowest reader.
+  virtual Sent send_shared(std::shared_ptr<const std::string> frame) = 0;
   /// Frames are held until release(): then `first` (unless empty) goes out, followed by
   /// everything queued meanwhile. Lets a snapshot precede the live events that arrived while it
   /// was being made.

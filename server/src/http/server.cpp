@@ -2,6 +2,9 @@
 // strand, one request at a time, replies posted back onto the strand from any thread.
 #include "http/server.hpp"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -17,6 +20,7 @@
 #include <optional>
 #include <unordered_map>
 
+#include "http/request_parser.hpp"
 #include "log.hpp"
 #include "metrics.hpp"
 
@@ -31,10 +35,16 @@ using tcp = net::ip::tcp;
 class Session;
 class WsSession;
 
-// Frames a WebSocket client may have waiting; past it, senders are told to wait, and a client
-// that stays full for the grace period is closed as too slow.
-constexpr std::size_t kWebSocketQueueLimit = 4096;
+// Bytes of frames a WebSocket client may have waiting; past it, send() tells senders to wait,
+// send_shared() queues on (frames it queues are shared, so a lagging client costs pointers)
+// up to the hard cap, and a client that stays full for the grace period is closed as too slow.
+constexpr std::size_t kWebSocketQueueBytes = 1 << 20;
+constexpr std::size_t kWebSocketHardCapBytes = 4 * kWebSocketQueueBytes;
 constexpr auto kWebSocketFullGrace = std::chrono::seconds(2);
+// Connections past the cap that are being answered 503 (each holds a descriptor for up to a
+// second); past this many, a new one is closed at once, so a flood cannot use up the
+// descriptors the cap exists to keep.
+constexpr std::size_t kMaxRejecting = 32;
 
 struct Server::State {
   State(net::io_context& io, Options opts, const Router& r, Metrics& m)
@@ -43,14 +53,17 @@ struct Server::State {
         options(std::move(opts)),
         router(r),
         metrics(m),
-        websocket_gauge(m.websocket_connections(options.name)) {}
+        websocket_gauge(m.websocket_connections(options.name)),
+        slow_closes(m.websocket_slow_closes(options.name)) {}
   net::io_context& io;
   tcp::acceptor acceptor;
   Options options;
   const Router& router;
   Metrics& metrics;
   prometheus::Gauge& websocket_gauge;
+  prometheus::Counter& slow_closes;
   std::atomic<std::size_t> connections{0};
+  std::atomic<std::size_t> rejecting{0};  // connections past the cap, being answered 503
   std::atomic<bool> draining{false};
   std::mutex mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
@@ -61,33 +74,6 @@ namespace {
 
 bool is_protocol_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
-}
-
-Request to_request(bhttp::request<bhttp::string_body>&& raw, bool& bad_query) {
-  Request req;
-  req.method = std::string(raw.method_string());
-  const std::string target(raw.target());
-  const auto q = target.find('?');
-  req.path = target.substr(0, q);
-  if (q != std::string::npos) {
-    for (const auto& pair : split(target.substr(q + 1), '&')) {
-      std::string key, value;
-      const auto eq = pair.find('=');
-      if (!percent_decode(pair.substr(0, eq), key, true) ||
-          !percent_decode(eq == std::string::npos ? "" : pair.substr(eq + 1), value, true)) {
-        bad_query = true;
-      }
-      req.query[key] = value;
-    }
-  }
-  for (const auto& field : raw) {
-    std::string name(field.name_string());
-    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (req.headers.count(name)) req.repeated_headers.insert(name);
-    req.headers[name] = std::string(field.value());
-  }
-  req.body = std::move(raw.body());
-  return req;
 }
 
 }  // namespace
@@ -123,6 +109,9 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     timeouts.idle_timeout = state_->options.websocket_idle_timeout;
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
+    // Beast would name itself and its version in the 101.
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "flashsale"); }));
     ws_.async_accept(upgrade, [self = shared_from_this(), request, &handler](beast::error_code ec) {
       if (ec) return;
       handler(*request, self);
@@ -133,23 +122,34 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
   Sent send(std::string text) override {
     std::lock_guard lock(mutex_);
     if (closing_) return Sent::closed;
-    if (queue_.size() >= kWebSocketQueueLimit) {
-      const auto now = std::chrono::steady_clock::now();
-      if (!full_since_) full_since_ = now;
-      if (now - *full_since_ < kWebSocketFullGrace) return Sent::full;
-      start_close_locked("too slow: the client does not keep up",
-                         websocket::close_code::policy_error);
+    if (queued_bytes_ >= kWebSocketQueueBytes) return full_locked();
+    full_since_.reset();
+    push_locked(std::make_shared<const std::string>(std::move(text)));
+    return Sent::queued;
+  }
+
+  Sent send_shared(std::shared_ptr<const std::string> frame) override {
+    std::lock_guard lock(mutex_);
+    if (closing_) return Sent::closed;
+    if (queued_bytes_ >= kWebSocketHardCapBytes) {
+      close_slow_locked();
       return Sent::closed;
     }
-    full_since_.reset();
-    queue_.push_back(std::move(text));
-    kick_locked();
+    if (queued_bytes_ < kWebSocketQueueBytes) {
+      full_since_.reset();
+    } else if (full_locked() == Sent::closed) {
+      return Sent::closed;
+    }
+    push_locked(std::move(frame));
     return Sent::queued;
   }
 
   void release(std::string first) override {
     std::lock_guard lock(mutex_);
-    if (!first.empty()) queue_.push_front(std::move(first));
+    if (!first.empty()) {
+      queued_bytes_ += first.size();
+      queue_.push_front(std::make_shared<const std::string>(std::move(first)));
+    }
     released_ = true;
     kick_locked();
   }
@@ -179,6 +179,40 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     });
   }
 
+  void push_locked(std::shared_ptr<const std::string> frame) {
+    queued_bytes_ += frame->size();
+    queue_.push_back(std::move(frame));
+    kick_locked();
+  }
+
+  // The queue is over its bound: `full` during the grace period, then closed as too slow.
+  Sent full_locked() {
+    const auto now = std::chrono::steady_clock::now();
+    if (!full_since_) full_since_ = now;
+    if (now - *full_since_ < kWebSocketFullGrace) return Sent::full;
+    close_slow_locked();
+    return Sent::closed;
+  }
+
+  // Drops what waits (its memory with it), sends the close frame when the write in flight ends,
+  // and closes the socket after the grace period: a client that reads nothing would never take
+  // the close frame either.
+  void close_slow_locked() {
+    state_->slow_closes.Increment();
+    log::warn(state_->options.name + " listener: closed a WebSocket client that did not keep up (" +
+              std::to_string(queued_bytes_) + " bytes waiting, full for " +
+              std::to_string(kWebSocketFullGrace.count()) + " s or over the hard cap)");
+    queue_.clear();
+    queued_bytes_ = 0;
+    start_close_locked("too slow: the client does not keep up",
+                       websocket::close_code::policy_error);
+    auto timer = std::make_shared<net::steady_timer>(ws_.get_executor(), kWebSocketFullGrace);
+    timer->async_wait([self = shared_from_this(), timer](beast::error_code) {
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).socket().close(ignored);
+    });
+  }
+
   void start_close_locked(std::string reason, websocket::close_code code) {
     if (closing_) return;
     closing_ = true;
@@ -201,16 +235,22 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
       close_sent_ = true;
       const websocket::close_reason why(close_code_, close_reason_.substr(0, 120));
       lock.unlock();
+      cork(false);
       ws_.async_close(why, [self = shared_from_this()](beast::error_code) {});
       return;
     }
     if (queue_.empty()) {
       writing_ = false;
+      lock.unlock();
+      cork(false);
       return;
     }
-    auto frame = std::make_shared<std::string>(std::move(queue_.front()));
+    auto frame = std::move(queue_.front());
     queue_.pop_front();
+    queued_bytes_ -= frame->size();
+    const bool more = !queue_.empty();
     lock.unlock();
+    if (more) cork(true);
     ws_.text(true);
     ws_.async_write(net::buffer(*frame),
                     [self = shared_from_this(), frame](beast::error_code ec, std::size_t) {
@@ -224,11 +264,25 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
                     });
   }
 
+  // On the strand. While frames wait behind the one being written, the socket is corked: the
+  // kernel packs them into full segments instead of sending (and the peer acknowledging) one
+  // segment per frame, which is what fan-out to many clients spends its CPU on. Uncorked as
+  // soon as the queue is empty, which sends what is held at once.
+  void cork(bool on) {
+    if (corked_ == on) return;
+    corked_ = on;
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        net::detail::socket_option::boolean<IPPROTO_TCP, TCP_CORK>(on), ignored);
+  }
+
   websocket::stream<beast::tcp_stream> ws_;
   std::shared_ptr<Server::State> state_;
+  bool corked_ = false;
   beast::flat_buffer buffer_;
   std::mutex mutex_;
-  std::deque<std::string> queue_;
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::size_t queued_bytes_ = 0;
   bool released_ = false;
   bool writing_ = false;
   bool closing_ = false;
@@ -242,10 +296,13 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, std::shared_ptr<Server::State> state, bool reject)
       : stream_(std::move(socket)), state_(std::move(state)), reject_(reject) {
-    if (!reject_) ++state_->connections;
+    ++(reject_ ? state_->rejecting : state_->connections);
   }
   ~Session() {
-    if (reject_) return;
+    if (reject_) {
+      --state_->rejecting;
+      return;
+    }
     {
       std::lock_guard lock(state_->mutex);
       state_->sessions.erase(this);
@@ -274,8 +331,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void read() {
     if (state_->draining && !reject_) return close();
     parser_.emplace();
-    parser_->body_limit(kMaxBodyBytes);
-    parser_->header_limit(16 * 1024);
+    limit_request(*parser_);
     stream_.expires_after(reject_ ? std::chrono::milliseconds(1000) : state_->options.read_timeout);
     bhttp::async_read(stream_, buffer_, *parser_,
                       beast::bind_front_handler(&Session::on_read, shared_from_this()));
@@ -332,6 +388,17 @@ class Session : public std::enable_shared_from_this<Session> {
                       bool upgrade) {
     if (!upgrade) {
       return write(error_response(426, "bad_request", match.route + " is a WebSocket endpoint"));
+    }
+    // Checked here so that a bad handshake gets our JSON error, not Beast's plain-text answer.
+    if (raw[bhttp::field::sec_websocket_version] != "13") {
+      Response r = error_response(426, "bad_request",
+                                  "unsupported Sec-WebSocket-Version: this server speaks 13");
+      r.headers.emplace_back("Sec-WebSocket-Version", "13");
+      return write(std::move(r));
+    }
+    if (raw[bhttp::field::sec_websocket_key].size() != 24) {
+      return write(error_response(400, "bad_request",
+                                  "Sec-WebSocket-Key must be 16 bytes in base64 (24 characters)"));
     }
     if (*match.check) {
       if (auto refusal = (*match.check)(*req)) return write(std::move(*refusal));
@@ -433,7 +500,11 @@ void accept(const std::shared_ptr<Server::State>& state) {
           // Answers are small and latency matters: never hold a segment back (Nagle).
           socket.set_option(tcp::no_delay(true), ec);
           const bool full = state->connections >= state->options.max_connections;
-          std::make_shared<Session>(std::move(socket), state, full)->run();
+          if (full && state->rejecting >= kMaxRejecting) {
+            socket.close(ec);
+          } else {
+            std::make_shared<Session>(std::move(socket), state, full)->run();
+          }
         }
         accept(state);
       });
