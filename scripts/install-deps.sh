@@ -19,6 +19,7 @@ packages=(
   fonts-dejavu-core           # readable text in the dashboard's offscreen screenshots
   libnats-dev                 # the NATS C client (JetStream), for the event_stream plugin
   nats-server haproxy         # many replicas: the event stream, and the proxy of scripts/cluster.sh
+  clang libclang-rt-14-dev    # scripts/fuzz.sh; libFuzzer is in the second, which clang omits
 )
 
 missing=()

@@ -84,7 +84,25 @@ std::string env_name(const std::string& path) {
 void env_names(const json& node, const std::string& path, std::map<std::string, std::string>& out) {
   if (!path.empty()) out.emplace(env_name(path), path);
   if (!node.is_object()) return;
-  for (const auto& [key, value] : node.items()) env_names(value, join(path, key), out);
+  for (const auto& [key, value] : node.items()) {
+    // A plugin's key that a dotted path cannot name gets no variable of its own (its plugin's
+    // FLASHSALE_PLUGIN_<NAME>_<KEY> still reaches it).
+    if (key.empty() || key.find_first_of("./~") != std::string::npos) continue;
+    env_names(value, join(path, key), out);
+  }
+}
+
+// Whether each section on `path` is still an object with the next key: a variable for a section
+// above (FLASHSALE_PLUGIN='{...}') may have replaced the one the key was in.
+bool reachable(const json& tree, const std::string& path) {
+  const json* node = &tree;
+  std::stringstream in(path);
+  for (std::string part; std::getline(in, part, '.');) {
+    const auto it = node->find(part);
+    if (!node->is_object() || it == node->end()) return false;
+    node = &*it;
+  }
+  return true;
 }
 
 json::json_pointer pointer(const std::string& path) {
@@ -126,9 +144,12 @@ std::map<std::string, std::string> apply_environment(
   std::sort(ordered.begin(), ordered.end(),
             [](const auto& a, const auto& b) { return a.first.size() < b.first.size(); });
   for (const auto& [path, text] : ordered) {
+    const std::string origin = "environment " + env_name(path);
+    if (!reachable(tree, path)) {
+      throw ConfigError(origin + ": '" + path + "' is no key once the variables above it apply");
+    }
     const auto ptr = pointer(path);
     json& target = tree.at(ptr);
-    const std::string origin = "environment " + env_name(path);
     json value;
     if (target.is_string()) {
       value = text;

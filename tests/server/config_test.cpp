@@ -125,4 +125,11 @@ TEST_CASE("bad configuration is refused with a message naming the key") {
              Catch::Contains("FLASHSALE_HTTP_THREADS: 'many' is not an integer"));
   CHECK_THAT(error_of(std::nullopt, {{"FLASHSALE_PLUGINS_LOAD", "{}"}}),
              Catch::Contains("'plugins.load' must be an array, not an object"));
+  // Found by fuzz/config_fuzzer.cpp (its corpus keeps the other cases): a variable for a section
+  // replaced the section a later variable points into, and a JSON library exception came out of
+  // load_config (exit 1, a message about JSON pointers) instead of this.
+  CHECK_THAT(error_of(write_file(R"({"plugin": {"x": {"k": 1}}})"),
+                      {{"FLASHSALE_PLUGIN", R"({"x": 5})"}, {"FLASHSALE_PLUGIN_X_K", "2"}}),
+             Catch::Contains("FLASHSALE_PLUGIN_X_K: 'plugin.x.k' is no key once the variables "
+                             "above it apply"));
 }
