@@ -53,7 +53,8 @@ constexpr std::size_t kMaxBodyBytes = 1 << 20;
 // Options
 
 struct Options : CommonOptions {
-  std::string item;  // defaults to create_item, else "hot"
+  std::string item;                // as given: one id, or several separated by commas
+  std::vector<std::string> items;  // item split at the commas; defaults to create_item, else "hot"
   unsigned connections = 100;
   unsigned threads = 2;
   double rate = 0;             // requests/s over all connections; 0 = closed loop
@@ -86,7 +87,8 @@ Prints a summary on stderr and one JSON line on stdout.
 target
   --host H              server address (default 127.0.0.1)
   --port P              public listener port (required)
-  --item ID             item to order (default: the --create-item id, else "hot")
+  --item ID[,ID...]     item to order (default: the --create-item id, else "hot"); with K
+                        items, request i goes to the (i mod K)-th (a mixed crowd)
 load shape
   --connections N       keep-alive connections (default 100)
   --threads T           I/O threads (default 2)
@@ -184,8 +186,16 @@ Options parse_options(const std::vector<std::string>& args) {
   }
   if (!run_wanted(o)) return o;
   if (o.item.empty()) o.item = o.create_item.value_or("hot");
-  if (!valid_item_id(o.item))
-    throw UsageError{"--item: expected [a-z0-9-]{1,64}, got '" + o.item + "'"};
+  o.items.clear();
+  for (std::size_t from = 0;;) {
+    const auto comma = o.item.find(',', from);
+    o.items.push_back(o.item.substr(from, comma == std::string::npos ? comma : comma - from));
+    if (!valid_item_id(o.items.back()))
+      throw UsageError{"--item: expected [a-z0-9-]{1,64}, got '" + o.items.back() + "'"};
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  if (o.items.size() > 1000) throw UsageError{"--item: at most 1000 items"};
   if (o.create_item) {
     if (!valid_item_id(*o.create_item)) {
       throw UsageError{"--create-item: expected [a-z0-9-]{1,64}, got '" + *o.create_item + "'"};
@@ -264,7 +274,7 @@ struct Run {
   Options opt;
   tcp::endpoint endpoint;
   std::string host_header;
-  std::string target;
+  std::vector<std::string> targets;  // one per item: request i goes to targets[i % size]
   std::string key_prefix;
   std::uint64_t limit = UINT64_MAX;  // total requests allowed
   double interval_ns = 0;            // open loop: time between two due requests
@@ -382,7 +392,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
     request_ = {};
     request_.method(http::verb::post);
-    request_.target(run_.target);
+    request_.target(run_.targets[index % run_.targets.size()]);
     request_.version(11);
     request_.set(http::field::host, run_.host_header);
     request_.set(http::field::user_agent, "flashsale-loadgen");
@@ -639,7 +649,11 @@ void print_summary(const Run& run, const Stats& total, double seconds) {
   if (run.open_loop()) s << " at " << run.opt.rate << " req/s";
   if (run.interrupted.load()) s << " (interrupted)";
   s << ", " << run.opt.connections << " connections, " << run.opt.threads
-    << " threads, POST http://" << run.host_header << run.target << "\n";
+    << " threads, POST http://" << run.host_header << run.targets.front()
+    << (run.targets.size() > 1
+            ? " (and " + std::to_string(run.targets.size() - 1) + " other items, round-robin)"
+            : std::string())
+    << "\n";
   s << "  answered   " << total.answered << " in " << seconds
     << " s = " << (seconds > 0 ? static_cast<double>(total.answered) / seconds : 0.0)
     << " req/s  (sent " << total.sent << ", transport errors " << total.errors << ", unfinished "
@@ -741,7 +755,7 @@ int run_load(const Options& opt) {
   run.opt = opt;
   run.endpoint = *endpoint;
   run.host_header = opt.host + ":" + std::to_string(opt.port);
-  run.target = "/v1/items/" + opt.item + "/orders";
+  for (const auto& item : opt.items) run.targets.push_back("/v1/items/" + item + "/orders");
   run.key_prefix = opt.key_prefix.empty() ? random_run_id() : opt.key_prefix;
   if (opt.requests > 0) run.limit = opt.requests;
   if (run.open_loop()) run.interval_ns = 1e9 / opt.rate;
@@ -845,11 +859,17 @@ int self_test() {
   check(!parses(parse_options, {"--port", "80", "--create-item", "a"}),
         "create-item without stock");
   check(!parses(parse_options, {"--port", "80", "--item", "Bad!"}), "bad item id");
+  check(!parses(parse_options, {"--port", "80", "--item", "a,,b"}), "empty item in a list");
+  check(!parses(parse_options, {"--port", "80", "--item", "a,"}), "trailing comma");
+  check(!parses(parse_options, {"--port", "80", "--item", "a,B"}), "bad id in a list");
   check(!parses(parse_options, {"--port", "80", "--connections"}), "missing value");
   check(!parses(parse_options, {"--port", "80", "--user-mode", "random"}), "random without users");
   {
     const auto o = parse_options({"--port", "80", "--create-item", "hot-1", "--stock", "5"});
     check(o.item == "hot-1" && o.duration_s == 10, "defaults follow --create-item");
+    check(o.items == std::vector<std::string>{"hot-1"}, "one item");
+    const auto m = parse_options({"--port", "80", "--item", "a,b-2,a"});
+    check((m.items == std::vector<std::string>{"a", "b-2", "a"}), "an item list, repeats kept");
     const auto r = parse_options({"--port", "80", "--requests", "7"});
     check(r.duration_s == 300, "--requests alone has a safety duration");
   }
