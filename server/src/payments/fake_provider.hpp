@@ -1,6 +1,6 @@
 // A stand-in payment provider served by the service itself (admin listener, /fake-payments),
 // used when payments.provider_url is empty: links point to payments.invalid, refunds are kept
-// in memory and listed, so a demo or a test can see them.
+// in memory (the latest 10,000) and listed, so a demo or a test can see them.
 #pragma once
 
 #include <memory>
