@@ -13,22 +13,35 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 
 HttpResult http_request(std::uint16_t port, const std::string& method, const std::string& target,
-                        const std::string& body, const Headers& headers) {
+                        const std::string& body, const Headers& headers,
+                        std::chrono::milliseconds timeout) {
   net::io_context io;
   beast::tcp_stream stream(io);
-  stream.connect(net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  stream.socket().set_option(net::ip::tcp::no_delay(true));
   bhttp::request<bhttp::string_body> req(bhttp::string_to_verb(method), target, 11);
   req.method_string(method);
   req.set(bhttp::field::host, "127.0.0.1");
   for (const auto& [name, value] : headers) req.insert(name, value);  // repeats allowed
   req.body() = body;
   req.prepare_payload();
-  bhttp::write(stream, req);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(std::uint64_t{64} * 1024 * 1024);
-  bhttp::read(stream, buffer, parser);
+  // Asynchronous steps, because only those honour the stream's deadline.
+  if (timeout.count() > 0) stream.expires_after(timeout);
+  beast::error_code error;
+  stream.async_connect(
+      net::ip::tcp::endpoint(net::ip::make_address("127.0.0.1"), port),
+      [&](beast::error_code connected) {
+        if ((error = connected)) return;
+        stream.socket().set_option(net::ip::tcp::no_delay(true));
+        bhttp::async_write(stream, req, [&](beast::error_code written, std::size_t) {
+          if ((error = written)) return;
+          bhttp::async_read(stream, buffer, parser,
+                            [&](beast::error_code read, std::size_t) { error = read; });
+        });
+      });
+  io.run();
+  if (error) throw beast::system_error(error);
   auto& res = parser.get();
   HttpResult result;
   result.status = static_cast<int>(res.result_int());
