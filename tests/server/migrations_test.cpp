@@ -9,6 +9,7 @@
 #include <fstream>
 #include <future>
 #include <map>
+#include <set>
 
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
@@ -129,9 +130,12 @@ void make_old_layout_database(pg::Connection& conn) {
   std::map<std::string, std::filesystem::path> files;
   for (const auto& entry :
        std::filesystem::recursive_directory_iterator(FLASHSALE_SOURCE_DIR "/migrations")) {
-    if (entry.path().extension() == ".sql") files[entry.path().filename()] = entry.path();
+    // The layout of that time had exactly these; later files belong to one component each.
+    static const std::set<std::string> then = {"0001_inventory.sql", "0002_events.sql",
+                                               "0003_jobs.sql", "0004_devices.sql"};
+    if (then.count(entry.path().filename()) != 0) files[entry.path().filename()] = entry.path();
   }
-  REQUIRE(files.size() == 4);  // the layout of that time had exactly these
+  REQUIRE(files.size() == 4);
   for (const auto& [name, path] : files) {
     std::ifstream in(path);
     const std::string sql((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -160,7 +164,9 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     REQUIRE(service.wait_exit() == 0);
     const std::string log = service.log();
     INFO(log);
-    CHECK(log.find("applying migration") == std::string::npos);
+    // Only what came after that layout is applied (once).
+    CHECK(log.find("applying migration storage_postgres") == std::string::npos);
+    CHECK(log.find("applying migration event_source_pg_wal") == std::string::npos);
     if (run == 1) {
       CHECK_THAT(log, Catch::Contains("migration 0001_inventory.sql was applied before; recorded "
                                       "for storage_postgres"));
@@ -173,7 +179,7 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
   CHECK(count(conn, "SELECT available FROM items WHERE id = 'old'") == 4);
   const auto rows = conn.exec(
       "SELECT component || '/' || name FROM flashsale_schema_migrations ORDER BY version");
-  REQUIRE(rows.rows() == 4);
+  REQUIRE(rows.rows() == 5);  // the four adopted, and scheduler_pg_queue/0004_jobs_claimer.sql
   CHECK(rows.get(0, 0) == "storage_postgres/0001_inventory.sql");
   CHECK(rows.get(1, 0) == "event_source_pg_wal/0002_events.sql");
   CHECK(rows.get(2, 0) == "scheduler_pg_queue/0003_jobs.sql");

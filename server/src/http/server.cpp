@@ -188,7 +188,18 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
   // The queue is over its bound: `full` during the grace period, then closed as too slow.
   Sent full_locked() {
     const auto now = std::chrono::steady_clock::now();
-    if (!full_since_) full_since_ = now;
+    if (!full_since_) {
+      full_since_ = now;
+      // No later send may come to notice that the grace period is over: check then.
+      auto timer = std::make_shared<net::steady_timer>(ws_.get_executor(), kWebSocketFullGrace);
+      timer->async_wait([self = shared_from_this(), timer](beast::error_code) {
+        std::lock_guard lock(self->mutex_);
+        if (!self->closing_ && self->full_since_ &&
+            std::chrono::steady_clock::now() - *self->full_since_ >= kWebSocketFullGrace) {
+          self->close_slow_locked();
+        }
+      });
+    }
     if (now - *full_since_ < kWebSocketFullGrace) return Sent::full;
     close_slow_locked();
     return Sent::closed;
