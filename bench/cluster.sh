@@ -78,19 +78,6 @@ pg_start_cluster "max_connections = 400" "wal_level = logical" "shared_buffers =
   "max_wal_senders = 10" "max_replication_slots = 10"
 log "PostgreSQL 15 on 127.0.0.1:$PG_PORT"
 
-# A port nothing listens on, below the kernel's range for outgoing connections (which the load
-# generator churns through), and not handed out here before.
-declare -A TAKEN=()
-free_port() {
-  local p
-  while :; do
-    p=$((10000 + RANDOM % 20000))
-    [[ -z ${TAKEN[$p]:-} ]] && ! port_in_use "$p" && break
-  done
-  TAKEN[$p]=1
-  FREE_PORT=$p
-}
-
 # --- NATS: 3 nodes ---------------------------------------------------------------------------
 NATS_CLIENT=() NATS_ROUTE=() NATS_MON=()
 for i in 0 1 2; do

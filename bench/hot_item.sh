@@ -166,32 +166,6 @@ run_live() {
   return "$rc"
 }
 
-# tree_ticks PID: CPU clock ticks (CLK_TCK) of a process tree one level deep, from /proc: the
-# process (utime+stime, all its threads) plus the children it has reaped (cutime+cstime) plus its
-# live children (utime+stime). Sampled at both ends of a window, the difference is the CPU the
-# process and all its children used in between, children that came or went included. One ps,
-# one cat and one awk, so it stays quick with hundreds of backends. (lib.sh's postgres_ticks does
-# the same for the postmaster with one subshell per child.)
-tree_ticks() {
-  local files=("/proc/$1/stat") c
-  for c in $(ps -o pid= --ppid "$1"); do files+=("/proc/$c/stat"); done
-  { cat "${files[@]}" 2>/dev/null || true; } | awk -v root="$1" '{
-      q = 0
-      for (i = length($0); i > 0; i--) if (substr($0, i, 1) == ")") { q = i; break }
-      if (q == 0) next
-      split(substr($0, q + 2), a, " ")          # a[1] is field 3 (state): utime is a[12]
-      t += a[12] + a[13]
-      if ($1 == root) t += a[14] + a[15]
-    } END { print t + 0 }'
-}
-free_port() {
-  local p
-  for _ in $(seq 1 50); do
-    p=$((20000 + RANDOM % 30000))
-    port_in_use "$p" || { echo "$p"; return 0; }
-  done
-  die "no free port found"
-}
 # µs of CPU per unit: us_per TICKS UNITS (empty when there are no units)
 us_per() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n + 0 > 0 && t != "") printf "%.1f", t / hz * 1e6 / n }'; }
 add() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "") printf "%.1f", a + b }'; }
@@ -248,9 +222,9 @@ fs_window() {
   local tag=$1 count=$2 rc=0 line s0 s1 p0 p1 t0 t1 j0 j1 d0 d1 orders svc pg secs
   shift 2
   read -r d0 j0 <<<"$(jobs_state)"
-  t0=$(now); s0=$(proc_ticks "$SERVICE_PID"); p0=$(tree_ticks "$PM_PID")
+  t0=$(now); s0=$(proc_ticks "$SERVICE_PID"); p0=$(postgres_ticks)
   run_live "$WORK/$tag.json" "$WORK/$tag.err" "$LOADGEN" "${LG_COMMON[@]}" "$@" || rc=$?
-  s1=$(proc_ticks "$SERVICE_PID"); p1=$(tree_ticks "$PM_PID"); t1=$(now)
+  s1=$(proc_ticks "$SERVICE_PID"); p1=$(postgres_ticks); t1=$(now)
   read -r d1 j1 <<<"$(jobs_state)"
   line=$(tail -1 "$WORK/$tag.json")
   {
@@ -407,11 +381,11 @@ run_pgbench() {
     sleep 0.1
   done
   sleep 0.2  # the last thread passes its start barrier
-  t0=$(now); p0=$(tree_ticks "$PM_PID")
+  t0=$(now); p0=$(postgres_ticks)
   local end
   end=$(awk -v t="$t0" -v s="$secs" 'BEGIN { printf "%.3f", t + s }')
   while kill -0 "$CHILD_PID" 2>/dev/null && awk -v e="$end" -v n="$(now)" 'BEGIN { exit !(n < e) }'; do sleep 0.1; done
-  p1=$(tree_ticks "$PM_PID"); t1=$(now)
+  p1=$(postgres_ticks); t1=$(now)
   kill -0 "$CHILD_PID" 2>/dev/null || log "[$tag] pgbench ended before the window did: the window is $(secs_between "$t0" "$t1")s"
   wait "$CHILD_PID" || rc=$?
   CHILD_PID=""
@@ -481,7 +455,7 @@ run_redis_phase() {
     log "Redis row ${R[redis.note]}"
     return 0
   fi
-  port=$(free_port)
+  free_port; port=$FREE_PORT
   mkdir -p "$WORK/redis"
   R[redis.version]=$(redis-server --version | grep -oE 'v=[0-9.]+' | cut -d= -f2)
   log "Redis ${R[redis.version]} on 127.0.0.1:$port: appendonly yes, appendfsync always, no RDB snapshots"
@@ -545,7 +519,7 @@ run_nginx_phase() {
     log "nginx row ${R[nginx.note]}"
     return 0
   fi
-  port=$(free_port)
+  free_port; port=$FREE_PORT
   dir=$WORK/nginx
   mkdir -p "$dir"
   cpus=$(nproc)

@@ -39,6 +39,18 @@ as_postgres() {
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port nothing listens on, below the kernel's range for outgoing connections (which the load
+# generator churns through), and not handed out here before.
+declare -A TAKEN=()
+free_port() {  # sets FREE_PORT (not in a subshell: TAKEN must persist)
+  local p
+  while :; do
+    p=$((10000 + RANDOM % 20000))
+    [[ -z ${TAKEN[$p]:-} ]] && ! port_in_use "$p" && break
+  done
+  TAKEN[$p]=1
+  FREE_PORT=$p
+}
 
 # bench_build FORCE TARGET...: configures BUILD if needed, then builds the targets plus every
 # plugin (the host loads them at start-up) when FORCE is 1 or one of the targets' binaries
@@ -263,12 +275,24 @@ proc_ticks() {  # utime+stime of one process (all threads); with "children": + r
   read -r -a a <<<"$f"
   if [[ ${2:-} == children ]]; then echo $((a[11] + a[12] + a[13] + a[14])); else echo $((a[11] + a[12])); fi
 }
-postgres_ticks() {  # the postmaster, its live children, and the children it has reaped
-  local total child
-  total=$(proc_ticks "$PM_PID" children)
-  for child in $(ps -o pid= --ppid "$PM_PID"); do total=$((total + $(proc_ticks "$child"))); done
-  echo "$total"
+# tree_ticks PID: CPU clock ticks (CLK_TCK) of a process tree one level deep, from /proc: the
+# process (utime+stime, all its threads) plus the children it has reaped (cutime+cstime) plus its
+# live children (utime+stime). Sampled at both ends of a window, the difference is the CPU the
+# process and all its children used in between, children that came or went included. One ps,
+# one cat and one awk, so it stays quick with hundreds of backends.
+tree_ticks() {
+  local files=("/proc/$1/stat") c
+  for c in $(ps -o pid= --ppid "$1"); do files+=("/proc/$c/stat"); done
+  { cat "${files[@]}" 2>/dev/null || true; } | awk -v root="$1" '{
+      q = 0
+      for (i = length($0); i > 0; i--) if (substr($0, i, 1) == ")") { q = i; break }
+      if (q == 0) next
+      split(substr($0, q + 2), a, " ")          # a[1] is field 3 (state): utime is a[12]
+      t += a[12] + a[13]
+      if ($1 == root) t += a[14] + a[15]
+    } END { print t + 0 }'
 }
+postgres_ticks() { tree_ticks "$PM_PID"; }  # the postmaster, its live and reaped children
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }  # busy idle
 proc_dump() {  # "pid ticks comm" of every process
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{
