@@ -41,6 +41,12 @@ class WsSession;
 constexpr std::size_t kWebSocketQueueBytes = 1 << 20;
 constexpr std::size_t kWebSocketHardCapBytes = 4 * kWebSocketQueueBytes;
 constexpr auto kWebSocketFullGrace = std::chrono::seconds(2);
+// The kernel's send buffer of a WebSocket, fixed instead of autotuned (up to tcp_wmem's 4 MiB):
+// a client that stops reading then fills it within a second of events and the queue above
+// takes over, instead of every frame costing a send() to it for half a minute while the kernel
+// absorbs megabytes for it (with 150 such clients, frames to the others lagged by 1-4 s). The
+// kernel doubles the value; 128 KiB per round trip is far above what the event streams need.
+constexpr int kWebSocketSendBuffer = 64 * 1024;
 // Connections past the cap that are being answered 503 (each holds a descriptor for up to a
 // second); past this many, a new one is closed at once, so a flood cannot use up the
 // descriptors the cap exists to keep.
@@ -109,6 +115,9 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     timeouts.idle_timeout = state_->options.websocket_idle_timeout;
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).socket().set_option(
+        net::socket_base::send_buffer_size(kWebSocketSendBuffer), ignored);
     // Beast would name itself and its version in the 101.
     ws_.set_option(websocket::stream_base::decorator(
         [](websocket::response_type& res) { res.set(bhttp::field::server, "flashsale"); }));
