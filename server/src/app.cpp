@@ -179,8 +179,10 @@ int serve(const Config& config) {
 
   Database db(config);
   Metrics metrics;
-  EventBus events(kEventQueueLimit);    // what the log yields, on the CDC leader
-  EventBus streamed(kEventQueueLimit);  // what the event stream delivers, on every replica
+  EventBus events(kEventQueueLimit);  // what the log yields, on the CDC leader
+  // What the event stream delivers, on every replica; the stream never repeats itself, but a
+  // transaction cut by a leader's death comes in two parts (the rest from the next leader).
+  EventBus streamed(kEventQueueLimit, EventBus::Late::delivered);
   PluginHost plugins(config, db.url, metrics, events);
   plugins.load_all();
   plugins.migrate_all();  // each plugin brings its own tables up to date

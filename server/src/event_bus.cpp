@@ -14,7 +14,7 @@ constexpr std::size_t kMergeLimit = 512;
 
 }  // namespace
 
-EventBus::EventBus(std::size_t queue_limit) : limit_(queue_limit) {}
+EventBus::EventBus(std::size_t queue_limit, Late late) : limit_(queue_limit), late_(late) {}
 
 EventBus::~EventBus() { stop(); }
 
@@ -56,7 +56,7 @@ void EventBus::stop(std::chrono::steady_clock::time_point drain_until) {
 
 void EventBus::publish(sdk::EventBatch batch) {
   std::unique_lock lock(mutex_);
-  if (batch.end_lsn <= published_) return;  // the tail re-sent after a reconnect
+  if (batch.end_lsn <= published_ && late_ == Late::dropped) return;  // a re-sent tail
   changed_.wait(lock, [this] {
     return closed_ || std::all_of(subscribers_.begin(), subscribers_.end(),
                                   [this](const auto& s) { return s->queue.size() < limit_; });
@@ -69,7 +69,7 @@ void EventBus::publish(sdk::EventBatch batch) {
     }
     s->queue.push_back(std::move(copy));
   }
-  published_ = batch.end_lsn;
+  published_ = std::max(published_, batch.end_lsn);
   changed_.notify_all();
 }
 
@@ -97,8 +97,9 @@ void EventBus::run(Subscriber& s) {
     // job planner) keeps up with thousands of small transactions per second. The queued batches
     // stay put until handled.
     const std::size_t taken = std::min(s.queue.size(), kMergeLimit);
-    sdk::EventBatch merged{s.queue[taken - 1].end_lsn, s.queue[taken - 1].commit_unix_us, {}};
+    sdk::EventBatch merged{0, s.queue[taken - 1].commit_unix_us, {}};
     for (std::size_t i = 0; i < taken; ++i) {
+      merged.end_lsn = std::max(merged.end_lsn, s.queue[i].end_lsn);  // a late part may be last
       merged.events.insert(merged.events.end(), s.queue[i].events.begin(), s.queue[i].events.end());
     }
     lock.unlock();
@@ -116,7 +117,7 @@ void EventBus::run(Subscriber& s) {
     }
     lock.lock();
     if (done) {
-      s.handled = merged.end_lsn;
+      s.handled = std::max(s.handled, merged.end_lsn);
       s.queue.erase(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(taken));
       changed_.notify_all();
     } else {

@@ -18,8 +18,14 @@ namespace flashsale {
 
 class EventBus final : public sdk::EventSink {
  public:
+  /// What publish() does with a batch at or below a position already published.
+  enum class Late {
+    dropped,    ///< the tail an event source re-sends after a reconnect (the write-ahead log)
+    delivered,  ///< the late part of a transaction (a stream that never repeats itself, but
+                ///< may deliver a transaction in two parts around a failover)
+  };
   /// `queue_limit`: transactions a consumer may have waiting before publish() blocks.
-  explicit EventBus(std::size_t queue_limit);
+  explicit EventBus(std::size_t queue_limit, Late late = Late::dropped);
   ~EventBus() override;  ///< stops the consumers; unhandled batches come again after a restart
   EventBus(const EventBus&) = delete;
   EventBus& operator=(const EventBus&) = delete;
@@ -49,6 +55,7 @@ class EventBus final : public sdk::EventSink {
   void run(Subscriber& s);
 
   std::size_t limit_;
+  Late late_;
   mutable std::mutex mutex_;
   std::condition_variable changed_;
   std::vector<std::unique_ptr<Subscriber>> subscribers_;

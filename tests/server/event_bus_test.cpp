@@ -84,6 +84,27 @@ TEST_CASE("the acknowledged position is the minimum over the consumers") {
   CHECK(bus.acknowledged() == 20);
 }
 
+TEST_CASE("a stream's bus delivers the late part of a transaction; the position never goes back") {
+  // What a replica's follower hands over when a CDC leader died in the middle of a transaction:
+  // its first part, the next transactions, then its rest from the next leader.
+  EventBus bus(16, EventBus::Late::delivered);
+  auto consumer = std::make_shared<Recorder>();
+  bus.subscribe({}, consumer);
+  bus.publish(batch(10));
+  bus.publish(batch(20));
+  REQUIRE(eventually([&] { return bus.acknowledged() == 20; }));
+  auto rest = batch(10);
+  rest.events[0].event_id = "10/1";
+  bus.publish(rest);
+  REQUIRE(eventually([&] {
+    const auto calls = consumer->calls();
+    return !calls.empty() && calls.back().events.back().event_id == "10/1";
+  }));
+  CHECK(bus.acknowledged() == 20);  // handled up to 20 still, not back to 10
+  bus.publish(batch(30));
+  REQUIRE(eventually([&] { return bus.acknowledged() == 30; }));
+}
+
 TEST_CASE("a consumer gets everything queued in one call, in order, up to the merge limit") {
   EventBus bus(2000);
   auto consumer = std::make_shared<Recorder>();

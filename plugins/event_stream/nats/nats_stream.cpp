@@ -26,7 +26,12 @@ namespace {
 using std::chrono::milliseconds;
 namespace nc = flashsale::nats;
 
-constexpr int64_t kFollowWaitMs = 200;   // longest wait for a message before stop() is looked at
+constexpr int64_t kFollowWaitMs = 200;  // longest wait for a message before stop() is looked at
+// A transaction still missing events after the stream was quiet this long goes on as it is. Its
+// rest may yet come: a leader killed in the middle of a transaction leaves the rest to the next
+// leader, which appends it once it leads (goal: within 5 s). The host's bus delivers such a late
+// part all the same, so waiting longer than a failover only keeps the item's order.
+constexpr std::chrono::seconds kPartialQuiet{10};
 constexpr int64_t kReplayWaitMs = 2000;  // longest wait for the next message of a replay
 constexpr milliseconds kRetryPause{500};
 constexpr jsErrCode kStreamNameInUse = static_cast<jsErrCode>(10058);
@@ -246,6 +251,7 @@ class NatsStream final : public sdk::EventStream {
     sdk::name_this_thread("nats-follower");
     nc::Subscription sub(nullptr, &natsSubscription_Destroy);
     std::uint64_t last_seq = 0;
+    auto last_message_at = std::chrono::steady_clock::now();
     while (!stopping_) {
       try {
         if (!sub) {
@@ -261,11 +267,13 @@ class NatsStream final : public sdk::EventStream {
         const natsStatus s = natsSubscription_NextMsg(&raw, sub.get(), kFollowWaitMs);
         connected_.Set(conn_->connected() ? 1 : 0);
         if (s == NATS_TIMEOUT) {
-          // A transaction partly dropped as duplicates (a new leader appended it again) never
-          // fills up: what came of it goes on once the stream is quiet.
-          if (!pending_.events.empty()) flush();
+          if (!pending_.events.empty() &&
+              std::chrono::steady_clock::now() - last_message_at >= kPartialQuiet) {
+            flush();
+          }
           continue;
         }
+        last_message_at = std::chrono::steady_clock::now();
         nc::check(s, "reading stream " + settings_.stream);
         nc::Msg msg = nc::own(raw);
         last_seq = std::max(last_seq, nc::stream_sequence(raw));
