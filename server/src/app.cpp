@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "api/admin_api.hpp"
 #include "api/admin_stream.hpp"
@@ -128,6 +129,45 @@ class Watchdog {
   std::thread thread_;
 };
 
+// How often flashsale_plugin_health is refreshed.
+constexpr auto kHealthInterval = std::chrono::seconds(1);
+
+// Checks every plugin's health at once and then every kHealthInterval, on its own thread (a
+// check may wait for the database), into flashsale_plugin_health, so /metrics answers from
+// memory. stop() waits for a check in progress.
+class HealthGauges {
+ public:
+  HealthGauges(const PluginHost& plugins, Metrics& metrics) {
+    thread_ = std::thread([this, &plugins, &metrics] {
+      sdk::name_this_thread("plugin-health");
+      std::unique_lock lock(mutex_);
+      do {
+        lock.unlock();
+        for (const auto& h : plugins.health()) metrics.plugin_health(h.name, h.kind, h.ok);
+        lock.lock();
+      } while (!changed_.wait_for(lock, kHealthInterval, [this] { return stopping_; }));
+    });
+  }
+  ~HealthGauges() { stop(); }
+  HealthGauges(const HealthGauges&) = delete;
+  HealthGauges& operator=(const HealthGauges&) = delete;
+
+  void stop() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
 // On the CDC leader, appends what the log yields to the event stream; the log position moves
 // only past what the stream acknowledged.
 class StreamAppender final : public sdk::EventConsumer {
@@ -201,14 +241,35 @@ int serve(const Config& config) {
   http::Router public_routes;
   http::Router admin_routes;
   // Bound now, accepting only once every route and plugin is in place.
-  http::Server public_server(io,
-                             {"public", config.http_listen, caps.public_max, config.read_timeout,
-                              config.websocket_idle_timeout},
-                             public_routes, metrics);
-  http::Server admin_server(io,
-                            {"admin", config.admin_listen, caps.admin_max, config.read_timeout,
-                             config.websocket_idle_timeout},
-                            admin_routes, metrics);
+  http::Server public_server(
+      io,
+      {"public", config.http_listen, caps.public_max, config.read_timeout,
+       config.websocket_idle_timeout, config.access_log, config.identity_header},
+      public_routes, metrics);
+  http::Server admin_server(
+      io,
+      {"admin", config.admin_listen, caps.admin_max, config.read_timeout,
+       config.websocket_idle_timeout, config.access_log, config.identity_header},
+      admin_routes, metrics);
+
+  // Read at each scrape: how near the listeners and the worker queue are to `overloaded`.
+  for (const auto& [listener, server, cap] : {std::tuple{"public", &public_server, caps.public_max},
+                                              std::tuple{"admin", &admin_server, caps.admin_max}}) {
+    metrics.add_sampled_gauge(
+        "flashsale_http_connections", "Open connections (WebSockets included), by listener",
+        {{"listener", listener}}, [s = server] { return static_cast<double>(s->connections()); });
+    metrics.add_sampled_gauge("flashsale_http_max_connections",
+                              "Open connections past which a listener answers 503 overloaded",
+                              {{"listener", listener}},
+                              [c = cap] { return static_cast<double>(c); });
+  }
+  metrics.add_sampled_gauge("flashsale_worker_queue_length",
+                            "Blocking tasks waiting for a worker thread", {},
+                            [&workers] { return static_cast<double>(workers.queued()); });
+  metrics.add_sampled_gauge(
+      "flashsale_worker_queue_limit",
+      "Waiting blocking tasks past which requests get 503 overloaded", {},
+      [limit = config.worker_queue_limit] { return static_cast<double>(limit); });
 
   api::add_ops_routes(public_routes, plugins, workers, metrics, api::Audience::public_clients);
   api::add_ops_routes(admin_routes, plugins, workers, metrics, api::Audience::operators);
@@ -238,6 +299,7 @@ int serve(const Config& config) {
                    config.push_timeout, metrics.registry());
   api::add_user_streams(public_routes, plugins.user_streams(), config.identity_header);
   plugins.start_all();  // the event source last: every consumer is subscribed by now
+  HealthGauges health_gauges(plugins, metrics);
 
   public_server.start();
   admin_server.start();
@@ -282,6 +344,7 @@ int serve(const Config& config) {
   for (auto& t : threads) t.join();
 
   log::info("listeners drained; stopping the event pipeline, then the plugins");
+  health_gauges.stop();
   stop_in_phases(events, streamed, plugins, workers,
                  deadline.value_or(std::chrono::steady_clock::now()));
   log::info("stopped");

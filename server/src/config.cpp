@@ -335,6 +335,7 @@ Config load_config(const std::optional<std::filesystem::path>& file,
   c.shutdown_grace = std::chrono::milliseconds(integer(tree, "shutdown.grace_ms", 0, 3600000));
   c.push_timeout = std::chrono::milliseconds(integer(tree, "push.timeout_ms", 10, 600000));
   c.log_level = one_of(tree, "log.level", {"debug", "info", "warn", "error"});
+  c.access_log = tree.at(pointer("log.access")).get<bool>();
   c.plugins_dir = tree.at(pointer("plugins.dir")).get<std::string>();
   c.plugins = parse_plugins(tree.at(pointer("plugins.load")));
   c.tree = std::move(tree);

@@ -53,6 +53,7 @@ struct Config {
   std::chrono::milliseconds shutdown_grace{10000};
   std::chrono::milliseconds push_timeout{2000};
   std::string log_level;
+  bool access_log = false;            ///< a line per HTTP request (log.access)
   std::filesystem::path plugins_dir;  ///< empty: lib/flashsale next to the binary's folder
   std::vector<PluginEntry> plugins;
 

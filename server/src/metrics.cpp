@@ -3,7 +3,10 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <iterator>
 #include <set>
+#include <utility>
 
 #include "version.hpp"
 
@@ -15,6 +18,11 @@ Metrics::Metrics()
                        .Name("flashsale_plugin_info")
                        .Help("Loaded plugins (value 1), by name, kind and version")
                        .Register(*registry_)),
+      plugin_health_(prometheus::BuildGauge()
+                         .Name("flashsale_plugin_health")
+                         .Help("Latest health check of each loaded plugin (1 ok, 0 not), checked "
+                               "every second")
+                         .Register(*registry_)),
       requests_(prometheus::BuildCounter()
                     .Name("flashsale_http_requests_total")
                     .Help("HTTP requests answered, by listener, route, method and status code")
@@ -36,12 +44,39 @@ Metrics::Metrics()
       .Name("flashsale_build_info")
       .Help("Build of the running service (value 1)")
       .Register(*registry_)
-      .Add({{"version", kVersion}, {"sdk_abi", std::to_string(kSdkAbi)}})
+      .Add({{"version", kVersion}, {"revision", kRevision}, {"sdk_abi", std::to_string(kSdkAbi)}})
       .Set(1);
 }
 
 std::string Metrics::serialize() const {
-  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+  auto families = registry_->Collect();
+  for (auto& f : process_.Collect()) families.push_back(std::move(f));
+  for (auto& f : collect_sampled()) families.push_back(std::move(f));
+  return prometheus::TextSerializer{}.Serialize(families);
+}
+
+void Metrics::add_sampled_gauge(const std::string& name, const std::string& help,
+                                const prometheus::Labels& labels, std::function<double()> read) {
+  std::lock_guard lock(sampled_mutex_);
+  sampled_.push_back({name, help, labels, std::move(read)});
+}
+
+std::vector<prometheus::MetricFamily> Metrics::collect_sampled() const {
+  std::vector<prometheus::MetricFamily> families;
+  std::lock_guard lock(sampled_mutex_);
+  for (const auto& g : sampled_) {
+    auto family = std::find_if(families.begin(), families.end(),
+                               [&](const prometheus::MetricFamily& f) { return f.name == g.name; });
+    if (family == families.end()) {
+      families.push_back({g.name, g.help, prometheus::MetricType::Gauge, {}});
+      family = std::prev(families.end());
+    }
+    prometheus::ClientMetric metric;
+    for (const auto& [name, value] : g.labels) metric.label.push_back({name, value});
+    metric.gauge.value = g.read();
+    family->metric.push_back(std::move(metric));
+  }
+  return families;
 }
 
 prometheus::Gauge& Metrics::websocket_connections(const std::string& listener) {
@@ -57,6 +92,10 @@ prometheus::Counter& Metrics::websocket_slow_closes(const std::string& listener)
 void Metrics::plugin_loaded(const std::string& name, const std::string& kind,
                             const std::string& version) {
   plugin_info_.Add({{"name", name}, {"kind", kind}, {"version", version}}).Set(1);
+}
+
+void Metrics::plugin_health(const std::string& name, const std::string& kind, bool ok) {
+  plugin_health_.Add({{"name", name}, {"kind", kind}}).Set(ok ? 1 : 0);
 }
 
 void Metrics::http_request(const std::string& listener, const std::string& route,

@@ -34,6 +34,11 @@ void WorkerPool::stop() {
   }
 }
 
+std::size_t WorkerPool::queued() {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
 void WorkerPool::work() {
   sdk::name_this_thread("worker");
   for (;;) {

@@ -23,6 +23,8 @@ class WorkerPool {
   bool try_post(std::function<void()> task);
   /// Finishes queued tasks and joins the threads; later try_post calls return false.
   void stop();
+  /// Tasks waiting for a thread (flashsale_worker_queue_length).
+  [[nodiscard]] std::size_t queued();
 
  private:
   void work();

@@ -12,25 +12,13 @@
 
 using namespace flashsale;
 
-namespace {
-
-bool ready(std::uint16_t port) {
-  try {
-    return test::http_request(port, "GET", "/readyz").status == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
-}  // namespace
-
 TEST_CASE("every example of docs/api.md works, twice on the same data folder") {
   const auto dir = test::temp_dir() / "pg";
   for (int run = 1; run <= 2; ++run) {
     INFO("run " << run);
     test::ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_EMBEDDED_DIR=" + dir.string()});
     REQUIRE(service.wait_listening());
-    REQUIRE(test::eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+    REQUIRE(test::eventually([&] { return test::ready(service); }, std::chrono::seconds(30)));
 
     std::string output;
     const int rc = process::run(

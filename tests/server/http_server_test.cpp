@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <future>
 #include <mutex>
+#include <regex>
+#include <set>
 #include <thread>
 
 #include "http/server.hpp"
@@ -127,6 +129,36 @@ TEST_CASE("bodies over 16 KiB answer 413 payload_too_large") {
   auto r = http_request(s.port(), "POST", "/echo", just_fits + " ");
   CHECK(r.status == 413);
   CHECK(r.json()["error"] == "payload_too_large");
+  // Counted under the route its headers asked for, not as unmatched.
+  CHECK(test::eventually([&] {
+    return s.metrics.serialize().find(
+               R"(flashsale_http_requests_total{code="413",listener="public",method="POST",route="/echo"} 1)") !=
+           std::string::npos;
+  }));
+}
+
+TEST_CASE("every answer carries the request's X-Request-Id, or one made for it") {
+  TestServer s;
+  // A gateway's id comes back as it was, also on an error.
+  CHECK(http_request(s.port(), "GET", "/hello", "", {{"X-Request-Id", "gw-7f3a:1"}})
+            .headers["x-request-id"] == "gw-7f3a:1");
+  CHECK(http_request(s.port(), "GET", "/nope", "", {{"X-Request-Id", "gw-2"}})
+            .headers["x-request-id"] == "gw-2");
+  // Without one, or with one that is unusable (too long, or with a space), one is made: 32 hex
+  // digits, a new one each time.
+  const std::regex made("[0-9a-f]{32}");
+  std::set<std::string> ids;
+  for (const std::string& bad : {std::string(), std::string(129, 'x'), std::string("a b")}) {
+    auto r = bad.empty() ? http_request(s.port(), "GET", "/hello")
+                         : http_request(s.port(), "GET", "/hello", "", {{"X-Request-Id", bad}});
+    INFO(bad);
+    CHECK(std::regex_match(r.headers["x-request-id"], made));
+    ids.insert(r.headers["x-request-id"]);
+  }
+  CHECK(ids.size() == 3);
+  // A body over the limit is answered before the handler: the id is there all the same.
+  CHECK(http_request(s.port(), "POST", "/echo", std::string(17000, ' '), {{"X-Request-Id", "big"}})
+            .headers["x-request-id"] == "big");
 }
 
 TEST_CASE("malformed HTTP answers 400 and the server keeps serving") {

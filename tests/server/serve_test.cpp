@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "process.hpp"
+#include "support/api_client.hpp"
 #include "support/http_client.hpp"
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
@@ -20,21 +21,13 @@ namespace {
 const std::string kAbiFixture =
     std::string(FLASHSALE_FIXTURE_DIR) + "/flashsale_fixture_abi_mismatch.so";
 
-bool ready(std::uint16_t port) {
-  try {
-    return http_request(port, "GET", "/readyz").status == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("with no database configured, serve starts its own PostgreSQL and gets ready") {
   const auto dir = test::temp_dir() / "pg";
   ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_EMBEDDED_DIR=" + dir.string()});
   REQUIRE(service.wait_listening());
-  CHECK(test::eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  CHECK(test::eventually([&] { return test::ready(service); }, std::chrono::seconds(30)));
   const auto readyz = http_request(service.public_port, "GET", "/readyz").json();
   CHECK(readyz["status"] == "ready");
   CHECK(readyz["plugins"][0]["name"] == "postgres");
@@ -73,6 +66,50 @@ TEST_CASE("/metrics passes promtool and carries the build and plugin info") {
   const int code = process::run({"sh", "-c", "promtool check metrics < " + file.string()}, output);
   INFO(output);
   CHECK(code == 0);
+  CHECK_THAT(service.log(), !Catch::Contains(" access: "));  // off by default
+}
+
+TEST_CASE("with log.access, each answered request is a line: route, status, user, request id") {
+  ServiceProcess service(
+      {"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(), "FLASHSALE_LOG_ACCESS=true"});
+  REQUIRE(service.wait_listening());
+  REQUIRE(test::eventually([&] { return test::ready(service); }, std::chrono::seconds(30)));
+  const auto r =
+      http_request(service.public_port, "GET", "/v1/orders/0b7c1d36-8a9e-4f2c-9d3e-1a2b3c4d5e6f",
+                   "", {{"X-User-Id", "alice"}, {"X-Request-Id", "req-42"}});
+  CHECK(r.status == 404);
+  CHECK(r.headers.at("x-request-id") == "req-42");
+  http_request(service.admin_port, "GET", "/admin/items");
+  // The line is written once the answer is: just after the client may have read it.
+  CHECK(test::eventually([&] {
+    const std::string log = service.log();
+    return log.find("access: public GET /v1/orders/{id} 404 ") != std::string::npos &&
+           log.find("access: admin GET /admin/items 200 ") != std::string::npos;
+  }));
+  INFO(service.log());
+  CHECK_THAT(service.log(), Catch::Contains(" ms user=alice request=req-42"));
+  CHECK_THAT(service.log(), Catch::Contains("access: admin GET /admin/items 200 "));
+  CHECK_THAT(service.log(), !Catch::Contains("0b7c1d36"));  // the pattern, never the raw path
+}
+
+TEST_CASE("log.level=debug follows an order: its batch, its transaction, its job") {
+  ServiceProcess service(
+      {"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(), "FLASHSALE_LOG_LEVEL=debug"});
+  REQUIRE(service.wait_listening());
+  REQUIRE(test::eventually([&] { return test::ready(service); }, std::chrono::seconds(30)));
+  test::create_item(service.admin_port, {{"id", "dbg"}, {"name", "Debug"}, {"total_stock", 1}});
+  REQUIRE(test::place(service.public_port, "alice", "dbg", "k1").status == 202);
+  CHECK(test::eventually(
+      [&] {
+        return service.log().find("): done in ") != std::string::npos;  // the payment link's job
+      },
+      std::chrono::seconds(30)));
+  INFO(service.log());
+  const std::string log = service.log();
+  CHECK_THAT(log, Catch::Contains("DEBUG postgres: placed a batch of 1 for dbg (attempt 1): "
+                                  "reserved 1"));
+  CHECK_THAT(log, Catch::Contains("events (order.reserved,inventory.changed)"));
+  CHECK_THAT(log, Catch::Contains("(make_payment_link, attempt 1): done in "));
 }
 
 TEST_CASE("the admin listener lists plugins; the public one does not") {
@@ -101,7 +138,7 @@ TEST_CASE("an optional plugin with another ABI is refused and the server runs on
                               kAbiFixture + R"(", "required": false},
                                   {"file": "flashsale_push_log", "required": false}])"});
   REQUIRE(service.wait_listening());
-  CHECK(ready(service.public_port));
+  CHECK(test::ready(service));
   CHECK_THAT(service.log(), Catch::Contains("plugin " + kAbiFixture +
                                             " refused: ABI mismatch: built for SDK ABI " +
                                             std::to_string(sdk::kAbiVersion + 1)));
@@ -135,7 +172,7 @@ TEST_CASE("an optional plugin whose start() fails is left out in one line; a req
     ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + test::fresh_database(),
                                        plugins + R"(", "required": false}])"});
     REQUIRE(service.wait_listening());
-    CHECK(ready(service.public_port));
+    CHECK(test::ready(service));
     CHECK_THAT(service.log(),
                Catch::Contains("WARN  host: " + failure + " (optional: continuing without it)\n"));
     const auto list = http_request(service.admin_port, "GET", "/admin/plugins").json()["plugins"];

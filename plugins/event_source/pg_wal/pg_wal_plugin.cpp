@@ -12,6 +12,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <flashsale/pg/connection.hpp>
@@ -21,7 +22,10 @@
 #include <flashsale/sdk/event_types.hpp>
 #include <flashsale/sdk/settings.hpp>
 #include <flashsale/sdk/threads.hpp>
+#include <limits>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "event_mapper.hpp"
@@ -43,6 +47,8 @@ constexpr milliseconds kStaleReaderGrace{3000};
 // hashed. Shown in pg_locks as classid and objid.
 constexpr const char* kLockClass = "1179861828";     // "FSCD"
 constexpr std::chrono::seconds kHealthySession{10};  // resets the reconnect backoff
+// The values of pg_replication_slots.wal_status (PostgreSQL 13 and later).
+constexpr std::array<const char*, 4> kWalStatuses = {"reserved", "extended", "unreserved", "lost"};
 
 struct Settings {
   std::string slot;  // empty: flashsale_<database>
@@ -101,10 +107,26 @@ class PgWalSource final : public sdk::EventSource {
                     .Help("1 while this replica reads the write-ahead log (the CDC leader), 0 "
                           "while it stands by")
                     .Register(host.metrics())
-                    .Add({})) {
+                    .Add({})),
+        wal_status_(prometheus::BuildGauge()
+                        .Name("flashsale_cdc_slot_wal_status")
+                        .Help("The replication slot's wal_status (value 1 for the current one): "
+                              "reserved, extended, unreserved (WAL it needs is about to be "
+                              "removed), lost (invalidated)")
+                        .Register(host.metrics())),
+        safe_wal_size_(prometheus::BuildGauge()
+                           .Name("flashsale_cdc_slot_safe_wal_size_bytes")
+                           .Help("WAL that can still be written before the slot is at risk of "
+                                 "being invalidated (NaN: max_slot_wal_keep_size is unlimited)")
+                           .Register(host.metrics())
+                           .Add({})) {
     for (const auto type : sdk::event_type::kAll) {
       counters_[std::string(type)] = &events_.Add({{"type", std::string(type)}});
     }
+    for (const auto status : kWalStatuses) {
+      wal_statuses_[status] = &wal_status_.Add({{"status", status}});
+    }
+    safe_wal_size_.Set(std::numeric_limits<double>::quiet_NaN());
   }
 
   void migrate() override {
@@ -186,17 +208,38 @@ class PgWalSource final : public sdk::EventSource {
     health_ = {ok, std::move(detail)};
   }
 
-  void ensure_slot(pg::Connection& sql) {
-    const auto rows = sql.exec("SELECT wal_status FROM pg_replication_slots WHERE slot_name = $1",
-                               {settings_.slot});
+  // Reads the slot's wal_status and safe_wal_size into the gauges; returns the status, or
+  // nothing while there is no slot.
+  std::optional<std::string> observe_slot(pg::Connection& sql) {
+    const auto rows =
+        sql.exec("SELECT wal_status, safe_wal_size FROM pg_replication_slots WHERE slot_name = $1",
+                 {settings_.slot});
     if (rows.rows() == 0) {
+      set_wal_status("");
+      safe_wal_size_.Set(std::numeric_limits<double>::quiet_NaN());
+      return std::nullopt;
+    }
+    std::string status(rows.get(0, 0));
+    set_wal_status(status);
+    safe_wal_size_.Set(rows.is_null(0, 1) ? std::numeric_limits<double>::quiet_NaN()
+                                          : static_cast<double>(rows.get_int(0, 1)));
+    return status;
+  }
+
+  void set_wal_status(const std::string& status) {
+    for (const auto& [name, gauge] : wal_statuses_) gauge->Set(name == status ? 1 : 0);
+  }
+
+  void ensure_slot(pg::Connection& sql) {
+    const auto status = observe_slot(sql);
+    if (!status) {
       try {
         sql.exec("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", {settings_.slot});
         host_.log(sdk::LogLevel::info, "created replication slot " + settings_.slot);
       } catch (const pg::Error& e) {
         if (!e.is_duplicate_object()) throw;  // made meanwhile by another instance: fine
       }
-    } else if (rows.get(0, 0) == "lost") {
+    } else if (*status == "lost") {
       throw Fatal("replication slot " + settings_.slot +
                   " was invalidated (it fell behind max_slot_wal_keep_size): events were lost; "
                   "see docs/operations.md, \"Event source: invalidated slot\"");
@@ -255,7 +298,7 @@ class PgWalSource final : public sdk::EventSource {
       const auto now = Clock::now();
       if (now - session.last_status >= milliseconds(settings_.status_interval_ms)) {
         send_status(session, false);
-        sql.exec("SELECT 1");  // the lock's session is alive: else end, another may lead now
+        observe_slot(sql);  // also proves the lock's session alive: else end, another may lead
       }
       if (settings_.heartbeat_interval_ms > 0 &&
           now - session.last_heartbeat >= milliseconds(settings_.heartbeat_interval_ms)) {
@@ -287,6 +330,7 @@ class PgWalSource final : public sdk::EventSource {
         const std::string who = leader.rows() ? std::string(leader.get(0, 0)) : "another replica";
         if (tries == 0) host_.log(sdk::LogLevel::info, "standing by: " + who + " reads the log");
         set_health(true, "standing by: " + who + " reads the log");
+        observe_slot(sql);
       }
       for (auto waited = milliseconds(0); waited < kStandbyPoll && !stopping_;
            waited += kReadWait) {
@@ -334,7 +378,10 @@ class PgWalSource final : public sdk::EventSource {
         session.conn->start(command);
         return;
       } catch (const pg::Error& e) {
-        if (std::string(e.what()).find("invalidated") != std::string::npos) throw Fatal(e.what());
+        if (std::string(e.what()).find("invalidated") != std::string::npos) {
+          set_wal_status("lost");
+          throw Fatal(e.what());
+        }
         if (!e.is_in_use() || stopping_) {
           throw std::runtime_error(std::string("START_REPLICATION: ") + e.what());
         }
@@ -376,6 +423,12 @@ class PgWalSource final : public sdk::EventSource {
         if (auto it = counters_.find(e.type); it != counters_.end()) it->second->Increment();
       }
       lag_seconds_.Set(static_cast<double>(sdk::now_unix_us() - batch->commit_unix_us) / 1e6);
+      std::string types;
+      for (const auto& e : batch->events) types += (types.empty() ? "" : ",") + e.type;
+      host_.log(sdk::LogLevel::debug, "transaction up to " + format_lsn(batch->end_lsn) +
+                                          " committed at " + sdk::rfc3339(batch->commit_unix_us) +
+                                          ": " + std::to_string(batch->events.size()) +
+                                          " events (" + types + ")");
       host_.event_sink().publish(std::move(*batch));  // blocks while a consumer is far behind
     }
   }
@@ -403,6 +456,9 @@ class PgWalSource final : public sdk::EventSource {
   prometheus::Gauge& lag_seconds_;
   prometheus::Counter& reconnects_;
   prometheus::Gauge& leader_;
+  prometheus::Family<prometheus::Gauge>& wal_status_;
+  std::map<std::string, prometheus::Gauge*> wal_statuses_;
+  prometheus::Gauge& safe_wal_size_;
   std::atomic<bool> stopping_{false};
   std::thread reader_;
   std::mutex health_mutex_;

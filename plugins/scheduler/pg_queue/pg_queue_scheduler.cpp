@@ -10,7 +10,8 @@
 // releases when the session ends, so a maintenance thread, in any live instance, requeues the
 // jobs of a killed worker within a poll interval; it also extends the visibility timeout of its
 // own workers' jobs while they run, requeues jobs whose timeout passed all the same (a hung or
-// cut-off process), deletes old done jobs in bounded batches and refreshes the depth gauges.
+// cut-off process), deletes old done jobs in bounded batches and refreshes the per-kind gauges
+// (queued, due, the oldest due job's age, dead).
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
@@ -52,11 +53,11 @@ constexpr milliseconds kAcquireTimeout{5000};        // waiting for a free API c
 constexpr int kStatementTimeoutMs = 10000;           // no statement of ours takes near this
 constexpr milliseconds kBatchBudget{50};             // aim: a claimed batch runs within this
 constexpr milliseconds kContendedPause{5};           // due jobs exist but others hold them
-constexpr milliseconds kHousekeepingInterval{1000};  // cleanup and depth gauges
+constexpr milliseconds kHousekeepingInterval{1000};  // cleanup and per-kind gauges
 constexpr int kCleanupBatch = 1000;                  // rows per DELETE
 constexpr int kCleanupBatchesPerPass = 10;           // DELETEs per housekeeping pass
 constexpr int kRescueBatch = 1000;                   // lost jobs requeued per pass
-constexpr int kMaxDepthKinds = 100;                  // bound on the depth gauge's label set
+constexpr int kMaxGaugeKinds = 100;                  // bound on a per-kind gauge's label set
 constexpr std::size_t kMaxErrorLength = 2000;        // last_error is for humans
 
 std::string truncated(std::string text) {
@@ -80,6 +81,9 @@ void prepare(pg::Connection& conn, bool worker) {
 struct Claimed {
   long long id = 0;
   sdk::Job job;
+  // The later of run_at and the enqueue: lateness counts from here, so a job enqueued with a
+  // run_at in the past (a sale closed by a closes_at years ago) is not years late.
+  JobClock::time_point due_since;
 };
 
 }  // namespace
@@ -94,17 +98,28 @@ class PgQueueScheduler final : public sdk::Scheduler {
                         .Name("flashsale_jobs_total")
                         .Help("Job attempts finished, by kind and outcome (done, retry, dead)")
                         .Register(host.metrics())),
-        depth_(prometheus::BuildGauge()
+        depth_{prometheus::BuildGauge()
                    .Name("flashsale_job_queue_depth")
                    .Help("Queued jobs (due or not), by kind")
-                   .Register(host.metrics())),
+                   .Register(host.metrics())},
+        due_{prometheus::BuildGauge()
+                 .Name("flashsale_job_queue_due")
+                 .Help("Queued jobs whose run_at has come, by kind")
+                 .Register(host.metrics())},
+        oldest_due_{prometheus::BuildGauge()
+                        .Name("flashsale_job_oldest_due_age_seconds")
+                        .Help("Now minus the later of run_at and enqueue time of the oldest due "
+                              "queued job (0 when none is due), by kind")
+                        .Register(host.metrics())},
+        dead_{prometheus::BuildGauge()
+                  .Name("flashsale_job_dead")
+                  .Help("Dead jobs (failed for good, kept until retried), by kind")
+                  .Register(host.metrics())},
         lateness_(prometheus::BuildHistogram()
                       .Name("flashsale_job_lateness_seconds")
-                      .Help("From a job's run_at to the start of its handler")
-                      .Register(host.metrics())
-                      .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025,
-                                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5,
-                                                                       5, 10, 30, 60, 300})),
+                      .Help("From the later of a job's run_at and its enqueue to the start of its "
+                            "handler, by kind")
+                      .Register(host.metrics())),
         pool_(url_, kApiConnections, [](pg::Connection& c) { prepare(c, false); }) {}
 
   ~PgQueueScheduler() override { stop(); }
@@ -129,7 +144,11 @@ class PgQueueScheduler final : public sdk::Scheduler {
     for (const auto& [kind, handler] : handlers_) {
       kinds_.push_back(kind);
       for (const char* outcome : {"done", "retry", "dead"}) counter(kind, outcome);
-      depth_gauge(kind);
+      for (auto* gauges : {&depth_, &due_, &oldest_due_, &dead_}) gauge(*gauges, kind);
+      lateness_by_kind_[kind] = &lateness_.Add(
+          {{"kind", kind}},
+          prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                  1, 2.5, 5, 10, 30, 60, 300});
     }
     kinds_param_ = pg::text_array(kinds_);
     const std::size_t workers = handlers_.empty() ? 0 : static_cast<std::size_t>(settings_.threads);
@@ -356,6 +375,8 @@ class PgQueueScheduler final : public sdk::Scheduler {
       c.job.attempt = static_cast<int>(r.get_int(i, 3));
       c.job.run_at = JobClock::time_point(std::chrono::duration_cast<JobClock::duration>(
           std::chrono::microseconds(r.get_int(i, 4))));
+      c.due_since = JobClock::time_point(std::chrono::duration_cast<JobClock::duration>(
+          std::chrono::microseconds(r.get_int(i, 5))));
       claimed.push_back(std::move(c));
     }
     std::sort(claimed.begin(), claimed.end(), [](const Claimed& a, const Claimed& b) {
@@ -387,8 +408,8 @@ class PgQueueScheduler final : public sdk::Scheduler {
         continue;
       }
       const auto started = JobClock::now();
-      lateness_.Observe(
-          std::max(0.0, std::chrono::duration<double>(started - c.job.run_at).count()));
+      lateness_by_kind_.at(c.job.kind)
+          ->Observe(std::max(0.0, std::chrono::duration<double>(started - c.due_since).count()));
       const auto outcome = run_handler(c.job);
       const double ms =
           std::chrono::duration<double, std::milli>(JobClock::now() - started).count();
@@ -407,6 +428,11 @@ class PgQueueScheduler final : public sdk::Scheduler {
         row["delay_ms"] = retry_delay(settings_, c.job.attempt, outcome.retry_after, rng).count();
         row["error"] = truncated(outcome.detail.empty() ? "retry requested" : outcome.detail);
       }
+      host_.log(sdk::LogLevel::debug, "job " + c.job.id + " (" + c.job.kind + ", attempt " +
+                                          std::to_string(c.job.attempt) +
+                                          "): " + row["outcome"].get<std::string>() + " in " +
+                                          std::to_string(static_cast<int>(ms)) + " ms" +
+                                          (outcome.detail.empty() ? "" : ": " + outcome.detail));
       outcomes.push_back(std::move(row));
       counted.emplace_back(c.job.kind, label);
     }
@@ -463,7 +489,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
         if (Clock::now() >= next_housekeeping) {
           next_housekeeping = Clock::now() + kHousekeepingInterval;
           cleanup(*conn);
-          refresh_depth(*conn);
+          refresh_gauges(*conn);
         }
         failing = false;
       } catch (const std::exception& e) {
@@ -525,22 +551,34 @@ class PgQueueScheduler final : public sdk::Scheduler {
     }
   }
 
-  void refresh_depth(pg::Connection& conn) {
-    const auto r = conn.exec_prepared(std::string(kDepth.name), {std::to_string(kMaxDepthKinds)});
-    std::set<std::string> present;
-    for (int i = 0; i < r.rows(); ++i) {
-      const std::string kind(r.get(i, 0));
-      present.insert(kind);
-      depth_gauge(kind).Set(static_cast<double>(r.get_int(i, 1)));
+  void refresh_gauges(pg::Connection& conn) {
+    const std::string kinds = std::to_string(kMaxGaugeKinds);
+    std::map<std::string, double> depth, due, oldest_due, dead;
+    const auto queued = conn.exec_prepared(std::string(kDepth.name), {kinds});
+    for (int i = 0; i < queued.rows(); ++i) {
+      const std::string kind(queued.get(i, 0));
+      depth[kind] = static_cast<double>(queued.get_int(i, 1));
+      due[kind] = static_cast<double>(queued.get_int(i, 2));
+      oldest_due[kind] = std::strtod(std::string(queued.get(i, 3)).c_str(), nullptr);
     }
-    std::lock_guard lock(metrics_mutex_);
-    for (auto& [kind, gauge] : depth_gauges_) {
-      if (present.count(kind) == 0) gauge->Set(0);
+    const auto failed = conn.exec_prepared(std::string(kDeadCount.name), {kinds});
+    for (int i = 0; i < failed.rows(); ++i) {
+      dead[std::string(failed.get(i, 0))] = static_cast<double>(failed.get_int(i, 1));
     }
+    set_gauges(depth_, depth);
+    set_gauges(due_, due);
+    set_gauges(oldest_due_, oldest_due);
+    set_gauges(dead_, dead);
   }
 
   // --- Metrics ---------------------------------------------------------------------------------
   // Label values are job kinds: the handled ones, and those found in the table (bounded).
+  struct KindGauges {
+    explicit KindGauges(prometheus::Family<prometheus::Gauge>& f) : family(f) {}
+    prometheus::Family<prometheus::Gauge>& family;
+    std::map<std::string, prometheus::Gauge*> gauges;
+  };
+
   prometheus::Counter& counter(const std::string& kind, const char* outcome) {
     std::lock_guard lock(metrics_mutex_);
     auto& c = counters_[{kind, outcome}];
@@ -548,22 +586,35 @@ class PgQueueScheduler final : public sdk::Scheduler {
     return *c;
   }
 
-  prometheus::Gauge& depth_gauge(const std::string& kind) {
+  prometheus::Gauge& gauge(KindGauges& gauges, const std::string& kind) {
     std::lock_guard lock(metrics_mutex_);
-    auto& g = depth_gauges_[kind];
-    if (g == nullptr) g = &depth_.Add({{"kind", kind}});
+    auto& g = gauges.gauges[kind];
+    if (g == nullptr) g = &gauges.family.Add({{"kind", kind}});
     return *g;
+  }
+
+  // Sets the gauge of each kind in `values`, and those of the kinds not in it to 0.
+  void set_gauges(KindGauges& gauges, const std::map<std::string, double>& values) {
+    for (const auto& [kind, value] : values) gauge(gauges, kind).Set(value);
+    std::lock_guard lock(metrics_mutex_);
+    for (auto& [kind, g] : gauges.gauges) {
+      if (values.count(kind) == 0) g->Set(0);
+    }
   }
 
   sdk::HostContext& host_;
   const Settings settings_;
   const std::string url_;
   prometheus::Family<prometheus::Counter>& jobs_total_;
-  prometheus::Family<prometheus::Gauge>& depth_;
-  prometheus::Histogram& lateness_;
+  KindGauges depth_;
+  KindGauges due_;
+  KindGauges oldest_due_;
+  KindGauges dead_;
+  prometheus::Family<prometheus::Histogram>& lateness_;
+  // One per handled kind, made at start(); claims return only handled kinds.
+  std::map<std::string, prometheus::Histogram*> lateness_by_kind_;
   std::mutex metrics_mutex_;
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> counters_;
-  std::map<std::string, prometheus::Gauge*> depth_gauges_;
   pg::Pool pool_;
 
   std::map<std::string, Handler> handlers_;  // fixed once started

@@ -50,7 +50,8 @@ inline constexpr Statement kClaim{
     " claimed_by = pg_backend_pid()"
     " WHERE j.id = ANY (ARRAY(SELECT id FROM due)) AND j.state = 'queued'"
     " RETURNING j.id, j.kind, j.payload::text, j.attempts,"
-    " (extract(epoch FROM j.run_at) * 1000000)::bigint"};
+    " (extract(epoch FROM j.run_at) * 1000000)::bigint,"
+    " (extract(epoch FROM greatest(j.run_at, j.created_at)) * 1000000)::bigint"};
 
 /// Milliseconds from now (the database's clock) until the earliest queued job of the kinds in
 /// $1 is due; negative when one is due already, NULL when there is none. One index probe per
@@ -122,11 +123,21 @@ inline constexpr Statement kCleanup{"cleanup",
                                     "now() - $1::int * interval '1 second'"
                                     " ORDER BY finished_at LIMIT $2 FOR UPDATE SKIP LOCKED))"};
 
-/// Queued jobs per kind (at most $1 kinds), for flashsale_job_queue_depth.
+/// Per kind (at most $1 kinds): queued jobs, those of them due, and the age in seconds of the
+/// oldest due one (0 when none is due), for flashsale_job_queue_depth, flashsale_job_queue_due
+/// and flashsale_job_oldest_due_age_seconds. A job is due from the later of its run_at and its
+/// enqueue (created_at): one enqueued with a run_at in the past is not years old.
 inline constexpr Statement kDepth{
     "depth",
-    "SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind ORDER BY kind"
-    " LIMIT $1"};
+    "SELECT kind, count(*), count(*) FILTER (WHERE run_at <= now()),"
+    " coalesce(extract(epoch FROM now() - min(greatest(run_at, created_at))"
+    "  FILTER (WHERE run_at <= now())), 0)"
+    " FROM jobs WHERE state = 'queued' GROUP BY kind ORDER BY kind LIMIT $1"};
+
+/// Dead jobs per kind (at most $1 kinds), for flashsale_job_dead.
+inline constexpr Statement kDeadCount{
+    "dead_count",
+    "SELECT kind, count(*) FROM jobs WHERE state = 'dead' GROUP BY kind ORDER BY kind LIMIT $1"};
 
 /// Adds the jobs of $1, a JSON array of {kind, payload, run_at_us, unique_key}, in one
 /// statement; a job whose unique_key is taken is skipped. Returns a row per new job. Rows go in
@@ -172,9 +183,9 @@ inline constexpr Statement kRetry{
     " finished_at = NULL, updated_at = now() WHERE id = $1::bigint AND state = 'dead'"
     " RETURNING id"};
 
-inline constexpr std::array kStatements{kHoldClaimerLock, kClaim,   kNextDue, kRecord,  kRescue,
-                                        kExtend,          kCleanup, kDepth,   kEnqueue, kRetry,
-                                        kList[0],         kList[1], kList[2], kList[3]};
+inline constexpr std::array kStatements{kHoldClaimerLock, kClaim,   kNextDue, kRecord,    kRescue,
+                                        kExtend,          kCleanup, kDepth,   kDeadCount, kEnqueue,
+                                        kRetry,           kList[0], kList[1], kList[2],   kList[3]};
 #undef FLASHSALE_PG_QUEUE_CLAIMER_CLASS
 
 }  // namespace flashsale::plugins::pg_queue

@@ -6,8 +6,11 @@
 namespace flashsale::plugins::postgres {
 
 PlaceCoalescer::PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending,
-                               RunBatch run)
-    : max_batch_(max_batch), max_pending_(max_pending), run_(std::move(run)) {
+                               RunBatch run, prometheus::Gauge* pending)
+    : max_batch_(max_batch),
+      max_pending_(max_pending),
+      run_(std::move(run)),
+      pending_gauge_(pending) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
 }
 
@@ -28,6 +31,7 @@ void PlaceCoalescer::submit(sdk::PlaceRequest request, sdk::Storage::Done done) 
       const std::string item = request.item_id;
       queue.pending.push_back({std::move(request), std::move(done)});
       ++pending_;
+      if (pending_gauge_ != nullptr) pending_gauge_->Set(static_cast<double>(pending_));
       if (!queue.scheduled) {
         queue.scheduled = true;
         ready_.push_back(item);
@@ -59,6 +63,7 @@ void PlaceCoalescer::work() {
         queue.pending.pop_front();
       }
       pending_ -= n;
+      if (pending_gauge_ != nullptr) pending_gauge_->Set(static_cast<double>(pending_));
     }
     try {
       run_(item, batch);

@@ -4,6 +4,8 @@
 // items run in parallel on the worker threads, taking turns batch by batch.
 #pragma once
 
+#include <prometheus/gauge.h>
+
 #include <condition_variable>
 #include <deque>
 #include <flashsale/sdk/storage.hpp>
@@ -26,7 +28,9 @@ class PlaceCoalescer {
   /// Runs one batch for one item; must call every placement's `done` exactly once.
   using RunBatch = std::function<void(const std::string& item, std::vector<PendingPlacement>&)>;
 
-  PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending, RunBatch run);
+  /// `pending`, if set, follows the number of queued placements (flashsale_place_pending).
+  PlaceCoalescer(int threads, std::size_t max_batch, std::size_t max_pending, RunBatch run,
+                 prometheus::Gauge* pending = nullptr);
   ~PlaceCoalescer();  ///< finishes what is queued, then joins
   PlaceCoalescer(const PlaceCoalescer&) = delete;
   PlaceCoalescer& operator=(const PlaceCoalescer&) = delete;
@@ -44,6 +48,7 @@ class PlaceCoalescer {
   std::size_t max_batch_;
   std::size_t max_pending_;
   RunBatch run_;
+  prometheus::Gauge* pending_gauge_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::unordered_map<std::string, ItemQueue> items_;

@@ -173,6 +173,12 @@ class PostgresStorage final : public sdk::Storage {
                          .Help("Storage database connections on loan")
                          .Register(host.metrics())
                          .Add({})),
+        place_pending_(prometheus::BuildGauge()
+                           .Name("flashsale_place_pending")
+                           .Help("Placements waiting for their item's next batch; past "
+                                 "flashsale_place_max_pending they are refused as overloaded")
+                           .Register(host.metrics())
+                           .Add({})),
         item_available_(item_gauge("flashsale_item_available", "Units free to reserve, per item")),
         item_waiting_(item_gauge("flashsale_item_waiting", "Orders in the waiting line, per item")),
         item_leases_(item_gauge("flashsale_item_leases", "Active reservations (leases), per item")),
@@ -181,6 +187,12 @@ class PostgresStorage final : public sdk::Storage {
             [this](pg::Connection& c) { prepare(c); },
             [this](int delta) { pool_in_use_.Increment(delta); }) {
     for (const auto& o : kOutcomes) outcome_counters_[o] = &orders_.Add({{"outcome", o}});
+    prometheus::BuildGauge()
+        .Name("flashsale_place_max_pending")
+        .Help("Waiting placements past which new ones are refused as overloaded (max_pending)")
+        .Register(host.metrics())
+        .Add({})
+        .Set(settings_.max_pending);
   }
 
   void migrate() override {
@@ -194,7 +206,8 @@ class PostgresStorage final : public sdk::Storage {
         static_cast<std::size_t>(settings_.max_pending),
         [this](const std::string& item, std::vector<PendingPlacement>& batch) {
           run_batch(item, batch);
-        });
+        },
+        &place_pending_);
     gauges_thread_ = std::thread([this] { refresh_gauges_loop(); });
   }
 
@@ -454,6 +467,15 @@ class PostgresStorage final : public sdk::Storage {
                         std::string(rows.get(r, 2)), std::string(rows.get(r, 3))};
         }
         batch_size_.Observe(static_cast<double>(batch.size()));
+        std::map<std::string, int> tally;
+        for (const auto& o : outcomes) ++tally[o];
+        std::string summary;
+        for (const auto& [outcome, n] : tally) {
+          summary += (summary.empty() ? "" : ", ") + outcome + " " + std::to_string(n);
+        }
+        host_.log(sdk::LogLevel::debug, "placed a batch of " + std::to_string(batch.size()) +
+                                            " for " + item + " (attempt " +
+                                            std::to_string(attempt) + "): " + summary);
         break;
       } catch (const pg::Error& e) {
         // Deadlock, serialization failure, or a connection lost (e.g. the server restarted):
@@ -503,6 +525,7 @@ class PostgresStorage final : public sdk::Storage {
   std::map<std::string, prometheus::Counter*> outcome_counters_;
   prometheus::Histogram& batch_size_;
   prometheus::Gauge& pool_in_use_;
+  prometheus::Gauge& place_pending_;
   prometheus::Family<prometheus::Gauge>& item_available_;
   prometheus::Family<prometheus::Gauge>& item_waiting_;
   prometheus::Family<prometheus::Gauge>& item_leases_;

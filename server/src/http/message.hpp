@@ -26,6 +26,9 @@ struct Request {
   std::map<std::string, std::string> headers;  ///< names in lower case; the last if repeated
   std::set<std::string> repeated_headers;      ///< names (lower case) that came more than once
   std::string body;
+  /// The client's X-Request-Id (a gateway's), or one made for this request; echoed in the
+  /// answer's X-Request-Id and in the access log.
+  std::string request_id;
 
   /// A header's value, or empty; `name` is case-insensitive.
   [[nodiscard]] std::string header(std::string name) const;

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,9 +16,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <unordered_map>
 
 #include "http/request_parser.hpp"
@@ -82,6 +85,25 @@ bool is_protocol_error(const beast::error_code& ec) {
   return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category();
 }
 
+// A request id a gateway may pass on: 1 to 128 visible ASCII characters.
+constexpr std::size_t kMaxRequestId = 128;
+bool acceptable_request_id(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxRequestId &&
+         std::all_of(id.begin(), id.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+// 32 random hex digits, for a request that came without a usable X-Request-Id.
+std::string make_request_id() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (std::size_t i = 0; i < id.size(); i += 16) {
+    auto bits = random();
+    for (std::size_t j = 0; j < 16; ++j, bits >>= 4) id[i + j] = kHex[bits & 0xf];
+  }
+  return id;
+}
+
 }  // namespace
 
 // One upgraded connection. Every operation on the stream runs on its strand; send() may be
@@ -120,7 +142,10 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
         net::socket_base::send_buffer_size(kWebSocketSendBuffer), ignored);
     // Beast would name itself and its version in the 101.
     ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(bhttp::field::server, "flashsale"); }));
+        [id = request->request_id](websocket::response_type& res) {
+          res.set(bhttp::field::server, "flashsale");
+          res.set("X-Request-Id", id);
+        }));
     ws_.async_accept(upgrade, [self = shared_from_this(), request, &handler](beast::error_code ec) {
       if (ec) return;
       handler(*request, self);
@@ -361,6 +386,14 @@ class Session : public std::enable_shared_from_this<Session> {
     started_ = std::chrono::steady_clock::now();
     route_ = "unmatched";
     method_ = parser_ ? std::string(parser_->get().method_string()) : "";
+    // Whatever the headers read so far hold, also for a request answered 400 or 413.
+    std::string_view given;
+    if (parser_) given = parser_->get()["X-Request-Id"];
+    request_id_ = acceptable_request_id(given) ? std::string(given) : make_request_id();
+    user_.clear();
+    if (state_->options.access_log && parser_) {
+      user_ = std::string(parser_->get()[state_->options.identity_header]).substr(0, kMaxRequestId);
+    }
     keep_alive_ = false;
     if (ec) return on_read_error(ec);
     busy_ = true;
@@ -375,6 +408,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool bad_query = false;
     auto req =
         std::make_shared<Request>(to_request(bhttp::request<bhttp::string_body>(raw), bad_query));
+    req->request_id = request_id_;
     const auto match = state_->router.match(*req);
     route_ = match.route;
     if (bad_query) {
@@ -390,6 +424,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return close();
     busy_ = true;
     if (ec == bhttp::error::body_limit) {
+      // The headers were read: counted under the route they ask for, not as unmatched.
+      bool bad_query = false;
+      auto req = to_request(RawRequest(parser_->get()), bad_query);
+      route_ = state_->router.match(req).route;
       return write(error_response(413, "payload_too_large", "request body is over 16 KiB"));
     }
     if (ec == bhttp::error::header_limit) {
@@ -425,6 +463,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     // The connection now belongs to the WebSocket session; this HTTP session ends here.
     state_->metrics.http_request(state_->options.name, route_, method_, 101, 0);
+    if (state_->options.access_log) log_access(101, 0);
     std::make_shared<WsSession>(stream_.release_socket(), state_)
         ->accept(raw, req, *match.websocket);
   }
@@ -461,6 +500,7 @@ class Session : public std::enable_shared_from_this<Session> {
     response_.version(11);
     response_.set(bhttp::field::content_type, r.content_type);
     for (const auto& [name, value] : r.headers) response_.set(name, value);
+    response_.set("X-Request-Id", request_id_);
     response_.keep_alive(keep);
     response_.body() = std::move(r.body);
     response_.prepare_payload();
@@ -479,8 +519,22 @@ class Session : public std::enable_shared_from_this<Session> {
       state_->metrics.http_request(state_->options.name, route_, method_,
                                    static_cast<int>(response_.result_int()), seconds);
     }
+    if (state_->options.access_log) {
+      log_access(static_cast<int>(response_.result_int()), seconds);
+    }
     if (ec || !keep) return close();
     read();
+  }
+
+  // "public POST /v1/items/{item}/orders 202 1.234 ms user=u1 request=9f...": the route pattern,
+  // never the raw path (ids in paths are in the user's own log of what they asked).
+  void log_access(int status, double seconds) {
+    char ms[32];
+    std::snprintf(ms, sizeof ms, "%.3f", seconds * 1000);
+    log::write(log::LogLevel::info, "access",
+               state_->options.name + " " + method_ + " " + route_ + " " + std::to_string(status) +
+                   " " + ms + " ms user=" + (user_.empty() ? "-" : user_) +
+                   " request=" + request_id_);
   }
 
   void close() {
@@ -500,6 +554,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
   std::string route_;
   std::string method_;
+  std::string request_id_;
+  std::string user_;  // only with the access log
 };
 
 namespace {

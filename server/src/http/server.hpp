@@ -30,6 +30,10 @@ class Server {
     /// A WebSocket client that sends nothing (not even a pong) for this long is closed; it is
     /// pinged after half of it.
     std::chrono::milliseconds websocket_idle_timeout{30000};
+    /// A line per answered request: listener, method, route pattern, status, duration, the user
+    /// (the value of `identity_header`) and the request id.
+    bool access_log = false;
+    std::string identity_header = "X-User-Id";
   };
 
   /// Binds at once (throws std::runtime_error naming the address if it cannot).

@@ -24,14 +24,6 @@ using nlohmann::json;
 
 namespace {
 
-bool ready(std::uint16_t port) {
-  try {
-    return http_request(port, "GET", "/readyz").status == 200;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 std::string confirmed_flush(pg::Connection& conn) {
   return std::string(conn.exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
                                "WHERE slot_name = 'flashsale_' || current_database()")
@@ -77,7 +69,7 @@ TEST_CASE("the slot's confirmed position moves only after every consumer handled
                             "gated": {"gate_file": ")" +
            gate.string() + R"("}})"});
   REQUIRE(service.wait_listening());
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   pg::Connection conn(url);
   create_item(service.admin_port, {{"id", "gated"}, {"name", "Gated"}, {"total_stock", 5}});
   // The consumer now holds item.created: nothing after it may be acknowledged.
@@ -96,7 +88,7 @@ TEST_CASE("a PostgreSQL restart mid-stream loses no event and repeats none") {
   EmbeddedPostgres pg({temp_dir() / "pg", {}});
   ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + pg.url()});
   REQUIRE(service.wait_listening());
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   auto ws = admin_stream(service.admin_port);
   create_item(service.admin_port, {{"id", "restart"}, {"name", "Restart"}, {"total_stock", 1000}});
   auto place_range = [&](int from, int to) {
@@ -110,7 +102,7 @@ TEST_CASE("a PostgreSQL restart mid-stream loses no event and repeats none") {
   };
   place_range(0, 100);
   pg.restart();
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   place_range(100, 200);
   const auto frames = drain(*ws, service.admin_port);
   std::set<std::string> ids, reserved;
@@ -133,17 +125,17 @@ TEST_CASE("after a healthy session the reconnect backoff starts over: one blip c
   EmbeddedPostgres pg({temp_dir() / "pg", {}});
   ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + pg.url()});
   REQUIRE(service.wait_listening());
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   // Blips in quick succession build the backoff up (each waits twice the one before).
   for (int i = 0; i < 5; ++i) {
     pg.restart();
-    REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+    REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   }
   // A healthy stretch, then one blip: the reader is back as soon as the server is.
   std::this_thread::sleep_for(std::chrono::seconds(11));
   pg.restart();
   const auto restarted = std::chrono::steady_clock::now();
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   const auto back = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - restarted);
   INFO("ready again " << back.count() << " ms after the restart");
@@ -159,7 +151,7 @@ TEST_CASE("pg_recvlogical with test_decoding sees the same order changes in the 
   }
   ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + url});
   REQUIRE(service.wait_listening());
-  REQUIRE(eventually([&] { return ready(service.public_port); }, std::chrono::seconds(30)));
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   auto ws = admin_stream(service.admin_port);
   const auto P = service.public_port;
   create_item(service.admin_port, {{"id", "xcheck"}, {"name", "X"}, {"total_stock", 3}});
