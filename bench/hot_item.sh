@@ -13,9 +13,12 @@
 #                          [--naive-clients LIST] [--sweep-duration S]
 #                          [--skip-service] [--skip-baseline] [--skip-redis] [--skip-nginx]
 #                          [--build] [--keep]
-#        bench/hot_item.sh --ab DIR_A DIR_B [--rounds N] [the load flags above] [--keep]
+#        bench/hot_item.sh --ab DIR_A DIR_B [--rounds N] [--env-a 'VAR=V ...'] [--env-b 'VAR=V ...']
+#                          [the load flags above] [--keep]
 # DIR_A, DIR_B: build folders, each with bin/flashsale and lib/flashsale/*.so (used as they
-# are: nothing is built). Every flag has an environment variable of the same name in upper case
+# are: nothing is built); the same folder twice with --env-a/--env-b compares two settings,
+# e.g. --ab build build --env-b FLASHSALE_LOG_ACCESS=true (the words are added to that side's
+# service environment). Every flag has an environment variable of the same name in upper case
 # (DURATION=30 ...; --build is FORCE_BUILD=1, --ab is AB_A and AB_B; NAIVE_CLIENTS="" skips the
 # sweep). Bench-only dependencies, their rows skipped with a note when absent:
 # redis-server and redis-tools (apt-get install -y redis-server), nginx (apt-get install -y nginx).
@@ -46,6 +49,8 @@ SKIP_NGINX=${SKIP_NGINX:-0}
 AB_A=${AB_A:-}                        # --ab DIR_A DIR_B
 AB_B=${AB_B:-}
 ROUNDS=${ROUNDS:-3}                   # A/B rounds of each build
+ENV_A=${ENV_A:-}                      # --env-a: NAME=VALUE words for A's service
+ENV_B=${ENV_B:-}
 FORCE_BUILD=${FORCE_BUILD:-0}
 KEEP=${KEEP:-0}                       # keep the temp folder (cluster, logs) for a post-mortem
 LOADGEN_ARGS=${LOADGEN_ARGS:-}        # extra flashsale-loadgen flags, e.g. "--users 1000"
@@ -70,6 +75,8 @@ while [[ $# -gt 0 ]]; do
       [[ $# -ge 3 && -n $2 && -n $3 ]] || { usage >&2; die "--ab needs two build folders"; }
       AB_A=$2; AB_B=$3; shift 3 ;;
     --rounds) need_value "$@"; ROUNDS=$2; shift 2 ;;
+    --env-a) need_value "$@"; ENV_A=$2; shift 2 ;;
+    --env-b) need_value "$@"; ENV_B=$2; shift 2 ;;
     --skip-service) SKIP_SERVICE=1; shift ;;
     --skip-baseline) SKIP_BASELINE=1; shift ;;
     --skip-redis) SKIP_REDIS=1; shift ;;
@@ -103,7 +110,13 @@ if [[ -n $AB_A || -n $AB_B ]]; then
   done
   AB_A=$(cd "$AB_A" && pwd)
   AB_B=$(cd "$AB_B" && pwd)
+  for word in $ENV_A $ENV_B; do
+    [[ $word =~ ^FLASHSALE_[A-Z0-9_]+= ]] || die "--env-a/--env-b: '$word' is not FLASHSALE_NAME=VALUE"
+  done
+elif [[ -n $ENV_A || -n $ENV_B ]]; then
+  die "--env-a and --env-b go with --ab"
 fi
+SERVICE_ENV=()                        # words added to the service's environment (A/B sides)
 # pgbench opens one backend per client; leave room under max_connections for psql.
 [[ $SKIP_BASELINE == 1 || $AB == 1 ]] || ((CONNECTIONS <= 650)) ||
   die "CONNECTIONS must be <= 650 for the baseline (max_connections is 700); or --skip-baseline"
@@ -186,7 +199,7 @@ if ((AB)); then RESULTS=$RESULTS_DIR/hot_item-ab-$STAMP.txt; else RESULTS=$RESUL
 {
   results_header
   echo "params: duration=${DURATION}s connections=$CONNECTIONS rate=$RATE stock=$STOCK warmup=${WARMUP}s settle<=${SETTLE}s sellout=${SELLOUT_DURATION}s/stock $SELLOUT_STOCK loadgen_threads=$LOADGEN_THREADS pgbench_jobs=$PGBENCH_JOBS pgbench_mode=$PGBENCH_MODE naive_clients='$NAIVE_CLIENTS' sweep=${SWEEP_DURATION}s loadgen_args='$LOADGEN_ARGS'"
-  ((AB)) && echo "A/B: A=$AB_A B=$AB_B rounds=$ROUNDS each; loadgen $LOADGEN"
+  ((AB)) && echo "A/B: A=$AB_A${ENV_A:+ ($ENV_A)} B=$AB_B${ENV_B:+ ($ENV_B)} rounds=$ROUNDS each; loadgen $LOADGEN"
   echo "postgres: $("$PG_BIN/postgres" --version); $PG_SETTINGS (shared_buffers in 8 kB pages)"
   echo "CPU accounting: /proc utime+stime, CLK_TCK=$CLK_TCK; load generators and clients not counted"
   echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
@@ -265,7 +278,7 @@ fs_measure() {
   local tag=$1
   DB=$2
   log "[$tag] starting $FLASHSALE serve on database $DB"
-  start_service "$DB" "$WORK/service-$tag.log"
+  start_service "$DB" "$WORK/service-$tag.log" "${SERVICE_ENV[@]}"
   log "[$tag] service ready: public :$PUBLIC_PORT, admin :$ADMIN_PORT"
 
   LG_COMMON=(--port "$PUBLIC_PORT" --admin-port "$ADMIN_PORT" --connections "$CONNECTIONS"
@@ -623,7 +636,13 @@ if ((AB)); then
   AB_FAIL=0
   for i in $(seq 1 "$ROUNDS"); do
     for side in A B; do
-      if [[ $side == A ]]; then FLASHSALE=$AB_A/bin/flashsale; else FLASHSALE=$AB_B/bin/flashsale; fi
+      if [[ $side == A ]]; then
+        FLASHSALE=$AB_A/bin/flashsale
+        read -ra SERVICE_ENV <<<"$ENV_A"
+      else
+        FLASHSALE=$AB_B/bin/flashsale
+        read -ra SERVICE_ENV <<<"$ENV_B"
+      fi
       db="ab_${i}_${side,,}"
       psql_db -d postgres -c "CREATE DATABASE $db" >/dev/null
       log "=== round $i, build $side ($FLASHSALE), database $db"
@@ -653,8 +672,8 @@ if ((AB)); then
   done
   AB_FMT='%-9s %9s %8s %8s %8s %8s %9s | %9s %8s %9s | %-8s %5s\n'
   table=$(
-    echo "A: $AB_A"
-    echo "B: $AB_B"
+    echo "A: $AB_A${ENV_A:+ with $ENV_A}"
+    echo "B: $AB_B${ENV_B:+ with $ENV_B}"
     echo "hot item A/B: ${DURATION}s, $CONNECTIONS connections, rate $RATE (0 = closed loop), stock $STOCK; sell-out: ${SELLOUT_DURATION}s, stock $SELLOUT_STOCK; order A B A B ..., a fresh database each"
     echo "CPU in µs per order: svc = the flashsale process, PG = every PostgreSQL process (backends, walsender, background workers)"
     # shellcheck disable=SC2059

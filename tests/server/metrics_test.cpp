@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <regex>
+#include <set>
 
 #include "support/api_client.hpp"
 #include "support/scrape.hpp"
@@ -208,6 +209,33 @@ TEST_CASE("the job queue shows due jobs, the oldest one's age and dead jobs, per
   CHECK(eventually_value(A, "flashsale_jobs_total",
                          {{"kind", "make_payment_link"}, {"outcome", "dead"}},
                          [](double v) { return v == 2; }) == 2);
+}
+
+TEST_CASE("every database session of the service names its node and component") {
+  const std::string url = fresh_database();
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + url, "FLASHSALE_CLUSTER_NODE_ID=n7"});
+  REQUIRE(service.wait_listening());
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
+  // A placement, its payment-link job and its events: every plugin has used its connections.
+  create_item(service.admin_port, {{"id", "named"}, {"name", "Named"}, {"total_stock", 1}});
+  REQUIRE(place(service.public_port, "u", "named", "k").status == 202);
+  pg::Connection sql(url);
+  const auto sessions = [&] {
+    return sql.exec(
+        "SELECT application_name, backend_type FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid() ORDER BY 1");
+  };
+  // The storage, the CDC stream (a walsender) and the job queue's API and workers.
+  REQUIRE(eventually([&] { return sessions().rows() >= 4; }, std::chrono::seconds(10)));
+  const auto rows = sessions();
+  std::set<std::string> components;
+  for (int i = 0; i < rows.rows(); ++i) {
+    const std::string name(rows.get(i, 0));
+    INFO(name << " (" << rows.get(i, 1) << ")");
+    CHECK(name.rfind("flashsale/n7/", 0) == 0);
+    components.insert(name.substr(std::string("flashsale/n7/").size()));
+  }
+  CHECK(components == std::set<std::string>{"pg_queue", "pg_wal", "postgres"});
 }
 
 TEST_CASE("the slot's wal_status and safe_wal_size follow PostgreSQL down to an invalidated slot") {

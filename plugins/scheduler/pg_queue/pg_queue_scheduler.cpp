@@ -68,8 +68,6 @@ std::string truncated(std::string text) {
 // Sets up a connection and prepares every statement on it.
 void prepare(pg::Connection& conn, bool worker) {
   conn.exec("SET statement_timeout = " + std::to_string(kStatementTimeoutMs));
-  conn.exec(std::string("SET application_name = 'flashsale pg_queue ") +
-            (worker ? "worker'" : "api'"));
   // A worker's claims and outcomes may be lost in a database crash without harm: a lost claim
   // leaves the job queued, a lost outcome leaves it running until its visibility timeout, and
   // either way it runs again (handlers are idempotent). Not waiting for the WAL flush at each
