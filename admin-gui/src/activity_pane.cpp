@@ -1,6 +1,7 @@
 // See activity_pane.hpp.
 #include "activity_pane.hpp"
 
+#include <QCheckBox>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLineEdit>
@@ -28,10 +29,14 @@ ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
   item_filter->setPlaceholderText(tr("Item"));
   item_filter->setClearButtonEnabled(true);
   connect(item_filter, &QLineEdit::textChanged, &proxy_, &EventFilterProxy::set_item);
+  auto* inventory_check = new QCheckBox(tr("Show inventory changes"));
+  inventory_check->setObjectName("showInventoryCheck");
+  connect(inventory_check, &QCheckBox::toggled, &proxy_, &EventFilterProxy::set_show_inventory);
   auto* filter_row = new QHBoxLayout;
   filter_row->setContentsMargins(0, 0, 0, 0);
   filter_row->addWidget(type_filter);
   filter_row->addWidget(item_filter, 1);
+  filter_row->addWidget(inventory_check);
   auto* layout = new QVBoxLayout(this);
   layout->setContentsMargins(4, 4, 4, 4);
   layout->addLayout(filter_row);
@@ -59,13 +64,26 @@ void ActivityPane::append(const QVector<Event>& batch) {
   events_this_second_ += static_cast<int>(batch.size());
 }
 
+void ActivityPane::note_missed_events() {
+  log_.append_note(tr("some events were missed while disconnected"));
+}
+
+void ActivityPane::set_item(const QString& item_id) {
+  item_id_ = item_id;
+  redraw_chart();  // now, not at the next second
+}
+
 void ActivityPane::set_live(bool live) {
   set_stale(log_view_, !live);
   if (chart_) chart_->set_stale(!live);
 }
 
+void ActivityPane::redraw_chart() {
+  if (chart_) chart_->show_counts(throughput_, item_id_, clock_.now_ms());
+}
+
 void ActivityPane::redraw() {
-  if (chart_) chart_->show_counts(throughput_, clock_.now_ms());
+  redraw_chart();
   if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));
   events_this_second_ = 0;
 }

@@ -1,7 +1,7 @@
-// The activity pane: the event log with its type and item filters, the throughput chart and the
-// events-per-second figure, redrawn once a second. It owns the EventLogModel, its proxy and the
-// Throughput counts. The chart and the rate label are made here but placed by the window (the
-// chart beside the inventory, the rate in the status bar), which then owns them.
+// The activity pane: the event log with its type and item filters, the throughput chart of the
+// selected item and the events-per-second figure, redrawn once a second. It owns the EventLogModel,
+// its proxy and the Throughput counts. The chart and the rate label are made here but placed by the
+// window (the chart beside the inventory, the rate in the status bar), which then owns them.
 #pragma once
 
 #include <QLabel>
@@ -26,6 +26,10 @@ class ActivityPane : public QWidget {
   ~ActivityPane() override;
 
   void append(const QVector<Event>& batch);
+  // The stream could not replay every event since the connection was lost: the log says so.
+  void note_missed_events();
+  // The chart shows this item's rates; empty: all items'.
+  void set_item(const QString& item_id);
   // Connected or not: while not, the data shown may be out of date and looks it.
   void set_live(bool live);
 
@@ -34,11 +38,13 @@ class ActivityPane : public QWidget {
 
  private:
   void redraw();
+  void redraw_chart();
 
   const ServerClock& clock_;
   EventLogModel log_;
   EventFilterProxy proxy_;
   Throughput throughput_;
+  QString item_id_;  // the chart's
   QTableView* log_view_;
   QPointer<ThroughputChart> chart_;
   QPointer<QLabel> rate_label_;

@@ -12,6 +12,8 @@ constexpr int kAliveCheckMs = 5000;
 constexpr qint64 kPingAfterMs = 8000;     // silent this long: ping
 constexpr qint64 kGiveUpAfterMs = 20000;  // still silent: the link is dead, reconnect
 constexpr int kRecentIds = 10000;
+// How QWebSocket's errorString begins when the server answered the upgrade with no 101.
+constexpr QLatin1String kHandshakeError("QWebSocketPrivate::processHandshake");
 
 // Turns a finished reply into a Reply: the body, or a sentence saying what went wrong.
 Reply read_reply(QNetworkReply* reply) {
@@ -90,6 +92,7 @@ void AdminClient::connect_to(const QUrl& base) {
   base_ = base;
   stopping_ = false;
   attempt_ = 0;
+  last_event_id_.clear();  // a first connection: nothing to resume
   alive_timer_.start();
   open_stream();
 }
@@ -115,8 +118,14 @@ void AdminClient::open_stream() {
   QString path = base_.path();
   if (path.endsWith('/')) path.chop(1);
   url.setPath(path + QStringLiteral("/admin/stream"));
+  resuming_ = !last_event_id_.isEmpty();
+  if (resuming_) {
+    // Encoded whole: an event id has slashes ("0/16B3748/0").
+    url.setQuery(QStringLiteral("since=") + path_segment(last_event_id_), QUrl::StrictMode);
+  }
   last_error_.clear();
   was_connected_ = false;
+  snapshot_seen_ = false;
   heard_.start();
   if (attempt_ == 0) set_state(State::connecting, url.toString());
   socket_.open(url);
@@ -133,6 +142,14 @@ void AdminClient::on_socket_state(QAbstractSocket::SocketState socket_state) {
     why = socket_.errorString();
   }
   if (why.isEmpty()) why = QStringLiteral("the connection closed");
+  // The server refuses a since= it cannot resume from (HTTP 400 at the upgrade): start afresh,
+  // with the gap noted, rather than be refused forever. Qt 6.4 tells a refused upgrade from an
+  // unreachable server only by its words, and not the status: any upgrade refused while
+  // resuming counts (were it refused for another reason, a fresh start is refused as well).
+  if (resuming_ && !was_connected_ && last_error_.startsWith(kHandshakeError)) {
+    last_event_id_.clear();
+    emit events_missed();
+  }
   ++attempt_;
   const int delay = static_cast<int>(qMin<qint64>(
       backoff_max_ms_, static_cast<qint64>(backoff_first_ms_) << qMin(attempt_ - 1, 20)));
@@ -155,24 +172,7 @@ void AdminClient::on_frame(const QString& text) {
   const QJsonObject frame = doc.object();
   QString error;
   if (frame.value("type").toString() == QLatin1String("snapshot")) {
-    flush();  // events of the previous connection come first
-    const auto items = parse_items(frame, &error);
-    if (!items) {
-      emit problem(QStringLiteral("the stream's snapshot is unusable: %1").arg(error));
-      return;
-    }
-    QDateTime server_time;
-    if (frame.contains("server_time")) {
-      server_time = parse_time(frame.value("server_time").toString());
-      if (!server_time.isValid()) {
-        emit problem(
-            QStringLiteral("the stream's snapshot has a server_time that is not an RFC "
-                           "3339 time; using this machine's clock"));
-      }
-    }
-    attempt_ = 0;
-    set_state(State::live, base_.toString());
-    emit snapshot(*items, server_time);
+    on_snapshot(frame);
     return;
   }
   auto event = parse_event(frame, &error);
@@ -180,9 +180,37 @@ void AdminClient::on_frame(const QString& text) {
     emit problem(QStringLiteral("ignored a stream frame: %1").arg(error));
     return;
   }
+  last_event_id_ = event->event_id;
   if (seen(event->event_id)) return;
   pending_.push_back(std::move(*event));
-  if (!flush_timer_.isActive()) flush_timer_.start();
+  // Replayed events wait for the snapshot: it says whether some before them are missing.
+  if (snapshot_seen_ && !flush_timer_.isActive()) flush_timer_.start();
+}
+
+void AdminClient::on_snapshot(const QJsonObject& frame) {
+  snapshot_seen_ = true;
+  QString error;
+  const auto items = parse_items(frame, &error);
+  if (!items) {
+    flush();
+    emit problem(QStringLiteral("the stream's snapshot is unusable: %1").arg(error));
+    return;
+  }
+  QDateTime server_time;
+  if (frame.contains("server_time")) {
+    server_time = parse_time(frame.value("server_time").toString());
+    if (!server_time.isValid()) {
+      emit problem(
+          QStringLiteral("the stream's snapshot has a server_time that is not an RFC "
+                         "3339 time; using this machine's clock"));
+    }
+  }
+  attempt_ = 0;
+  set_state(State::live, base_.toString());
+  // The gap lies before the replayed events; they lead up to the snapshot, so come before it.
+  if (!frame.value("resume").toObject().value("complete").toBool(true)) emit events_missed();
+  flush();
+  emit snapshot(*items, server_time);
 }
 
 void AdminClient::flush() {

@@ -65,6 +65,10 @@ class AdminClient : public QObject {
   // `server_time` is the server's clock when it sent it (invalid when the server does not say).
   void snapshot(const QVector<flashsale::admin::Item>& items, const QDateTime& server_time);
   void events(const QVector<flashsale::admin::Event>& batch);
+  // A reconnect could not replay every event since the last one received (the server no longer
+  // held some, or did not know that event): the events that follow are not all there were.
+  // Comes before the replayed events and the snapshot.
+  void events_missed();
   // Something the server sent that could not be used, in words.
   void problem(const QString& message);
 
@@ -76,6 +80,7 @@ class AdminClient : public QObject {
   void check_alive();
   void set_state(State state, const QString& detail);
   [[nodiscard]] bool seen(const QString& event_id);
+  void on_snapshot(const QJsonObject& frame);
 
   QUrl base_;
   QNetworkAccessManager network_;
@@ -91,6 +96,10 @@ class AdminClient : public QObject {
   QElapsedTimer heard_;  // since the last frame or pong
   QString last_error_;
   bool was_connected_ = false;  // this attempt got through: its close reason is the news
+  // The last event received: a reconnect asks the server for what followed it (?since=).
+  QString last_event_id_;
+  bool resuming_ = false;       // this attempt asked for since=
+  bool snapshot_seen_ = false;  // on this connection; until then events are replayed ones
   QVector<Event> pending_;
   // Recent event ids: a replayed event is dropped (docs/api.md: deduplicate on event_id).
   QSet<QString> recent_ids_;

@@ -32,6 +32,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
   connect(&client_, &AdminClient::snapshot, this, &MainWindow::on_snapshot);
   connect(&client_, &AdminClient::events, this, &MainWindow::on_events);
   connect(&client_, &AdminClient::problem, this, &MainWindow::report);
+  connect(&client_, &AdminClient::events_missed, activity_, &ActivityPane::note_missed_events);
   on_state(AdminClient::State::idle, {});
   update_actions();
   resize(1400, 860);
@@ -50,6 +51,7 @@ void MainWindow::build_layout() {
   jobs_ = new JobsPane(client_);
   connect(inventory_, &InventoryPane::current_item_changed, this, [this](const QString& id) {
     item_->show_item(id);
+    activity_->set_item(id);
     update_actions();
   });
   connect(inventory_, &InventoryPane::refreshed, this, [this] {
@@ -72,8 +74,7 @@ void MainWindow::build_layout() {
 
   auto* top = new QSplitter(Qt::Horizontal);
   top->addWidget(inventory_);
-  top->addWidget(
-      boxed(tr("Reservations, promotions and expiries per second"), {activity_->chart()}));
+  top->addWidget(boxed(tr("Per second"), {activity_->chart()}));
   top->setSizes({960, 440});
   auto* bottom = new QSplitter(Qt::Horizontal);
   bottom->addWidget(item_);

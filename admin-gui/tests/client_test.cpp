@@ -1,7 +1,7 @@
 // The client against a real QWebSocketServer and a real HTTP server on port 0 (FakeAdminServer)
 // playing a scripted sale: going live, batching, bad frames and answers in words, reconnecting
-// with backoff and a fresh snapshot; and the whole window following the sale and running the
-// operator's actions through their confirmations.
+// with backoff and a fresh snapshot, resuming after the last event (since=); and the whole window
+// following the sale and running the operator's actions through their confirmations.
 #include <QAbstractItemModelTester>
 #include <QAction>
 #include <QCheckBox>
@@ -18,6 +18,7 @@
 #include <QStandardPaths>
 #include <QTableView>
 #include <QTableWidget>
+#include <QUrlQuery>
 #include <QtTest>
 
 #include "admin_client.hpp"
@@ -117,6 +118,7 @@ class ClientTest : public QObject {
   void stream_goes_live_and_batches_events();
   void bad_frames_are_reported_not_fatal();
   void reconnects_with_backoff_and_a_fresh_snapshot();
+  void reconnects_resume_after_the_last_event();
   void rest_errors_come_in_words();
   void dashboard_follows_a_scripted_sale();
   void actions_are_confirmed_and_errors_shown();
@@ -243,6 +245,95 @@ void ClientTest::reconnects_with_backoff_and_a_fresh_snapshot() {
   QCOMPARE(client.state(), AdminClient::State::live);
   client.stop();
   QCOMPARE(client.state(), AdminClient::State::idle);
+}
+
+void ClientTest::reconnects_resume_after_the_last_event() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 2);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  MainWindow window;
+  window.show();
+  auto* client = window.findChild<AdminClient*>("adminClient");
+  client->set_backoff(100, 400);
+  auto* log_view = window.findChild<QTableView*>("logView");
+  window.findChild<QCheckBox*>("showInventoryCheck")->setChecked(true);  // every event
+  QSignalSpy snapshots(client, &AdminClient::snapshot);
+  const auto since_of = [&server](int connection) {
+    return QUrlQuery(server.stream_requests().at(connection).query)
+        .queryItemValue("since", QUrl::FullyDecoded);
+  };
+  // The log, newest first: each event's id (its tooltip), "gap" for the missed-events line.
+  const auto log = [log_view] {
+    QStringList rows;
+    for (int row = 0; row < log_view->model()->rowCount(); ++row) {
+      const QModelIndex type = log_view->model()->index(row, EventLogModel::type);
+      rows << (type.data().toString() == QStringLiteral("—")
+                   ? QStringLiteral("gap")
+                   : type.data(Qt::ToolTipRole).toString());
+    }
+    return rows;
+  };
+  const auto ids = [](const Sale::Events& events) {
+    QStringList out;
+    for (auto it = events.crbegin(); it != events.crend(); ++it) {
+      out << it->value("event_id").toString();
+    }
+    return out;
+  };
+
+  window.connect_to(server.url());
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 1, kWait);
+  QVERIFY(server.stream_requests().at(0).query.isEmpty());  // the first connection starts afresh
+  const Sale::Events before = sale.place("shoes", "buyer-1");
+  send(server, before);
+  QTRY_COMPARE_WITH_TIMEOUT(log(), ids(before), kWait);
+
+  // Dropped; while away two orders come. The server replays from the last event received (the
+  // first one again, as a server might: it is shown once), then sends the snapshot.
+  const QString last_id = before.back().value("event_id").toString();
+  Sale::Events away = sale.place("shoes", "buyer-2");
+  away += sale.place("shoes", "buyer-3");
+  server.set_replay(Sale::Events{before.back()} + away, true);
+  server.set_snapshot(sale.items_json());
+  server.drop_clients();
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 2, kWait);
+  QCOMPARE(server.stream_requests().size(), 2);
+  QCOMPARE(since_of(1), last_id);
+  QVERIFY2(server.stream_requests().at(1).query.contains("%2F"),  // encoded
+           qPrintable(server.stream_requests().at(1).query));
+  QTRY_COMPARE_WITH_TIMEOUT(log(), ids(away) + ids(before), kWait);  // each once, no gap
+  const Sale::Events live = sale.place("shoes", "buyer-4");
+  send(server, live);
+  QTRY_COMPARE_WITH_TIMEOUT(log(), ids(live) + ids(away) + ids(before), kWait);
+
+  // Dropped again, for longer than the server keeps events: it replays what it still has and
+  // says the rest is missing. The line sits below the replayed events: the gap is before them.
+  const Sale::Events lost = sale.place("shoes", "buyer-5");
+  const Sale::Events kept = sale.expire("shoes");
+  server.set_replay(kept, false);
+  server.set_snapshot(sale.items_json());
+  server.drop_clients();
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 3, kWait);
+  QCOMPARE(since_of(2), live.back().value("event_id").toString());
+  QTRY_COMPARE_WITH_TIMEOUT(
+      log(), ids(kept) + QStringList{"gap"} + ids(live) + ids(away) + ids(before), kWait);
+  QVERIFY(!log().contains(lost.front().value("event_id").toString()));
+
+  // A since= the server cannot resume from is refused (HTTP 400): the client starts afresh
+  // rather than be refused forever, and the log notes the gap.
+  const int shown = static_cast<int>(log().size());
+  server.set_refuse_resume(true);
+  server.drop_clients();
+  QTRY_COMPARE_WITH_TIMEOUT(snapshots.count(), 4, kWait);
+  QCOMPARE(server.stream_requests().size(), 5);
+  QCOMPARE(since_of(3), kept.back().value("event_id").toString());
+  QVERIFY(server.stream_requests().at(4).query.isEmpty());
+  QCOMPARE(log().size(), shown + 1);
+  QCOMPARE(log().front(), QStringLiteral("gap"));
+  QCOMPARE(log().count(QStringLiteral("gap")), 2);
 }
 
 void ClientTest::rest_errors_come_in_words() {

@@ -1,11 +1,16 @@
 // The dashboard's models, each under QAbstractItemModelTester: inventory counts from events,
 // the waiting line's head and its leavers, lease countdowns on an injected clock, the capped
-// activity log and its filter, plugins, throughput counts, and the parsing of bad answers.
+// activity log and its filter, plugins, throughput counts, and the parsing of bad answers; the
+// activity pane's log filter and its per-item chart.
 #include <QAbstractItemModelTester>
+#include <QCheckBox>
+#include <QComboBox>
 #include <QJsonArray>
+#include <QLineSeries>
 #include <QSignalSpy>
 #include <QtTest>
 
+#include "activity_pane.hpp"
 #include "api_types.hpp"
 #include "event_log_model.hpp"
 #include "inventory_model.hpp"
@@ -104,6 +109,8 @@ class ModelsTest : public QObject {
   void plugins_pane_names_the_node_and_the_leader();
   void jobs_are_counted_by_kind_and_state();
   void throughput_counts_per_second();
+  void activity_log_hides_inventory_changes();
+  void chart_shows_the_selected_items_rates();
   void bad_answers_are_named();
 };
 
@@ -580,15 +587,106 @@ void ModelsTest::throughput_counts_per_second() {
   QCOMPARE(series.size(), 60);
   QCOMPARE(series.back().at, s0 + 1);
   QCOMPARE(series[58].reservations, 2);
+  QCOMPARE(series[58].joins, 3);  // the two reservations and the one that waits
   QCOMPARE(series[58].expiries, 1);
   QCOMPARE(series[59].promotions, 1);
+  QCOMPARE(series[59].joins, 0);
+  QCOMPARE(t.series(s0 + 1, "b")[58].joins, 0);
   QCOMPARE(series[0].reservations, 0);
   // Seconds that slid out of the window are forgotten.
   t.add({ev("order.expired", "a", "6", {}, kT0.addSecs(100))});
   series = t.series(s0 + 100);
   int total = 0;
-  for (const auto& s : series) total += s.reservations + s.promotions + s.expiries;
+  for (const auto& s : series) total += s.joins + s.reservations + s.promotions + s.expiries;
   QCOMPARE(total, 1);
+}
+
+void ModelsTest::activity_log_hides_inventory_changes() {
+  ServerClock clock;
+  ActivityPane pane(clock);
+  QAbstractItemModel& log = *pane.findChild<QTableView*>("logView")->model();
+  QAbstractItemModelTester tester(&log, QAbstractItemModelTester::FailureReportingMode::QtTest);
+  auto* show_inventory = pane.findChild<QCheckBox*>("showInventoryCheck");
+  auto* type_filter = pane.findChild<QComboBox*>("logTypeFilter");
+  QVERIFY(!show_inventory->isChecked());
+  pane.append({reserved("shoes", "o1", kT0.addSecs(60)), counts("shoes", 5, 4, 0),
+               ev("order.waiting", "shoes", "o2", {{"waitlist_seq", 1}}),
+               counts("shoes", 5, 4, 1)});
+  QCOMPARE(log.rowCount(), 2);  // the order events only
+  QCOMPARE(cell(log, 0, EventLogModel::type), QStringLiteral("order.waiting"));
+  QCOMPARE(cell(log, 1, EventLogModel::type), QStringLiteral("order.reserved"));
+  show_inventory->setChecked(true);
+  QCOMPARE(log.rowCount(), 4);
+  QCOMPARE(cell(log, 0, EventLogModel::type), QStringLiteral("inventory.changed"));
+  show_inventory->setChecked(false);
+  QCOMPARE(log.rowCount(), 2);
+  // Asked for by type, they show.
+  type_filter->setCurrentIndex(type_filter->findData("inventory.changed"));
+  QCOMPARE(log.rowCount(), 2);
+  QCOMPARE(cell(log, 1, EventLogModel::details), QStringLiteral("available 4, waiting 0, total 5"));
+  // A note shows whatever the filters.
+  pane.note_missed_events();
+  QCOMPARE(log.rowCount(), 3);
+  QCOMPARE(cell(log, 0, EventLogModel::details),
+           QStringLiteral("some events were missed while disconnected"));
+  type_filter->setCurrentIndex(0);
+  QCOMPARE(log.rowCount(), 3);
+}
+
+void ModelsTest::chart_shows_the_selected_items_rates() {
+  ServerClock clock;
+  clock.set_local([] { return kT0.addSecs(3).toMSecsSinceEpoch(); });  // the chart ends at t0+2
+  ActivityPane pane(clock);
+  const QDateTime t1 = kT0.addSecs(1);
+  const QDateTime later = kT0.addSecs(600);
+  pane.append({reserved("a", "1", later, false, kT0), reserved("a", "2", later, false, kT0),
+               ev("order.waiting", "a", "3", {{"waitlist_seq", 1}}, kT0),
+               ev("order.expired", "a", "1", {}, t1), reserved("a", "3", later, true, t1),
+               reserved("b", "4", later, false, kT0), ev("order.waiting", "b", "5", {}, t1),
+               ev("order.waiting", "b", "6", {}, t1), ev("order.expired", "b", "4", {}, t1)});
+  QChart* chart = pane.chart()->chart();
+  // Widest first, each drawn over the ones before: two equal rates still show both lines.
+  QStringList names;
+  qreal width = 1000;
+  for (QAbstractSeries* s : chart->series()) {
+    names << s->name();
+    const qreal w = static_cast<QLineSeries*>(s)->pen().widthF();
+    QVERIFY2(w < width, qPrintable(s->name()));
+    width = w;
+  }
+  QCOMPARE(names, (QStringList{"joins", "reservations", "expiries", "promotions"}));
+  // The last three points of each series: t0, t0+1, t0+2.
+  const auto rates = [chart](const char* name) {
+    for (QAbstractSeries* s : chart->series()) {
+      if (s->name() != QLatin1String(name)) continue;
+      const QList<QPointF> points = static_cast<QLineSeries*>(s)->points();
+      QList<int> out;
+      for (qsizetype i = points.size() - 3; i < points.size(); ++i) {
+        out << static_cast<int>(points[i].y());
+      }
+      return out;
+    }
+    return QList<int>{};
+  };
+  pane.set_item("a");
+  QCOMPARE(chart->title(), QStringLiteral("a"));
+  QCOMPARE(rates("joins"), (QList<int>{3, 0, 0}));
+  QCOMPARE(rates("reservations"), (QList<int>{2, 0, 0}));
+  QCOMPARE(rates("promotions"), (QList<int>{0, 1, 0}));
+  QCOMPARE(rates("expiries"), (QList<int>{0, 1, 0}));
+  pane.set_item("b");
+  QCOMPARE(rates("joins"), (QList<int>{1, 2, 0}));
+  QCOMPARE(rates("reservations"), (QList<int>{1, 0, 0}));
+  QCOMPARE(rates("promotions"), (QList<int>{0, 0, 0}));
+  QCOMPARE(rates("expiries"), (QList<int>{0, 1, 0}));
+  pane.set_item({});  // none selected: every item
+  QCOMPARE(chart->title(), QStringLiteral("all items"));
+  QCOMPARE(rates("joins"), (QList<int>{4, 2, 0}));
+  QCOMPARE(rates("expiries"), (QList<int>{0, 2, 0}));
+  const qint64 end = kT0.addSecs(2).toMSecsSinceEpoch();
+  for (QAbstractSeries* s : chart->series()) {
+    QCOMPARE(static_cast<qint64>(static_cast<QLineSeries*>(s)->points().back().x()), end);
+  }
 }
 
 void ModelsTest::bad_answers_are_named() {

@@ -110,19 +110,23 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
     if (line.startsWith("content-length:")) length = line.mid(15).trimmed().toLongLong();
     if (line.startsWith("upgrade:") && line.contains("websocket")) upgrade = true;
   }
-  if (upgrade) {
-    socket->disconnect(this);
-    ws_.handleConnection(socket);
-    return;
-  }
-  if (buffered.size() < head_end + 4 + length) return;
-  const QByteArray message = socket->read(head_end + 4 + length);
   const QList<QByteArray> request_line = lines.value(0).trimmed().split(' ');
   Request request;
   request.method = request_line.value(0);
   const QString target = QString::fromLatin1(request_line.value(1));
   request.path = target.section('?', 0, 0);
   request.query = target.section('?', 1);
+  if (upgrade) {
+    stream_requests_.push_back(request);
+    socket->disconnect(this);
+    if (refuse_resume_ && QUrlQuery(request.query).hasQueryItem("since")) {
+      return respond(socket, {400, R"({"error":"bad_request","message":"unknown since"})"});
+    }
+    ws_.handleConnection(socket);
+    return;
+  }
+  if (buffered.size() < head_end + 4 + length) return;
+  const QByteArray message = socket->read(head_end + 4 + length);
   request.body = message.mid(head_end + 4);
   requests_.push_back(request);
 
@@ -135,11 +139,20 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
   } else if (fallback_) {
     response = fallback_(request);
   }
+  respond(socket, response);
+}
+
+void FakeAdminServer::respond(QTcpSocket* socket, const Response& response) {
   socket->write("HTTP/1.1 " + QByteArray::number(response.status) + ' ' +
                 reason_phrase(response.status) + "\r\nContent-Type: " + response.content_type +
                 "\r\nContent-Length: " + QByteArray::number(response.body.size()) +
                 "\r\nConnection: close\r\n\r\n" + response.body);
   socket->disconnectFromHost();
+}
+
+void FakeAdminServer::set_replay(const QVector<QJsonObject>& events, bool complete) {
+  replay_ = events;
+  replay_complete_ = complete;
 }
 
 QString FakeAdminServer::add_job(const QString& kind, const QString& state,
@@ -221,9 +234,21 @@ void FakeAdminServer::on_stream_connection() {
       clients_.removeAll(client);
       client->deleteLater();
     });
+    const QString since =
+        QUrlQuery(client->requestUrl()).queryItemValue("since", QUrl::FullyDecoded);
+    if (!since.isEmpty()) {
+      for (const QJsonObject& e : std::as_const(replay_)) {
+        client->sendTextMessage(QString::fromUtf8(QJsonDocument(e).toJson(QJsonDocument::Compact)));
+      }
+    }
     QByteArray frame = snapshot_frame_;
     if (frame.isEmpty()) {
       QJsonObject snapshot{{"type", "snapshot"}, {"items", snapshot_items_}};
+      if (!since.isEmpty()) {
+        snapshot.insert("resume", QJsonObject{{"since", since},
+                                              {"complete", replay_complete_},
+                                              {"replayed", static_cast<int>(replay_.size())}});
+      }
       if (server_clock_) {
         snapshot.insert(
             "server_time",

@@ -52,6 +52,12 @@ class FakeAdminServer : public QObject {
   void set_snapshot(const QJsonArray& items);
   // Or exactly this frame (to test bad snapshots).
   void set_snapshot_frame(const QByteArray& frame) { snapshot_frame_ = frame; }
+  // A stream connection that resumes (?since=<event_id>) first gets these events, then the
+  // snapshot with "resume": {"since", "complete", "replayed"}, as the service sends them.
+  void set_replay(const QVector<QJsonObject>& events, bool complete);
+  // Every resume is refused at the upgrade with HTTP 400, as the service answers an event id it
+  // cannot resume from.
+  void set_refuse_resume(bool refuse) { refuse_resume_ = refuse; }
   // The snapshot carries "server_time": this machine's clock plus `offset_ms`, as a server
   // whose clock is that far ahead would send it; nullopt: no server_time (older servers).
   void set_server_clock(std::optional<qint64> offset_ms) { server_clock_ = offset_ms; }
@@ -77,6 +83,8 @@ class FakeAdminServer : public QObject {
   [[nodiscard]] int stream_clients() const { return static_cast<int>(clients_.size()); }
   [[nodiscard]] int stream_connections() const { return connections_; }
   [[nodiscard]] const QVector<Request>& requests() const { return requests_; }
+  // The stream's upgrade requests, refused ones too (their path is /admin/stream).
+  [[nodiscard]] const QVector<Request>& stream_requests() const { return stream_requests_; }
   // Requests to `path`, any method.
   [[nodiscard]] int count(const QString& path) const;
 
@@ -88,6 +96,7 @@ class FakeAdminServer : public QObject {
   void on_http_data(QTcpSocket* socket);
   void on_stream_connection();
   void burst_step();
+  static void respond(QTcpSocket* socket, const Response& response);
   [[nodiscard]] Response answer_jobs(const Request& request);
 
   QTcpServer tcp_;
@@ -100,6 +109,10 @@ class FakeAdminServer : public QObject {
   std::optional<qint64> server_clock_;
   QVector<QWebSocket*> clients_;
   QVector<Request> requests_;
+  QVector<Request> stream_requests_;
+  QVector<QJsonObject> replay_;
+  bool replay_complete_ = true;
+  bool refuse_resume_ = false;
   int connections_ = 0;
   bool jobs_served_ = false;
   QVector<QJsonObject> jobs_;  // oldest first
