@@ -64,6 +64,11 @@ sdk::StorageResult CheckingStorage::get_order(const sdk::OrderRef& order) {
   return answer({{"id", order.order_id}});
 }
 
+sdk::StorageResult CheckingStorage::order_history(const std::string& order_id) {
+  require(api::is_uuid(order_id), "order_history: order id");
+  return answer({{"id", order_id}});
+}
+
 sdk::StorageResult CheckingStorage::list_orders(const sdk::OrderQuery& query) {
   require(is_user(query.user_id), "list_orders: user id");
   require(query.item_id.empty() || api::is_item_id(query.item_id), "list_orders: item id");
@@ -76,7 +81,7 @@ sdk::StorageResult CheckingStorage::list_orders(const sdk::OrderQuery& query) {
 sdk::StorageResult CheckingStorage::end_order(const sdk::OrderRef& order, sdk::EndKind kind) {
   // Operators end any user's order; users only their own.
   const bool user_ok =
-      kind == sdk::EndKind::force_expire ? order.user_id.empty() : is_user(order.user_id);
+      kind == sdk::EndKind::cancel ? is_user(order.user_id) : order.user_id.empty();
   require(user_ok && api::is_uuid(order.order_id), "end_order: reference");
   return answer({{"id", order.order_id}});
 }
@@ -114,8 +119,10 @@ sdk::StorageResult CheckingStorage::update_item(const std::string& item_id,
   return answer({{"id", item_id}});
 }
 
-sdk::StorageResult CheckingStorage::waitlist(const std::string& item_id, int limit) {
-  require(api::is_item_id(item_id) && in_range(limit, 1, 1000), "waitlist: arguments");
+sdk::StorageResult CheckingStorage::waitlist(const std::string& item_id, long long offset,
+                                             int limit) {
+  require(api::is_item_id(item_id) && in_range(limit, 1, 1000) && in_range(offset, 0, kMaxStock),
+          "waitlist: arguments");
   return answer({{"item_id", item_id}, {"waitlist", nlohmann::json::array()}});
 }
 

@@ -27,6 +27,7 @@ class CheckingStorage final : public sdk::Storage {
 
   void place(sdk::PlaceRequest request, Done done) override;
   sdk::StorageResult get_order(const sdk::OrderRef& order) override;
+  sdk::StorageResult order_history(const std::string& order_id) override;
   sdk::StorageResult list_orders(const sdk::OrderQuery& query) override;
   sdk::StorageResult end_order(const sdk::OrderRef& order, sdk::EndKind kind) override;
   sdk::StorageResult get_item(const std::string& item_id, bool admin) override;
@@ -34,7 +35,7 @@ class CheckingStorage final : public sdk::Storage {
   sdk::StorageResult create_item(const sdk::NewItem& item) override;
   sdk::StorageResult update_item(const std::string& item_id,
                                  const sdk::ItemChange& change) override;
-  sdk::StorageResult waitlist(const std::string& item_id, int limit) override;
+  sdk::StorageResult waitlist(const std::string& item_id, long long offset, int limit) override;
   sdk::StorageResult leases(const std::string& item_id, int limit) override;
   sdk::StorageResult set_payment_link(const std::string& order_id,
                                       const std::string& link) override;

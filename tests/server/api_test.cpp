@@ -138,12 +138,99 @@ TEST_CASE("malformed requests answer their 4xx and write nothing") {
   check_error(http_request(A, "POST", "/admin/orders/not-a-uuid/expire"), 404, "not_found");
   check_error(http_request(A, "POST", "/admin/orders/00000000-0000-0000-0000-000000000000/expire"),
               404, "not_found");
+  for (const char* target :
+       {"/admin/orders", "/admin/orders?user=", "/admin/orders?user=a&status=gone",
+        "/admin/orders?user=a&item=Bad!", "/admin/orders?user=a&page=2"}) {
+    INFO(target);
+    check_error(http_request(A, "GET", target), 400, "bad_request");
+  }
+  for (const std::string offset : {"-1", "x", "1000000001", "99999999999"}) {
+    INFO(offset);
+    check_error(http_request(A, "GET", "/admin/items/" + item + "/waitlist?offset=" + offset), 400,
+                "bad_request");
+  }
+  check_error(http_request(A, "GET", "/admin/orders/not-a-uuid"), 404, "not_found");
+  check_error(http_request(A, "GET", "/admin/orders/00000000-0000-0000-0000-000000000000"), 404,
+              "not_found");
+  check_error(http_request(A, "POST", "/admin/orders/00000000-0000-0000-0000-000000000000/cancel"),
+              404, "not_found");
   // Wrong methods and unknown routes on both listeners
   check_error(http_request(P, "DELETE", "/v1/orders/" + oid, "", user), 405, "method_not_allowed");
   check_error(http_request(A, "POST", "/admin/nothing"), 404, "not_found");
 
   CHECK(table_sizes() == before);
   CHECK(get_order(P, "owner", oid).json()["status"] == "reserved");
+}
+
+TEST_CASE("an operator finds an order, its user's orders and its place in line, and ends it") {
+  const auto& svc = shared_service();
+  const auto P = svc.public_port;
+  const auto A = svc.admin_port;
+  const auto item = unique_name("operator");
+  create_item(A, {{"id", item}, {"name", "Operator"}, {"total_stock", 1}});
+  // One holder, then a line of five.
+  const std::string held = place(P, "op-0", item, "k").json()["id"];
+  std::vector<std::string> line;
+  for (int i = 1; i <= 5; ++i) {
+    line.push_back(place(P, "op-" + std::to_string(i), item, "k").json()["id"]);
+  }
+  // The line page by page: positions continue across pages.
+  const auto page = [&](int offset, int limit) {
+    return http_request(A, "GET",
+                        "/admin/items/" + item + "/waitlist?offset=" + std::to_string(offset) +
+                            "&limit=" + std::to_string(limit))
+        .json();
+  };
+  const auto second = page(2, 2);
+  CHECK(second["waiting"] == 5);
+  CHECK(second["offset"] == 2);
+  REQUIRE(second["waitlist"].size() == 2);
+  CHECK(second["waitlist"][0]["position"] == 3);
+  CHECK(second["waitlist"][0]["order_id"] == line[2]);
+  CHECK(second["waitlist"][1]["position"] == 4);
+  CHECK(page(4, 10)["waitlist"].size() == 1);
+  CHECK(page(5, 10)["waitlist"].empty());
+  CHECK(page(0, 100)["waitlist"].size() == 5);
+
+  // One order of any user: its place in line, its user, its history.
+  auto order = http_request(A, "GET", "/admin/orders/" + line[3]).json();
+  CHECK(order["user_id"] == "op-4");
+  CHECK(order["status"] == "waiting");
+  CHECK(order["waitlist_position"] == 4);
+  REQUIRE(order["history"].size() == 1);
+  CHECK(order["history"][0]["what"] == "placed");
+  CHECK(order["history"][0]["status"] == "waiting");
+  // A user's orders, as that user would list them.
+  const auto mine = http_request(A, "GET", "/admin/orders?user=op-4&item=" + item).json();
+  REQUIRE(mine["orders"].size() == 1);
+  CHECK(mine["orders"][0]["id"] == line[3]);
+  CHECK(http_request(A, "GET", "/admin/orders?user=nobody-at-all").json()["orders"].empty());
+
+  // The operator cancels the holder: the head of the line is promoted.
+  const auto cancelled = http_request(A, "POST", "/admin/orders/" + held + "/cancel");
+  CHECK(cancelled.status == 200);
+  CHECK(cancelled.json()["status"] == "cancelled");
+  CHECK(cancelled.json()["reason"] == "cancelled_by_operator");
+  check_error(http_request(A, "POST", "/admin/orders/" + held + "/cancel"), 409,
+              "invalid_transition");
+  const auto history = http_request(A, "GET", "/admin/orders/" + held).json()["history"];
+  REQUIRE(history.size() == 2);
+  CHECK(history[0]["what"] == "placed");
+  CHECK(history[0]["status"] == "reserved");
+  CHECK(history[1]["what"] == "cancelled");
+  CHECK(history[1]["reason"] == "cancelled_by_operator");
+  const auto head = http_request(A, "GET", "/admin/orders/" + line[0]).json();
+  CHECK(head["status"] == "reserved");
+  REQUIRE(head["history"].size() == 2);
+  CHECK(head["history"][1]["what"] == "promoted");
+  CHECK(head["history"][1]["expires_at"].is_string());
+  // A waiting order too; the line closes up behind it.
+  CHECK(http_request(A, "POST", "/admin/orders/" + line[2] + "/cancel").json()["status"] ==
+        "cancelled");
+  order = http_request(A, "GET", "/admin/orders/" + line[3]).json();
+  CHECK(order["waitlist_position"] == 2);
+  CHECK(page(0, 100)["waiting"] == 3);
+  CHECK(admin_item(A, item)["available"] == 0);
 }
 
 TEST_CASE("a value the database would refuse answers 400 in our words, never the database's") {

@@ -177,6 +177,76 @@ TEST_CASE("a killed replication connection resumes: no event lost, none twice") 
              !Catch::Contains("flashsale_cdc_reconnects_total 0\n"));
 }
 
+TEST_CASE("a client that reconnects with since= gets what it missed, once, before the snapshot") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("resume");
+  std::string seen;  // the last event the first connection read
+  std::set<std::string> before;
+  auto watch = admin_stream();  // stays connected: tells when the service has handled an event
+  {
+    auto ws = admin_stream();
+    create_item(svc.admin_port, {{"id", item}, {"name", "Resume"}, {"total_stock", 1}});
+    REQUIRE(place(svc.public_port, "ra", item, "k").status == 202);
+    const auto frames = drain(*ws);
+    seen = frames.back()["event_id"];
+    for (const auto& f : frames) before.insert(f["event_id"].get<std::string>());
+  }
+  // While it is away: bob joins the line, alice cancels, bob is promoted.
+  const std::string b = place(svc.public_port, "rb", item, "k").json()["id"];
+  const auto orders =
+      http_request(svc.public_port, "GET", "/v1/orders?item=" + item, "", {{"X-User-Id", "ra"}})
+          .json()["orders"];
+  REQUIRE(orders.size() == 1);
+  REQUIRE(cancel(svc.public_port, "ra", orders[0]["id"]).status == 200);
+  const auto promoted = watch->until(
+      [&](const json& f) { return f["type"] == "order.reserved" && f["order_id"] == b; });
+  REQUIRE(!promoted.empty());
+  REQUIRE(promoted.back()["order_id"] == b);
+
+  WsClient ws(svc.admin_port, "/admin/stream?since=" + seen);
+  auto replayed = ws.until([](const json& f) { return f["type"] == "snapshot"; });
+  REQUIRE(!replayed.empty());
+  const auto snapshot = replayed.back();
+  replayed.pop_back();
+  REQUIRE(snapshot["type"] == "snapshot");
+  CHECK(snapshot["resume"]["since"] == seen);
+  CHECK(snapshot["resume"]["complete"] == true);
+  CHECK(snapshot["resume"]["replayed"] == replayed.size());
+  check_ids(replayed);
+  for (const auto& f : replayed) {
+    INFO(f.dump());
+    CHECK_FALSE(before.count(f["event_id"].get<std::string>()));
+  }
+  std::vector<std::string> missed;  // what this item's orders did while the client was away
+  for (const auto& f : of_item(replayed, item)) {
+    if (f["type"].get<std::string>().rfind("order.", 0) == 0) {
+      missed.push_back(f["type"].get<std::string>() + (f["order_id"] == b ? ":b" : ":a"));
+    }
+  }
+  CHECK(missed ==
+        std::vector<std::string>{"order.waiting:b", "order.cancelled:a", "order.reserved:b"});
+  // Then live, as without since=, and nothing of the replay again.
+  const auto live = drain(ws);
+  check_ids(live);
+  for (const auto& f : live) {
+    for (const auto& r : replayed) CHECK(f["event_id"] != r["event_id"]);
+  }
+
+  // A position from before anything this process saw: what it holds, and a gap said so.
+  WsClient old(svc.admin_port, "/admin/stream?since=0/0/0");
+  const auto from_start = old.until([](const json& f) { return f["type"] == "snapshot"; });
+  REQUIRE(!from_start.empty());
+  CHECK(from_start.back()["resume"]["complete"] == false);
+  CHECK(from_start.back()["resume"]["replayed"] == from_start.size() - 1);
+  CHECK(from_start.size() > replayed.size());
+  // A since that is not an event id is refused at the upgrade.
+  for (const char* bad :
+       {"/admin/stream?since=yesterday", "/admin/stream?since=0/0", "/admin/stream?from=0/0/0"}) {
+    INFO(bad);
+    CHECK_THROWS(WsClient(svc.admin_port, bad));
+  }
+}
+
 TEST_CASE("a plain GET on the stream route asks for an upgrade") {
   const auto r = http_request(shared_service().admin_port, "GET", "/admin/stream");
   CHECK(r.status == 426);

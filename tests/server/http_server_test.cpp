@@ -48,7 +48,7 @@ struct TestServer {
                [](http::Request&, const http::Reply&) { throw std::runtime_error("boom"); });
     router.add_websocket(
         "/ws", [this](const http::Request&, const std::shared_ptr<http::WebSocket>& client) {
-          client->release("");
+          client->release({});
           std::lock_guard lock(ws_mutex);
           websocket = client;
         });

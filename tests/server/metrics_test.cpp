@@ -213,7 +213,8 @@ TEST_CASE("the job queue shows due jobs, the oldest one's age and dead jobs, per
 
 TEST_CASE("every database session of the service names its node and component") {
   const std::string url = fresh_database();
-  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + url, "FLASHSALE_CLUSTER_NODE_ID=n7"});
+  ServiceProcess service({"serve"},
+                         {"FLASHSALE_DATABASE_URL=" + url, "FLASHSALE_CLUSTER_NODE_ID=n7"});
   REQUIRE(service.wait_listening());
   REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
   // A placement, its payment-link job and its events: every plugin has used its connections.

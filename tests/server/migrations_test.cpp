@@ -164,9 +164,18 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     REQUIRE(service.wait_exit() == 0);
     const std::string log = service.log();
     INFO(log);
-    // Only what came after that layout is applied (once).
-    CHECK(log.find("applying migration storage_postgres") == std::string::npos);
-    CHECK(log.find("applying migration event_source_pg_wal") == std::string::npos);
+    // Only what came after that layout is applied, once: storage_postgres/0005 and
+    // scheduler_pg_queue/0004 in the first run, nothing in the second.
+    const auto applied = [&](const std::string& what) {
+      return log.find("applying migration " + what) != std::string::npos;
+    };
+    CHECK(applied("storage_postgres/0005_operator_orders.sql") == (run == 1));
+    CHECK(applied("scheduler_pg_queue/0004_jobs_claimer.sql") == (run == 1));
+    for (const char* old : {"storage_postgres/0001", "storage_postgres/0004",
+                            "event_source_pg_wal/0002", "scheduler_pg_queue/0003"}) {
+      INFO(old);
+      CHECK_FALSE(applied(old));
+    }
     if (run == 1) {
       CHECK_THAT(log, Catch::Contains("migration 0001_inventory.sql was applied before; recorded "
                                       "for storage_postgres"));
@@ -179,11 +188,14 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
   CHECK(count(conn, "SELECT available FROM items WHERE id = 'old'") == 4);
   const auto rows = conn.exec(
       "SELECT component || '/' || name FROM flashsale_schema_migrations ORDER BY version");
-  REQUIRE(rows.rows() == 5);  // the four adopted, and scheduler_pg_queue/0004_jobs_claimer.sql
+  // The four adopted, then scheduler_pg_queue/0004_jobs_claimer.sql and
+  // storage_postgres/0005_operator_orders.sql.
+  REQUIRE(rows.rows() == 6);
   CHECK(rows.get(0, 0) == "storage_postgres/0001_inventory.sql");
   CHECK(rows.get(1, 0) == "event_source_pg_wal/0002_events.sql");
   CHECK(rows.get(2, 0) == "scheduler_pg_queue/0003_jobs.sql");
   CHECK(rows.get(3, 0) == "storage_postgres/0004_devices.sql");
+  CHECK(rows.get(5, 0) == "storage_postgres/0005_operator_orders.sql");
 }
 
 TEST_CASE("two `flashsale migrate` processes at once apply the bundled migrations once") {

@@ -3,6 +3,7 @@
 // retry, dead-letter and can be retried by an operator.
 #include <catch2/catch.hpp>
 #include <ctime>
+#include <set>
 
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
@@ -150,6 +151,20 @@ TEST_CASE("a provider that keeps failing: jobs retry, dead-letter, and an operat
   CHECK(retried.status == 200);
   CHECK(http_request(service.admin_port, "POST", "/admin/jobs/" + job_id + "/retry").status == 404);
   CHECK(http_request(service.admin_port, "GET", "/admin/jobs?state=lost").status == 400);
+  // Without a state: every state, and the answer says so (the retried job is queued or running
+  // again; the ones for lease expiry are done).
+  const auto all = http_request(service.admin_port, "GET", "/admin/jobs?limit=1000").json();
+  CHECK(all["state"] == "all");
+  std::set<std::string> states;
+  bool retried_listed = false;
+  for (const auto& j : all["jobs"]) {
+    states.insert(j["state"].get<std::string>());
+    retried_listed = retried_listed || j["payload"]["order_id"] == id;
+  }
+  CHECK(retried_listed);
+  CHECK(states.size() >= 2);
+  CHECK(http_request(service.admin_port, "GET", "/admin/jobs?state=dead").json()["state"] ==
+        "dead");
   // It fails again, and dies again: the queue did run it.
   REQUIRE(eventually(
       [&] {

@@ -157,21 +157,22 @@ inline constexpr Statement kEnqueue{
 #define FLASHSALE_PG_QUEUE_TIME(column) \
   "to_char(" column " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-// {"jobs": [...]} of at most $1 jobs in one state, newest first. One statement per state, so
-// each can use that state's partial index in a generic plan too.
-#define FLASHSALE_PG_QUEUE_LIST_SQL(state) \
+// {"jobs": [...]} of at most $1 jobs, newest first, of one state or all. One statement per
+// state, so each can use that state's partial index in a generic plan too (all: the primary key).
+#define FLASHSALE_PG_QUEUE_LIST_SQL(where) \
   "SELECT jsonb_build_object('jobs', coalesce(jsonb_agg(jsonb_build_object("                    \
   " 'id', j.id::text, 'kind', j.kind, 'state', j.state, 'payload', j.payload,"                  \
   " 'attempts', j.attempts, 'run_at', " FLASHSALE_PG_QUEUE_TIME("j.run_at") ","                 \
   " 'last_error', j.last_error, 'updated_at', " FLASHSALE_PG_QUEUE_TIME("j.updated_at") ")"     \
   " ORDER BY j.id DESC), '[]'::jsonb))::text"                                                  \
-  " FROM (SELECT * FROM jobs WHERE state = '" state "' ORDER BY id DESC LIMIT $1::int) j"
+  " FROM (SELECT * FROM jobs " where " ORDER BY id DESC LIMIT $1::int) j"
 
 inline constexpr std::array kList{
-    Statement{"list_queued", FLASHSALE_PG_QUEUE_LIST_SQL("queued")},
-    Statement{"list_running", FLASHSALE_PG_QUEUE_LIST_SQL("running")},
-    Statement{"list_done", FLASHSALE_PG_QUEUE_LIST_SQL("done")},
-    Statement{"list_dead", FLASHSALE_PG_QUEUE_LIST_SQL("dead")},
+    Statement{"list_queued", FLASHSALE_PG_QUEUE_LIST_SQL("WHERE state = 'queued'")},
+    Statement{"list_running", FLASHSALE_PG_QUEUE_LIST_SQL("WHERE state = 'running'")},
+    Statement{"list_done", FLASHSALE_PG_QUEUE_LIST_SQL("WHERE state = 'done'")},
+    Statement{"list_dead", FLASHSALE_PG_QUEUE_LIST_SQL("WHERE state = 'dead'")},
+    Statement{"list_all", FLASHSALE_PG_QUEUE_LIST_SQL("")},
 };
 #undef FLASHSALE_PG_QUEUE_LIST_SQL
 #undef FLASHSALE_PG_QUEUE_TIME
@@ -183,9 +184,9 @@ inline constexpr Statement kRetry{
     " finished_at = NULL, updated_at = now() WHERE id = $1::bigint AND state = 'dead'"
     " RETURNING id"};
 
-inline constexpr std::array kStatements{kHoldClaimerLock, kClaim,   kNextDue, kRecord,    kRescue,
-                                        kExtend,          kCleanup, kDepth,   kDeadCount, kEnqueue,
-                                        kRetry,           kList[0], kList[1], kList[2],   kList[3]};
+inline constexpr std::array kStatements{
+    kHoldClaimerLock, kClaim,   kNextDue, kRecord,  kRescue,  kExtend,  kCleanup, kDepth,
+    kDeadCount,       kEnqueue, kRetry,   kList[0], kList[1], kList[2], kList[3], kList[4]};
 #undef FLASHSALE_PG_QUEUE_CLAIMER_CLASS
 
 }  // namespace flashsale::plugins::pg_queue

@@ -34,6 +34,7 @@ const std::map<std::string, std::string> kStatements = {
     {"place_batch", "SELECT ord, outcome, message, body FROM fs_place_batch($1, $2::jsonb)"},
     {"get_order",
      "SELECT fs_order_json(o)::text FROM orders o WHERE o.id = $1::uuid AND o.user_id = $2"},
+    {"order_history", "SELECT fs_order_history_json(o)::text FROM orders o WHERE o.id = $1::uuid"},
     {"list_orders",
      "SELECT jsonb_build_object('orders', coalesce(jsonb_agg(fs_order_json(o) "
      "ORDER BY o.created_at DESC, o.id), '[]'::jsonb))::text FROM ("
@@ -57,12 +58,13 @@ const std::map<std::string, std::string> kStatements = {
      "SELECT outcome, message, body FROM fs_update_item($1, $2::int, $3::boolean, $4::boolean,"
      " $5::timestamptz)"},
     {"waitlist",
-     "SELECT jsonb_build_object('item_id', i.id, 'waiting', i.waiting, 'waitlist',"
-     " coalesce((SELECT jsonb_agg(jsonb_build_object('position', w.position, 'order_id', w.id,"
-     " 'user_id', w.user_id, 'waitlist_seq', w.waitlist_seq,"
+     "SELECT jsonb_build_object('item_id', i.id, 'waiting', i.waiting, 'offset', $3::bigint,"
+     " 'waitlist', coalesce((SELECT jsonb_agg(jsonb_build_object('position', w.position,"
+     " 'order_id', w.id, 'user_id', w.user_id, 'waitlist_seq', w.waitlist_seq,"
      " 'waiting_since', fs_ts(w.created_at)) ORDER BY w.waitlist_seq) FROM ("
-     "  SELECT o.*, row_number() OVER (ORDER BY o.waitlist_seq) AS position FROM orders o"
-     "  WHERE o.item_id = i.id AND o.status = 'waiting' ORDER BY o.waitlist_seq LIMIT $2::int) w),"
+     "  SELECT o.*, $3::bigint + row_number() OVER (ORDER BY o.waitlist_seq) AS position FROM ("
+     "   SELECT * FROM orders WHERE item_id = i.id AND status = 'waiting'"
+     "   ORDER BY waitlist_seq OFFSET $3::bigint LIMIT $2::int) o) w),"
      " '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
     {"leases",
      "SELECT jsonb_build_object('item_id', i.id, 'leases', coalesce((SELECT jsonb_agg("
@@ -253,8 +255,16 @@ class PostgresStorage final : public sdk::Storage {
     });
   }
 
+  StorageResult order_history(const std::string& order_id) override {
+    return query([&](pg::Connection& c) {
+      return single_json(c.exec_prepared("order_history", {order_id}), "order " + order_id);
+    });
+  }
+
   StorageResult end_order(const sdk::OrderRef& order, sdk::EndKind kind) override {
-    const char* name = kind == sdk::EndKind::cancel ? "cancel" : "force_expire";
+    const char* name = kind == sdk::EndKind::cancel         ? "cancel"
+                       : kind == sdk::EndKind::force_cancel ? "force_cancel"
+                                                            : "force_expire";
     const pg::Param user = order.user_id.empty() ? pg::Param() : pg::Param(order.user_id);
     return query([&](pg::Connection& c) {
       return from_row(c.exec_prepared("end_order", {order.order_id, user, name}));
@@ -325,10 +335,11 @@ class PostgresStorage final : public sdk::Storage {
     });
   }
 
-  StorageResult waitlist(const std::string& item_id, int limit) override {
+  StorageResult waitlist(const std::string& item_id, long long offset, int limit) override {
     return query([&](pg::Connection& c) {
-      return single_json(c.exec_prepared("waitlist", {item_id, std::to_string(limit)}),
-                         "item " + item_id);
+      return single_json(
+          c.exec_prepared("waitlist", {item_id, std::to_string(limit), std::to_string(offset)}),
+          "item " + item_id);
     });
   }
 

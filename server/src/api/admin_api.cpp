@@ -134,10 +134,22 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
                const std::string item = req.params["item"];
                if (!is_item_id(item))
                  return reply(http::error_response(404, "not_found", "no item " + item));
-               const auto limit = limit_param(req, reply, 100, 1000);
+               const auto limit = limit_param(req, reply, 100, 1000, {"limit", "offset"});
                if (!limit) return;
-               on_worker(workers, reply, [&storage, item, limit = *limit] {
-                 return storage_response(storage.waitlist(item, limit), 200);
+               long long offset = 0;
+               if (const auto it = req.query.find("offset"); it != req.query.end()) {
+                 const auto& text = it->second;
+                 const bool digits = !text.empty() && text.size() <= 10 &&
+                                     std::all_of(text.begin(), text.end(),
+                                                 [](char c) { return c >= '0' && c <= '9'; });
+                 if (!digits || std::stoll(text) > kMaxStock) {
+                   return reply(http::error_response(
+                       400, "bad_request", "offset must be 0 to " + std::to_string(kMaxStock)));
+                 }
+                 offset = std::stoll(text);
+               }
+               on_worker(workers, reply, [&storage, item, offset, limit = *limit] {
+                 return storage_response(storage.waitlist(item, offset, limit), 200);
                });
              });
 
@@ -153,27 +165,58 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
                });
              });
 
-  router.add(
-      "POST", "/admin/orders/{id}/expire", [&storage, &workers](Request& req, const Reply& reply) {
-        const std::string id = req.params["id"];
-        if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
-        on_worker(workers, reply, [&storage, id] {
-          return storage_response(
-              storage.end_order({.user_id = "", .order_id = id}, sdk::EndKind::force_expire), 200);
-        });
-      });
+  router.add("GET", "/admin/orders", [&storage, &workers](Request& req, const Reply& reply) {
+    const std::string user = req.query["user"];
+    if (!is_printable(user, 256)) {
+      return reply(http::error_response(400, "bad_request",
+                                        "user must be a user id, 1-256 printable characters"));
+    }
+    sdk::OrderQuery query;
+    try {
+      query = order_query(req.query, user, {"user"});
+    } catch (const BadRequest& e) {
+      return reply(http::error_response(400, "bad_request", e.what()));
+    }
+    on_worker(workers, reply,
+              [&storage, query] { return storage_response(storage.list_orders(query), 200); });
+  });
+
+  router.add("GET", "/admin/orders/{id}", [&storage, &workers](Request& req, const Reply& reply) {
+    const std::string id = req.params["id"];
+    if (!is_uuid(id)) return reply(http::error_response(404, "not_found", "no order " + id));
+    on_worker(workers, reply,
+              [&storage, id] { return storage_response(storage.order_history(id), 200); });
+  });
+
+  // An operator ends any user's order: expire a lease now, or cancel a waiting or reserved one.
+  for (const auto& [action, kind] : {std::pair{"expire", sdk::EndKind::force_expire},
+                                     std::pair{"cancel", sdk::EndKind::force_cancel}}) {
+    router.add("POST", std::string("/admin/orders/{id}/") + action,
+               [&storage, &workers, kind = kind](Request& req, const Reply& reply) {
+                 const std::string id = req.params["id"];
+                 if (!is_uuid(id))
+                   return reply(http::error_response(404, "not_found", "no order " + id));
+                 on_worker(workers, reply, [&storage, id, kind] {
+                   return storage_response(storage.end_order({.user_id = "", .order_id = id}, kind),
+                                           200);
+                 });
+               });
+  }
 
   if (!scheduler) return;
   router.add("GET", "/admin/jobs", [scheduler, &workers](Request& req, const Reply& reply) {
     const auto limit = limit_param(req, reply, 100, 1000, {"limit", "state"});
     if (!limit) return;
-    const std::string state = req.query.count("state") ? req.query["state"] : "dead";
-    if (state != "queued" && state != "running" && state != "done" && state != "dead") {
-      return reply(
-          http::error_response(400, "bad_request", "state must be queued, running, done or dead"));
+    const std::string state = req.query.count("state") ? req.query["state"] : "all";
+    if (state != "all" && state != "queued" && state != "running" && state != "done" &&
+        state != "dead") {
+      return reply(http::error_response(400, "bad_request",
+                                        "state must be all, queued, running, done or dead"));
     }
     on_worker(workers, reply, [scheduler, state, limit = *limit] {
-      return http::json_response(200, scheduler->list_jobs(state, limit));
+      auto answer = scheduler->list_jobs(state, limit);
+      answer["state"] = state;  // which jobs these are, also when the query left it out
+      return http::json_response(200, answer);
     });
   });
   router.add("POST", "/admin/jobs/{id}/retry",

@@ -20,9 +20,6 @@ using http::Request;
 // FCM registration tokens run to about 200 characters; leave room for other providers.
 constexpr std::size_t kMaxDeviceToken = 4096;
 
-const std::set<std::string> kStatuses = {"waiting", "reserved", "confirmed", "cancelled",
-                                         "expired"};
-
 // Why the request carries no usable user id, or nullopt when it does.
 std::optional<http::Response> identity_error(const Request& req, const std::string& header) {
   std::string lower = header;
@@ -103,20 +100,11 @@ class PublicApi {
   }
 
   void list_orders(Request& req, const Reply& reply, const std::string& user) {
-    for (const auto& [key, value] : req.query) {
-      if (key != "item" && key != "status") {
-        return reply(
-            http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
-      }
-    }
-    sdk::OrderQuery query{
-        .user_id = user, .item_id = req.query["item"], .status = req.query["status"]};
-    if (!query.item_id.empty() && !is_item_id(query.item_id)) {
-      return reply(http::error_response(400, "bad_request", "item must match [a-z0-9-]{1,64}"));
-    }
-    if (!query.status.empty() && !kStatuses.count(query.status)) {
-      return reply(http::error_response(
-          400, "bad_request", "status must be waiting, reserved, confirmed, cancelled or expired"));
+    sdk::OrderQuery query;
+    try {
+      query = order_query(req.query, user);
+    } catch (const BadRequest& e) {
+      return reply(http::error_response(400, "bad_request", e.what()));
     }
     on_worker(workers_, reply,
               [this, query] { return storage_response(storage_.list_orders(query), 200); });
@@ -251,7 +239,7 @@ void add_user_streams(http::Router& router, const std::vector<sdk::UserStreamRou
             log::error("plugin route " + route.path + " threw on open: " + e.what());
             client->close("internal error");
           }
-          client->release("");  // what open() queued goes out now
+          client->release({});  // what open() queued goes out now
         },
         [route, stream_request, identity_header](const Request& req) {
           if (auto error = identity_error(req, identity_header)) return error;

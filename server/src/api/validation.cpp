@@ -23,6 +23,30 @@ bool is_printable(const std::string& s, std::size_t max) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
+sdk::OrderQuery order_query(const std::map<std::string, std::string>& query, std::string user_id,
+                            const std::set<std::string>& also_known) {
+  static const std::set<std::string> kStatuses = {"waiting", "reserved", "confirmed", "cancelled",
+                                                  "expired"};
+  for (const auto& [key, value] : query) {
+    if (key != "item" && key != "status" && !also_known.count(key)) {
+      throw BadRequest("unknown query parameter '" + key + "'");
+    }
+  }
+  const auto value = [&](const char* key) {
+    const auto it = query.find(key);
+    return it == query.end() ? std::string() : it->second;
+  };
+  sdk::OrderQuery q{
+      .user_id = std::move(user_id), .item_id = value("item"), .status = value("status")};
+  if (!q.item_id.empty() && !is_item_id(q.item_id)) {
+    throw BadRequest("item must match [a-z0-9-]{1,64}");
+  }
+  if (!q.status.empty() && !kStatuses.count(q.status)) {
+    throw BadRequest("status must be waiting, reserved, confirmed, cancelled or expired");
+  }
+  return q;
+}
+
 std::optional<std::int64_t> rfc3339_unix_us(const std::string& s) {
   static const std::regex pattern(
       R"(([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]{1,6})?([Zz]|([+-])([0-9]{2}):([0-9]{2})))");

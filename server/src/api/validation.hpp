@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <flashsale/sdk/storage.hpp>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -28,6 +30,11 @@ bool is_printable(const std::string& s, std::size_t max);
 /// 60, an offset past 23:59, year 0000).
 std::optional<std::int64_t> rfc3339_unix_us(const std::string& s);
 bool is_rfc3339(const std::string& s);
+
+/// The orders of `user_id` that a list query asks for: ?item= and ?status=, both optional.
+/// Throws BadRequest on a bad value or on a parameter neither those nor in `also_known`.
+sdk::OrderQuery order_query(const std::map<std::string, std::string>& query, std::string user_id,
+                            const std::set<std::string>& also_known = {});
 
 /// The fields of a JSON object body, checked one by one.
 class Fields {

@@ -58,10 +58,10 @@ class WebSocket : public sdk::WebSocketClient {
   /// ends or a hard cap (a few times the bound) is reached, and then the client is closed.
   /// For fan-out that must not wait for its slowest reader.
   virtual Sent send_shared(std::shared_ptr<const std::string> frame) = 0;
-  /// Frames are held until release(): then `first` (unless empty) goes out, followed by
-  /// everything queued meanwhile. Lets a snapshot precede the live events that arrived while it
-  /// was being made.
-  virtual void release(std::string first) = 0;
+  /// Frames are held until release(): then `first` goes out, in order, followed by everything
+  /// queued meanwhile. Lets a snapshot (and a replay) precede the live events that arrived
+  /// while it was being made.
+  virtual void release(std::vector<std::shared_ptr<const std::string>> first) = 0;
 };
 
 /// Takes over an upgraded connection (the request is the upgrade request).

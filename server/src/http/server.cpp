@@ -178,12 +178,10 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     return Sent::queued;
   }
 
-  void release(std::string first) override {
+  void release(std::vector<std::shared_ptr<const std::string>> first) override {
     std::lock_guard lock(mutex_);
-    if (!first.empty()) {
-      queued_bytes_ += first.size();
-      queue_.push_front(std::make_shared<const std::string>(std::move(first)));
-    }
+    for (const auto& frame : first) queued_bytes_ += frame->size();
+    queue_.insert(queue_.begin(), first.begin(), first.end());
     released_ = true;
     kick_locked();
   }

@@ -66,8 +66,8 @@ class BOOST_SYMBOL_VISIBLE Scheduler : public Plugin {
   virtual std::size_t enqueue(const std::vector<NewJob>& jobs) = 0;
 
   /// {"jobs": [{"id", "kind", "state", "payload", "attempts", "run_at", "last_error",
-  /// "updated_at"}]} in `state` ("queued", "running", "done", "dead"), newest first, at most
-  /// `limit`. Blocking.
+  /// "updated_at"}]} in `state` ("queued", "running", "done", "dead", or "all" for every
+  /// state), newest first, at most `limit`. Blocking.
   virtual nlohmann::json list_jobs(const std::string& state, int limit) = 0;
 
   /// Moves a dead job back to the queue, due now, with its attempts reset; false if there is no

@@ -134,6 +134,7 @@ struct ItemChange {
 enum class EndKind {
   cancel,        ///< by its user: a WAITING or RESERVED order
   force_expire,  ///< by an operator: a RESERVED order, now
+  force_cancel,  ///< by an operator: a WAITING or RESERVED order of any user
 };
 
 /// The authority over stock and orders. Exactly one storage plugin is loaded, and it is
@@ -152,6 +153,10 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
 
   /// One order of `order.user_id` (not_found for another user's).
   virtual StorageResult get_order(const OrderRef& order) = 0;
+  /// One order of any user, for an operator: get_order's body plus "user_id" and "history",
+  /// [{"at", "what": "placed" (with "status") | "promoted" | "payment_succeeded" |
+  /// "payment_failed" | "confirmed" | "cancelled" | "expired", ...}], oldest first.
+  virtual StorageResult order_history(const std::string& order_id) = 0;
   /// {"orders": [...]} of `query.user_id`, newest first.
   virtual StorageResult list_orders(const OrderQuery& query) = 0;
   /// Ends an order. A freed unit promotes the head waiter.
@@ -164,9 +169,9 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   /// The created item, or already_exists / bad_request.
   virtual StorageResult create_item(const NewItem& item) = 0;
   virtual StorageResult update_item(const std::string& item_id, const ItemChange& change) = 0;
-  /// {"item_id", "waiting", "waitlist": [{position, order_id, user_id, waiting_since}]}: the
-  /// head of the line, at most `limit` entries.
-  virtual StorageResult waitlist(const std::string& item_id, int limit) = 0;
+  /// {"item_id", "waiting", "offset", "waitlist": [{position, order_id, user_id, waitlist_seq,
+  /// waiting_since}]}: at most `limit` entries of the line from position `offset` + 1 on.
+  virtual StorageResult waitlist(const std::string& item_id, long long offset, int limit) = 0;
   /// {"item_id", "leases": [{reservation_id, order_id, user_id, granted_at, expires_at}]},
   /// soonest expiry first, at most `limit`.
   virtual StorageResult leases(const std::string& item_id, int limit) = 0;
