@@ -224,6 +224,21 @@ TEST_CASE("an operator finds an order, its user's orders and its place in line, 
   REQUIRE(head["history"].size() == 2);
   CHECK(head["history"][1]["what"] == "promoted");
   CHECK(head["history"][1]["expires_at"].is_string());
+  // Its user pays, once refused and then accepted: each callback is in the history, then the end.
+  for (const char* outcome : {"failed", "succeeded"}) {
+    const auto paid = http_request(
+        P, "POST", "/v1/payments/webhook",
+        json{{"event_id", item + "-" + outcome}, {"order_id", line[0]}, {"outcome", outcome}}
+            .dump());
+    CHECK(paid.status == 200);
+  }
+  std::vector<std::string> steps;
+  const auto paid_order = http_request(A, "GET", "/admin/orders/" + line[0]).json();
+  for (const auto& h : paid_order["history"]) {
+    steps.push_back(h["what"].get<std::string>());
+  }
+  CHECK(steps == std::vector<std::string>{"placed", "promoted", "payment_failed",
+                                          "payment_succeeded", "confirmed"});
   // A waiting order too; the line closes up behind it.
   CHECK(http_request(A, "POST", "/admin/orders/" + line[2] + "/cancel").json()["status"] ==
         "cancelled");
