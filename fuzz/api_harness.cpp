@@ -185,7 +185,7 @@ std::size_t RecordingScheduler::enqueue(const std::vector<sdk::NewJob>& jobs) {
 }
 
 nlohmann::json RecordingScheduler::list_jobs(const std::string& state, int limit) {
-  static const std::set<std::string> states = {"queued", "running", "done", "dead"};
+  static const std::set<std::string> states = {"all", "queued", "running", "done", "dead"};
   require(states.count(state) == 1 && in_range(limit, 1, 1000), "list_jobs: arguments");
   return {{"jobs", nlohmann::json::array()}};
 }
@@ -196,14 +196,14 @@ bool RecordingScheduler::retry_job(const std::string& id) {
 }
 
 Api::Api(const std::string& webhook_secret) {
-  api::add_public_routes(public_routes, storage, &scheduler, workers_,
+  api::add_public_routes(public_routes, storage, &scheduler, workers_, rates_,
                          {.identity_header = "X-User-Id", .webhook_secret = webhook_secret});
   // A plugin's route as the websocket push plugin adds one: it accepts every identified user.
   static const std::vector<sdk::UserStreamRoute> streams = {
       {"/v1/stream", [](const sdk::UserStreamRequest&) { return std::string(); },
        [](const sdk::UserStreamRequest&, const std::shared_ptr<sdk::WebSocketClient>&) {}}};
   api::add_user_streams(public_routes, streams, "X-User-Id");
-  api::add_admin_routes(admin_routes, storage, &scheduler, workers_);
+  api::add_admin_routes(admin_routes, storage, &scheduler, workers_, rates_);
 }
 
 http::Response Api::serve(const http::Router& router, http::Request& req, bool upgrade) {

@@ -8,6 +8,7 @@
 #include <flashsale/sdk/storage.hpp>
 #include <string>
 
+#include "api/placement_rates.hpp"
 #include "http/router.hpp"
 #include "worker_pool.hpp"
 
@@ -82,6 +83,7 @@ class Api {
 
  private:
   WorkerPool workers_{1, 16};
+  api::PlacementRates rates_;
 };
 
 }  // namespace flashsale::fuzz

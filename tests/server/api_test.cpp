@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <flashsale/crypto.hpp>
 #include <flashsale/pg/connection.hpp>
+#include <map>
 
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
@@ -246,6 +247,31 @@ TEST_CASE("an operator finds an order, its user's orders and its place in line, 
   CHECK(order["waitlist_position"] == 2);
   CHECK(page(0, 100)["waiting"] == 3);
   CHECK(admin_item(A, item)["available"] == 0);
+}
+
+TEST_CASE("each item's placements per second, by outcome, with their p99, for the dashboard") {
+  const auto& svc = shared_service();
+  const auto A = svc.admin_port;
+  const auto item = unique_name("rates");
+  create_item(A, {{"id", item}, {"name", "Rates"}, {"total_stock", 2}, {"waitlist_limit", 1}});
+  // Two reserved, one waiting, then a full line; and a user past the per-user limit.
+  for (const char* user : {"ra", "rb", "rc", "rd"}) place(svc.public_port, user, item, "k");
+  place(svc.public_port, "ra", item, "second-key");
+  const auto rates = http_request(A, "GET", "/admin/items/" + item + "/placements").json();
+  CHECK(rates["item_id"] == item);
+  std::map<std::string, int> outcomes;
+  for (const auto& second : rates["seconds"]) {
+    for (const auto& [outcome, n] : second["outcomes"].items()) outcomes[outcome] += n.get<int>();
+    CHECK(second["p99_ms"].get<double>() > 0);
+  }
+  CHECK(outcomes ==
+        std::map<std::string, int>{{"accepted", 3}, {"sold_out", 1}, {"limit_exceeded", 1}});
+  CHECK(http_request(A, "GET", "/admin/items/" + unique_name("never") + "/placements")
+            .json()["seconds"]
+            .empty());
+  check_error(http_request(A, "GET", "/admin/items/Bad!/placements"), 404, "not_found");
+  check_error(http_request(A, "GET", "/admin/items/" + item + "/placements?since=1"), 400,
+              "bad_request");
 }
 
 TEST_CASE("a value the database would refuse answers 400 in our words, never the database's") {

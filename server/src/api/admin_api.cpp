@@ -97,7 +97,7 @@ std::optional<int> limit_param(const Request& req, const Reply& reply, int fallb
 }  // namespace
 
 void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                      WorkerPool& workers) {
+                      WorkerPool& workers, const PlacementRates& rates) {
   router.add("POST", "/admin/items", [&storage, &workers](Request& req, const Reply& reply) {
     auto item = checked_body(req, reply, parse_new_item);
     if (!item) return;
@@ -152,6 +152,16 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
                  return storage_response(storage.waitlist(item, offset, limit), 200);
                });
              });
+
+  router.add("GET", "/admin/items/{item}/placements", [&rates](Request& req, const Reply& reply) {
+    const std::string item = req.params["item"];
+    if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
+    if (!req.query.empty()) {
+      return reply(http::error_response(
+          400, "bad_request", "unknown query parameter '" + req.query.begin()->first + "'"));
+    }
+    reply(http::json_response(200, rates.window(item, sdk::now_unix_us() / 1'000'000)));
+  });
 
   router.add("GET", "/admin/items/{item}/leases",
              [&storage, &workers](Request& req, const Reply& reply) {

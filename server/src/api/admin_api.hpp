@@ -5,13 +5,15 @@
 #include <flashsale/sdk/scheduler.hpp>
 #include <flashsale/sdk/storage.hpp>
 
+#include "api/placement_rates.hpp"
 #include "http/router.hpp"
 #include "worker_pool.hpp"
 
 namespace flashsale::api {
 
-/// Items, orders, and (when `scheduler` is not null) GET /admin/jobs, POST /admin/jobs/{id}/retry.
+/// Items, orders, each item's placement rates (from `rates`), and (when `scheduler` is not
+/// null) GET /admin/jobs, POST /admin/jobs/{id}/retry.
 void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                      WorkerPool& workers);
+                      WorkerPool& workers, const PlacementRates& rates);
 
 }  // namespace flashsale::api

@@ -57,10 +57,11 @@ bool signature_ok(const std::string& secret, const Request& req) {
 class PublicApi {
  public:
   PublicApi(sdk::Storage& storage, sdk::Scheduler* scheduler, WorkerPool& workers,
-            std::string webhook_secret)
+            PlacementRates& rates, std::string webhook_secret)
       : storage_(storage),
         scheduler_(scheduler),
         workers_(workers),
+        rates_(rates),
         webhook_secret_(std::move(webhook_secret)) {}
 
   void place_order(Request& req, const Reply& reply, const std::string& user) {
@@ -86,8 +87,14 @@ class PublicApi {
             "unknown field '" + body->begin().key() + "': placing an order takes no fields"));
       }
     }
-    storage_.place({user, item, key}, [reply](const sdk::StorageResult& result) {
+    const auto started = std::chrono::steady_clock::now();
+    storage_.place({user, item, key}, [&rates = rates_, reply, item,
+                                       started](const sdk::StorageResult& result) {
       reply(storage_response(result, 202));
+      rates.record(
+          item, result.ok() ? "accepted" : sdk::code(result.error),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
+          sdk::now_unix_us() / 1'000'000);
     });
   }
 
@@ -194,15 +201,18 @@ class PublicApi {
   sdk::Storage& storage_;
   sdk::Scheduler* scheduler_;
   WorkerPool& workers_;
+  PlacementRates& rates_;
   std::string webhook_secret_;
 };
 
 }  // namespace
 
 void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                       WorkerPool& workers, const PublicApiOptions& options) {
+                       WorkerPool& workers, PlacementRates& rates,
+                       const PublicApiOptions& options) {
   // Lives as long as the routes: the router's handlers share it.
-  auto api = std::make_shared<PublicApi>(storage, scheduler, workers, options.webhook_secret);
+  auto api =
+      std::make_shared<PublicApi>(storage, scheduler, workers, rates, options.webhook_secret);
   using UserHandler = void (PublicApi::*)(Request&, const Reply&, const std::string&);
   // The identity filter: only a request with a usable identity header reaches `handler`.
   const auto as_user = [api, header = options.identity_header](UserHandler handler) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "api/placement_rates.hpp"
 #include "http/router.hpp"
 #include "worker_pool.hpp"
 
@@ -17,9 +18,10 @@ struct PublicApiOptions {
   std::string webhook_secret;   ///< HMAC-SHA256 key for X-Signature; empty: not checked
 };
 
-/// `scheduler` (may be null) receives the refund jobs of late payments.
+/// `scheduler` (may be null) receives the refund jobs of late payments; every answered placement
+/// is counted in `rates`.
 void add_public_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                       WorkerPool& workers, const PublicApiOptions& options);
+                       WorkerPool& workers, PlacementRates& rates, const PublicApiOptions& options);
 
 /// Serves the plugins' WebSocket routes for identified users (HostContext::add_user_stream);
 /// `routes` must outlive the router.
