@@ -162,6 +162,7 @@ std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* err
   WaitlistPage page;
   page.item_id = f.text("item_id");
   page.waiting = as_int(f.integer("waiting"));
+  page.offset = as_int(body.value("offset").toInteger());  // absent from older services: 0
   const QJsonArray list = f.array("waitlist");
   if (!f.ok(error)) return std::nullopt;
   auto waiters = parse_list<Waiter>(
@@ -172,8 +173,80 @@ std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* err
       },
       error);
   if (!waiters) return std::nullopt;
+  for (qsizetype i = 0; i < waiters->size(); ++i) {  // absent from older services: counted
+    const QJsonValue position = list[i].toObject().value("position");
+    (*waiters)[i].position =
+        position.isDouble() ? as_int(position.toInteger()) : page.offset + static_cast<int>(i) + 1;
+  }
   page.waiters = std::move(*waiters);
   return page;
+}
+
+namespace {
+
+// The fields of an order (both answers); `f` reads `object`.
+Order read_order(Fields& f, const QJsonObject& object) {
+  Order order;
+  order.id = f.text("id");
+  order.item_id = f.text("item_id");
+  order.status = f.text("status");
+  order.user_id = f.text("user_id", false);
+  if (object.contains("waitlist_position")) {
+    order.waitlist_position = as_int(f.integer("waitlist_position"));
+  }
+  order.expires_at =
+      parse_time(object.value("reservation").toObject().value("expires_at").toString());
+  order.payment_link = f.text("payment_link", false);
+  order.reason = f.text("reason", false);
+  order.created_at = f.time("created_at");
+  order.updated_at = f.time("updated_at");
+  return order;
+}
+
+// An entry's fields other than "at" and "what", e.g. "status reserved, reason …".
+QString entry_detail(const QJsonObject& entry) {
+  QStringList parts;
+  for (auto it = entry.begin(); it != entry.end(); ++it) {
+    if (it.key() == QLatin1String("at") || it.key() == QLatin1String("what")) continue;
+    parts << it.key() + ' ' + json_text(it.value());
+  }
+  return parts.join(QStringLiteral(", "));
+}
+
+}  // namespace
+
+std::optional<Order> parse_order(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("order"));
+  Order order = read_order(f, body);
+  const QJsonArray history = body.contains("history") ? f.array("history") : QJsonArray();
+  if (!f.ok(error)) return std::nullopt;
+  auto entries = parse_list<OrderEntry>(
+      history, QStringLiteral("history entry"),
+      [](Fields& e) {
+        return OrderEntry{e.time("at"), e.text("what"), {}};
+      },
+      error);
+  if (!entries) return std::nullopt;
+  for (qsizetype i = 0; i < entries->size(); ++i) {
+    (*entries)[i].detail = entry_detail(history[i].toObject());
+  }
+  order.history = std::move(*entries);
+  return order;
+}
+
+std::optional<QVector<Order>> parse_orders(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("order list"));
+  const QJsonArray list = f.array("orders");
+  if (!f.ok(error)) return std::nullopt;
+  QVector<Order> orders;
+  for (qsizetype i = 0; i < list.size(); ++i) {
+    const QJsonObject object = list[i].toObject();
+    Fields o(object, QStringLiteral("order %1").arg(i + 1));
+    Order order = read_order(o, object);
+    if (!o.ok(error)) return std::nullopt;
+    orders.push_back(std::move(order));
+  }
+  return orders;
 }
 
 std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error) {

@@ -47,12 +47,42 @@ struct Waiter {
   QString user_id;
   qint64 waitlist_seq = 0;
   QDateTime waiting_since;
+  int position = 0;  // 1 = next in line
 };
 
 struct WaitlistPage {
   QString item_id;
-  int waiting = 0;  // the whole line; the page holds its head
+  int waiting = 0;  // the whole line
   QVector<Waiter> waiters;
+  int offset = 0;  // the page holds positions offset + 1 on
+};
+
+// One entry of an order's history (GET /admin/orders/{id}), oldest first.
+struct OrderEntry {
+  QDateTime at;
+  QString what;    // "placed", "promoted", "payment_succeeded", "confirmed", ...
+  QString detail;  // the entry's other fields in words, e.g. "status reserved"
+};
+
+// An order of any user (GET /admin/orders/{id}; a user's list leaves out user and history).
+struct Order {
+  QString id;
+  QString item_id;
+  QString user_id;
+  QString status;             // waiting, reserved, confirmed, cancelled or expired
+  int waitlist_position = 0;  // only while waiting; 1 = next
+  QDateTime expires_at;       // the lease's, while reserved
+  QString payment_link;
+  QString reason;
+  QDateTime created_at;
+  QDateTime updated_at;
+  QVector<OrderEntry> history;
+
+  // Only a live order can be cancelled, only a reserved one expired (else HTTP 409).
+  [[nodiscard]] bool can_cancel() const {
+    return status == QLatin1String("waiting") || status == QLatin1String("reserved");
+  }
+  [[nodiscard]] bool can_expire() const { return status == QLatin1String("reserved"); }
 };
 
 struct Lease {
@@ -90,6 +120,8 @@ std::optional<Item> parse_item(const QJsonValue& value, QString* error);
 std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
 std::optional<Event> parse_event(const QJsonObject& frame, QString* error);
 std::optional<WaitlistPage> parse_waitlist(const QJsonObject& body, QString* error);
+std::optional<Order> parse_order(const QJsonObject& body, QString* error);
+std::optional<QVector<Order>> parse_orders(const QJsonObject& body, QString* error);
 std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error);
 std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
 std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error);

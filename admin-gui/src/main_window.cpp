@@ -49,8 +49,11 @@ void MainWindow::build_layout() {
   activity_ = new ActivityPane(clock_);
   plugins_ = new PluginsPane(client_);
   jobs_ = new JobsPane(client_);
+  line_ = new LinePane(client_);
+  orders_ = new OrdersPane(client_);
   connect(inventory_, &InventoryPane::current_item_changed, this, [this](const QString& id) {
     item_->show_item(id);
+    line_->show_item(id);
     activity_->set_item(id);
     update_actions();
   });
@@ -63,14 +66,17 @@ void MainWindow::build_layout() {
   connect(inventory_, &InventoryPane::problem, this, &MainWindow::report);
   connect(item_, &ItemPane::problem, this, &MainWindow::report);
   connect(plugins_, &PluginsPane::problem, this, &MainWindow::report);
-  connect(jobs_, &JobsPane::notice, this,
-          [this](const QString& message) { statusBar()->showMessage(message, 10000); });
+  const auto notice = [this](const QString& message) { statusBar()->showMessage(message, 10000); };
+  connect(jobs_, &JobsPane::notice, this, notice);
+  connect(orders_, &OrdersPane::notice, this, notice);
 
   auto* tabs = new QTabWidget;
   tabs->setObjectName("sideTabs");
   tabs->addTab(activity_, tr("Activity"));
   tabs->addTab(plugins_, tr("Plugins"));
   tabs->addTab(jobs_, tr("Jobs"));
+  tabs->addTab(line_, tr("Whole line"));
+  tabs->addTab(orders_, tr("Orders"));
 
   auto* top = new QSplitter(Qt::Horizontal);
   top->addWidget(inventory_);
@@ -151,6 +157,7 @@ void MainWindow::on_state(AdminClient::State state, const QString& detail) {
   activity_->set_live(live);
   plugins_->set_live(live);
   jobs_->set_live(live);
+  line_->set_live(live);
 }
 
 void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server_time) {
@@ -167,7 +174,10 @@ void MainWindow::on_snapshot(const QVector<Item>& items, const QDateTime& server
   const QString before = item_->item_id();
   inventory_->show_snapshot(items);
   // After a reconnect the line and the leases may have moved a lot: read them again.
-  if (!before.isEmpty() && item_->item_id() == before) item_->refresh();
+  if (!before.isEmpty() && item_->item_id() == before) {
+    item_->refresh();
+    line_->refresh();
+  }
   plugins_->refresh();
   jobs_->refresh();
   item_->update_labels();
@@ -186,6 +196,7 @@ void MainWindow::select_item(const QString& item_id) { inventory_->select_item(i
 void MainWindow::refresh() {
   inventory_->refresh();
   item_->refresh();
+  line_->refresh();
   plugins_->refresh();
   jobs_->refresh();
 }

@@ -1,7 +1,7 @@
 // The dashboard window: the composition of the panes (inventory, the selected item, activity,
-// plugins, jobs), the operator's actions on the toolbar (create, restock, pause, close the sale,
-// expire a lease), each confirmed first, and the status bar. It wires the AdminClient to the panes
-// and shows problems in words.
+// plugins, jobs, the whole line, orders), the operator's actions on the toolbar (create, restock,
+// pause, close the sale, expire a lease), each confirmed first, and the status bar. It wires the
+// AdminClient to the panes and shows problems in words.
 #pragma once
 
 #include <QLabel>
@@ -12,6 +12,8 @@
 #include "inventory_pane.hpp"
 #include "item_pane.hpp"
 #include "jobs_pane.hpp"
+#include "line_pane.hpp"
+#include "orders_pane.hpp"
 #include "plugins_pane.hpp"
 #include "server_clock.hpp"
 
@@ -61,6 +63,8 @@ class MainWindow : public QMainWindow {
   ActivityPane* activity_ = nullptr;
   PluginsPane* plugins_ = nullptr;
   JobsPane* jobs_ = nullptr;
+  LinePane* line_ = nullptr;
+  OrdersPane* orders_ = nullptr;
 
   QLabel* connection_label_ = nullptr;
   QString connection_text_;  // the connection state, without the clock note

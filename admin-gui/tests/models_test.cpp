@@ -112,6 +112,7 @@ class ModelsTest : public QObject {
   void activity_log_hides_inventory_changes();
   void chart_shows_the_selected_items_rates();
   void bad_answers_are_named();
+  void orders_and_line_pages_are_parsed();
 };
 
 void ModelsTest::inventory_follows_events() {
@@ -729,6 +730,69 @@ void ModelsTest::bad_answers_are_named() {
       &error));
   QVERIFY(error.contains("health"));
   QVERIFY(!parse_time("24/11/2026 10:00").isValid());
+}
+
+void ModelsTest::orders_and_line_pages_are_parsed() {
+  QString error;
+  const QJsonObject order{
+      {"id", "o-1"},
+      {"item_id", "shoes"},
+      {"user_id", "u-1"},
+      {"status", "reserved"},
+      {"reservation", QJsonObject{{"id", "r-1"}, {"expires_at", "2026-11-24T10:02:00.000Z"}}},
+      {"created_at", "2026-11-24T10:00:00.000Z"},
+      {"updated_at", "2026-11-24T10:00:00.000Z"},
+      {"history", QJsonArray{QJsonObject{{"at", "2026-11-24T10:00:00.000Z"},
+                                         {"what", "placed"},
+                                         {"status", "waiting"}},
+                             QJsonObject{{"at", "2026-11-24T10:00:00.000Z"},
+                                         {"what", "promoted"},
+                                         {"expires_at", "2026-11-24T10:02:00.000Z"}}}}};
+  const auto parsed = parse_order(order, &error);
+  QVERIFY2(parsed, qPrintable(error));
+  QCOMPARE(parsed->history.size(), 2);
+  QCOMPARE(parsed->history[0].what, QStringLiteral("placed"));
+  QCOMPARE(parsed->history[0].detail, QStringLiteral("status waiting"));
+  QCOMPARE(parsed->expires_at, kT0.addSecs(120));
+  QCOMPARE(parsed->waitlist_position, 0);  // not waiting
+  QVERIFY(parsed->can_cancel() && parsed->can_expire());
+  QJsonObject waiting = order;
+  waiting["status"] = "waiting";
+  waiting["waitlist_position"] = 12;
+  waiting.remove("reservation");
+  const auto in_line = parse_order(waiting, &error);
+  QVERIFY(in_line && in_line->waitlist_position == 12 && !in_line->expires_at.isValid());
+  QVERIFY(in_line->can_cancel() && !in_line->can_expire());
+  // A bad entry is named; a list's orders need no user or history.
+  QJsonObject bad = order;
+  bad["history"] = QJsonArray{QJsonObject{{"what", "placed"}}};
+  QVERIFY(!parse_order(bad, &error));
+  QCOMPARE(error, QStringLiteral("history entry 1: field 'at' is missing or not a string"));
+  QJsonObject listed = order;
+  listed.remove("user_id");
+  listed.remove("history");
+  const auto list =
+      parse_orders(QJsonObject{{"orders", QJsonArray{listed, QJsonObject{}}}}, &error);
+  QVERIFY(!list);
+  QCOMPARE(error, QStringLiteral("order 2: field 'id' is missing or not a string"));
+  QCOMPARE(parse_orders(QJsonObject{{"orders", QJsonArray{listed}}}, &error)->size(), 1);
+
+  // A page of the line from offset on: positions as sent, else counted from the offset.
+  const QJsonObject waiter{{"order_id", "o"},
+                           {"user_id", "u"},
+                           {"waitlist_seq", 9},
+                           {"waiting_since", "2026-11-24T10:00:00.000Z"}};
+  QJsonObject placed = waiter;
+  placed["position"] = 201;
+  const auto page = parse_waitlist(QJsonObject{{"item_id", "a"},
+                                               {"waiting", 1234},
+                                               {"offset", 200},
+                                               {"waitlist", QJsonArray{placed, waiter}}},
+                                   &error);
+  QVERIFY2(page, qPrintable(error));
+  QCOMPARE(page->offset, 200);
+  QCOMPARE(page->waiters[0].position, 201);
+  QCOMPARE(page->waiters[1].position, 202);
 }
 
 QTEST_MAIN(ModelsTest)

@@ -134,6 +134,8 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
   const auto route = routes_.constFind(QString::fromLatin1(request.method) + ' ' + request.path);
   if (jobs_served_ && request.path.startsWith(QLatin1String("/admin/jobs"))) {
     response = answer_jobs(request);
+  } else if (orders_served_ && request.path.startsWith(QLatin1String("/admin/orders"))) {
+    response = answer_orders(request);
   } else if (route != routes_.constEnd()) {
     response = (*route)(request);
   } else if (fallback_) {
@@ -224,6 +226,84 @@ FakeAdminServer::Response FakeAdminServer::answer_jobs(const Request& request) {
     return error(404, "not_found", "no dead job " + id);
   }
   return error(404, "not_found", "no such route");
+}
+
+void FakeAdminServer::add_order(const QJsonObject& order) {
+  const QString id = order.value("id").toString();
+  orders_.erase(
+      std::remove_if(orders_.begin(), orders_.end(),
+                     [&](const QJsonObject& o) { return o.value("id").toString() == id; }),
+      orders_.end());
+  orders_.push_back(order);
+}
+
+QJsonObject FakeAdminServer::order(const QString& id) const {
+  for (const QJsonObject& o : orders_) {
+    if (o.value("id").toString() == id) return o;
+  }
+  return {};
+}
+
+FakeAdminServer::Response FakeAdminServer::answer_orders(const Request& request) {
+  const auto json = [](int status, const QJsonObject& body) {
+    return Response{status, QJsonDocument(body).toJson(QJsonDocument::Compact)};
+  };
+  const auto error = [&](int status, const char* code, const QString& message) {
+    return json(status, {{"error", code}, {"message", message}});
+  };
+  if (request.method == "GET" && request.path == QLatin1String("/admin/orders")) {
+    const QUrlQuery query(request.query);
+    const QString user = query.queryItemValue("user", QUrl::FullyDecoded);
+    if (user.isEmpty()) return error(400, "bad_request", "user is required");
+    QJsonArray list;
+    for (auto it = orders_.crbegin(); it != orders_.crend(); ++it) {
+      if (it->value("user_id").toString() != user) continue;
+      if (query.hasQueryItem("item") &&
+          it->value("item_id").toString() != query.queryItemValue("item")) {
+        continue;
+      }
+      if (query.hasQueryItem("status") &&
+          it->value("status").toString() != query.queryItemValue("status")) {
+        continue;
+      }
+      QJsonObject listed = *it;
+      listed.remove("user_id");
+      listed.remove("history");
+      list.append(listed);
+    }
+    return json(200, {{"orders", list}});
+  }
+  static const QRegularExpression path("^/admin/orders/([^/]+)(?:/(cancel|expire))?$");
+  const auto match = path.match(request.path);
+  const auto found = std::find_if(orders_.begin(), orders_.end(), [&](const QJsonObject& o) {
+    return match.hasMatch() && o.value("id").toString() == match.captured(1);
+  });
+  if (found == orders_.end()) return error(404, "not_found", "no order " + match.captured(1));
+  const QString action = match.captured(2);
+  if (request.method == "GET" && action.isEmpty()) return json(200, *found);
+  if (request.method != "POST" || action.isEmpty()) {
+    return error(404, "not_found", "no such route");
+  }
+  QJsonObject& o = *found;
+  const QString status = o.value("status").toString();
+  const bool cancel = action == QLatin1String("cancel");
+  if (cancel ? status != QLatin1String("waiting") && status != QLatin1String("reserved")
+             : status != QLatin1String("reserved")) {
+    return error(409, "invalid_transition", QStringLiteral("order is %1").arg(status));
+  }
+  const QString now = QDateTime::currentDateTimeUtc().toString(Qt::ISODateWithMs);
+  const QString ended = cancel ? QStringLiteral("cancelled") : QStringLiteral("expired");
+  const QString reason =
+      cancel ? QStringLiteral("cancelled_by_operator") : QStringLiteral("expired_by_operator");
+  o["status"] = ended;
+  o["reason"] = reason;
+  o["updated_at"] = now;
+  o.remove("waitlist_position");
+  o.remove("reservation");
+  QJsonArray history = o.value("history").toArray();
+  history.append(QJsonObject{{"at", now}, {"what", ended}, {"reason", reason}});
+  o["history"] = history;
+  return json(200, o);
 }
 
 void FakeAdminServer::on_stream_connection() {

@@ -71,6 +71,15 @@ class FakeAdminServer : public QObject {
                   const QJsonObject& payload = {});
   [[nodiscard]] QJsonObject job(const QString& id) const;
 
+  // Orders behind GET /admin/orders/{id}, GET /admin/orders?user=&item=&status= (newest, i.e.
+  // last added, first; without user_id and history), POST /admin/orders/{id}/cancel (a waiting
+  // or reserved order; else 409) and /expire (a reserved one), answered as the service does:
+  // an unknown id is 404, a list without user= is 400. An action appends to the history.
+  void serve_orders() { orders_served_ = true; }
+  // Adds (or replaces) an order: a whole GET /admin/orders/{id} answer.
+  void add_order(const QJsonObject& order);
+  [[nodiscard]] QJsonObject order(const QString& id) const;
+
   void send(const QJsonObject& frame);
   void send_text(const QString& frame);
   // Closes every stream connection with `reason` (the server going away).
@@ -98,6 +107,7 @@ class FakeAdminServer : public QObject {
   void burst_step();
   static void respond(QTcpSocket* socket, const Response& response);
   [[nodiscard]] Response answer_jobs(const Request& request);
+  [[nodiscard]] Response answer_orders(const Request& request);
 
   QTcpServer tcp_;
   QWebSocketServer ws_;
@@ -116,6 +126,8 @@ class FakeAdminServer : public QObject {
   int connections_ = 0;
   bool jobs_served_ = false;
   QVector<QJsonObject> jobs_;  // oldest first
+  bool orders_served_ = false;
+  QVector<QJsonObject> orders_;  // oldest first
 
   QTimer burst_timer_;  // a child, so it moves with the server to another thread
   QElapsedTimer burst_clock_;

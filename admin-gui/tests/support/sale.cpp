@@ -238,8 +238,10 @@ void Sale::serve(FakeAdminServer& server) {
       Item& it = at(parts[2]);
       if (r.method == "GET" && parts.size() == 3) return json(200, item_json(it));
       if (r.method == "GET" && parts.size() == 4 && parts[3] == "waitlist") {
+        const int offset = QUrlQuery(r.query).queryItemValue("offset").toInt();  // default 0
         QJsonArray line;
-        for (std::size_t i = 0; i < it.line.size() && static_cast<int>(i) < limit; ++i) {
+        for (auto i = static_cast<std::size_t>(offset);
+             i < it.line.size() && static_cast<int>(i) < offset + limit; ++i) {
           const Waiter& w = it.line[i];
           line.append(QJsonObject{{"position", static_cast<int>(i) + 1},
                                   {"order_id", w.order},
@@ -249,6 +251,7 @@ void Sale::serve(FakeAdminServer& server) {
         }
         return json(200, {{"item_id", it.id},
                           {"waiting", static_cast<int>(it.line.size())},
+                          {"offset", offset},
                           {"waitlist", line}});
       }
       if (r.method == "GET" && parts.size() == 4 && parts[3] == "leases") {
