@@ -71,6 +71,26 @@ sdk::ItemChange parse_change(const nlohmann::json& body) {
   return change;
 }
 
+// ?`name`=N, at most `digits` digits, within min..max, default `fallback`; nullopt (after
+// answering 400) when malformed.
+std::optional<long long> number_param(const Request& req, const Reply& reply,
+                                      const std::string& name, std::size_t digits,
+                                      long long fallback, long long min, long long max) {
+  const auto it = req.query.find(name);
+  if (it == req.query.end()) return fallback;
+  const std::string& text = it->second;
+  const bool number =
+      !text.empty() && text.size() <= digits &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!number || std::stoll(text) < min || std::stoll(text) > max) {
+    reply(http::error_response(
+        400, "bad_request",
+        name + " must be " + std::to_string(min) + " to " + std::to_string(max)));
+    return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
 // ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed or
 // when the query has a parameter outside `allowed`.
 std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max,
@@ -81,17 +101,9 @@ std::optional<int> limit_param(const Request& req, const Reply& reply, int fallb
       return std::nullopt;
     }
   }
-  const auto it = req.query.find("limit");
-  if (it == req.query.end()) return fallback;
-  const std::string& text = it->second;
-  const bool digits =
-      !text.empty() && text.size() <= 6 &&
-      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits || std::stoi(text) < 1 || std::stoi(text) > max) {
-    reply(http::error_response(400, "bad_request", "limit must be 1 to " + std::to_string(max)));
-    return std::nullopt;
-  }
-  return std::stoi(text);
+  const auto limit = number_param(req, reply, "limit", 6, fallback, 1, max);
+  if (!limit) return std::nullopt;
+  return static_cast<int>(*limit);
 }
 
 }  // namespace
@@ -136,19 +148,9 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
                  return reply(http::error_response(404, "not_found", "no item " + item));
                const auto limit = limit_param(req, reply, 100, 1000, {"limit", "offset"});
                if (!limit) return;
-               long long offset = 0;
-               if (const auto it = req.query.find("offset"); it != req.query.end()) {
-                 const auto& text = it->second;
-                 const bool digits = !text.empty() && text.size() <= 10 &&
-                                     std::all_of(text.begin(), text.end(),
-                                                 [](char c) { return c >= '0' && c <= '9'; });
-                 if (!digits || std::stoll(text) > kMaxStock) {
-                   return reply(http::error_response(
-                       400, "bad_request", "offset must be 0 to " + std::to_string(kMaxStock)));
-                 }
-                 offset = std::stoll(text);
-               }
-               on_worker(workers, reply, [&storage, item, offset, limit = *limit] {
+               const auto offset = number_param(req, reply, "offset", 10, 0, 0, kMaxStock);
+               if (!offset) return;
+               on_worker(workers, reply, [&storage, item, offset = *offset, limit = *limit] {
                  return storage_response(storage.waitlist(item, offset, limit), 200);
                });
              });

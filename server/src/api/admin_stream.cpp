@@ -16,7 +16,9 @@ void AdminStream::handle(const sdk::EventBatch& batch) {
   // drain while the rest is serialized (a 20,000-event transaction queued at once would fill
   // every queue past its cap).
   constexpr std::size_t kChunk = 64;
-  std::vector<Recent> frames;
+  // Each event's position (kept in recent_ when it has one) and its frame.
+  std::vector<std::pair<std::optional<sdk::EventPosition>, std::shared_ptr<const std::string>>>
+      frames;
   std::vector<std::shared_ptr<http::WebSocket>> live;
   for (std::size_t begin = 0; begin < batch.events.size(); begin += kChunk) {
     const auto end = std::min(batch.events.size(), begin + kChunk);
@@ -24,18 +26,18 @@ void AdminStream::handle(const sdk::EventBatch& batch) {
     // One serialization per event, shared by every client's queue and the recent window.
     for (auto i = begin; i < end; ++i) {
       const auto& event = batch.events[i];
-      const auto at = sdk::parse_event_id(event.event_id);
-      if (!at) continue;  // event sources always make ids a position names
-      frames.push_back({*at, std::make_shared<const std::string>(event.to_json().dump())});
+      frames.emplace_back(sdk::parse_event_id(event.event_id),
+                          std::make_shared<const std::string>(event.to_json().dump()));
     }
     live.clear();
     {
       std::lock_guard lock(mutex_);
       // A client registers either before this (it gets these events live) or after (its
       // replay has them from recent_), never both and never neither.
-      for (const auto& f : frames) {
-        if (!first_) first_ = f.at;
-        recent_.push_back(f);
+      for (const auto& [at, frame] : frames) {
+        if (!at) continue;  // an id that names no position: sent live, but not resumable
+        if (!first_) first_ = *at;
+        recent_.push_back({*at, frame});
       }
       while (recent_.size() > kRecentEvents) {
         evicted_ = recent_.front().at;
@@ -49,7 +51,7 @@ void AdminStream::handle(const sdk::EventBatch& batch) {
     // Never waits: a client that does not keep up is closed by its own queue, so it cannot
     // hold back this consumer (and through the bus's bounded queues, every other one).
     for (const auto& f : frames) {
-      for (const auto& client : live) client->send_shared(f.frame);
+      for (const auto& client : live) client->send_shared(f.second);
     }
   }
 }

@@ -30,29 +30,27 @@ void PlacementRates::record(const std::string& item, std::string_view outcome, d
   if (found == items_.end()) {
     if (items_.size() >= kMaxItems) {
       items_.erase(std::min_element(items_.begin(), items_.end(), [](const auto& a, const auto& b) {
-        return a.second.last < b.second.last;
+        return a.second.back().at < b.second.back().at;
       }));
     }
-    found = items_.emplace(item, Item{}).first;
+    found = items_.emplace(item, std::deque<Second>{}).first;
   }
-  Item& it = found->second;
-  it.last = std::max(it.last, unix_s);
+  auto& kept = found->second;
   // Answers come back out of order across threads, by a few milliseconds: a late one counts in
   // the latest second.
-  if (it.seconds.empty() || it.seconds.back().at < unix_s) {
-    it.seconds.emplace_back();
-    it.seconds.back().at = unix_s;
+  if (kept.empty() || kept.back().at < unix_s) {
+    kept.emplace_back();
+    kept.back().at = unix_s;
   }
-  Second& second = it.seconds.back();
+  Second& second = kept.back();
   auto counted = second.outcomes.find(outcome);
   if (counted == second.outcomes.end()) {
     counted = second.outcomes.emplace(std::string(outcome), 0).first;
   }
   ++counted->second;
   ++second.latency[bucket];
-  while (!it.seconds.empty() && it.seconds.front().at <= unix_s - kWindowSeconds) {
-    it.seconds.pop_front();
-  }
+  // (The latest second stays: it is at least unix_s.)
+  while (kept.front().at <= unix_s - kWindowSeconds) kept.pop_front();
 }
 
 nlohmann::json PlacementRates::window(const std::string& item, std::int64_t now_unix_s) const {
@@ -60,7 +58,7 @@ nlohmann::json PlacementRates::window(const std::string& item, std::int64_t now_
   {
     std::lock_guard lock(mutex_);
     if (const auto found = items_.find(item); found != items_.end()) {
-      for (const Second& s : found->second.seconds) {
+      for (const Second& s : found->second) {
         if (s.at <= now_unix_s - kWindowSeconds) continue;
         std::uint64_t total = 0;
         for (const auto n : s.latency) total += n;

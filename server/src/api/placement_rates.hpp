@@ -39,13 +39,10 @@ class PlacementRates {
     std::map<std::string, int, std::less<>> outcomes;
     std::array<std::uint32_t, kBuckets> latency{};
   };
-  struct Item {
-    std::deque<Second> seconds;  // oldest first, only seconds with placements
-    std::int64_t last = 0;
-  };
-
   mutable std::mutex mutex_;
-  std::unordered_map<std::string, Item> items_;
+  // Per item, oldest first, only seconds with placements (never empty: the last is the latest
+  // placement's).
+  std::unordered_map<std::string, std::deque<Second>> items_;
 };
 
 }  // namespace flashsale::api
