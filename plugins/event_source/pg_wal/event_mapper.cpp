@@ -1,6 +1,7 @@
 // See event_mapper.hpp. Which row change is which event (SPEC §5):
 //   items INSERT                      -> item.created
-//   items UPDATE of stock/line/pause  -> inventory.changed
+//   items UPDATE of stock/line/pause  -> inventory.changed (one per item and transaction: the
+//                                        last, with the counts as committed)
 //   orders INSERT waiting|reserved    -> order.waiting | order.reserved (promoted: false)
 //   orders UPDATE of status           -> order.reserved (promoted: true, from waiting),
 //                                        order.confirmed, order.cancelled, order.expired
@@ -10,6 +11,8 @@
 
 #include <cctype>
 #include <ctime>
+#include <unordered_set>
+#include <vector>
 
 namespace flashsale::plugins::pg_wal {
 
@@ -53,6 +56,28 @@ nlohmann::json number_or_null(const std::optional<std::string>& v) {
 
 bool changed(const Row& a, const Row& b, const char* column) {
   return col(a, column) != col(b, column);
+}
+
+// A transaction may change an item's row many times (a batch of placements updates it once per
+// order), but only its last version was ever visible to anyone: the earlier inventory.changed
+// events of each item go, and the last stays where it is, after the order events it follows.
+// Counts seen mid-transaction ("available 8, waiting 17,808") would look like a broken
+// invariant to whoever reads them.
+void keep_last_inventory_change(std::vector<sdk::Event>& events) {
+  std::unordered_set<std::string> later;  // items with an inventory.changed further on
+  std::vector<bool> drop(events.size());
+  for (std::size_t i = events.size(); i-- > 0;) {
+    if (events[i].type == event_type::kInventoryChanged) {
+      drop[i] = !later.insert(events[i].item_id).second;
+    }
+  }
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (drop[i]) continue;
+    if (kept != i) events[kept] = std::move(events[i]);
+    ++kept;
+  }
+  events.resize(kept);
 }
 
 }  // namespace
@@ -169,6 +194,7 @@ std::optional<sdk::EventBatch> EventMapper::feed(const Message& message) {
     batch.commit_unix_us = pg_to_unix_us(c->commit_time);
     const std::string lsn = format_lsn(c->commit_lsn);
     const std::string at = sdk::rfc3339(batch.commit_unix_us);
+    keep_last_inventory_change(events_);
     for (std::size_t i = 0; i < events_.size(); ++i) {
       auto& e = events_[i];
       e.event_id = lsn + "/" + std::to_string(i);
