@@ -11,8 +11,8 @@
 
 namespace flashsale::admin {
 
-ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
-    : QWidget(parent), clock_(clock) {
+ActivityPane::ActivityPane(AdminClient& client, const ServerClock& clock, QWidget* parent)
+    : QWidget(parent), client_(client), clock_(clock) {
   proxy_.setSourceModel(&log_);
   log_view_ = make_table("logView", &proxy_, {90, 130, 75, 230, 90});
   log_view_->setTextElideMode(Qt::ElideRight);  // details (and user ids) read from the left
@@ -45,6 +45,9 @@ ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
   chart_ = new ThroughputChart;
   chart_->setObjectName("throughputChart");
   chart_->setMinimumWidth(360);
+  placement_chart_ = new PlacementChart;
+  placement_chart_->setObjectName("placementChart");
+  placement_chart_->setMinimumWidth(360);
   rate_label_ = new QLabel;
   rate_label_->setObjectName("rateLabel");
   redraw_timer_.setInterval(1000);
@@ -55,6 +58,7 @@ ActivityPane::ActivityPane(const ServerClock& clock, QWidget* parent)
 ActivityPane::~ActivityPane() {
   // Never placed by a window: still ours.
   if (chart_ && !chart_->parent()) delete chart_;
+  if (placement_chart_ && !placement_chart_->parent()) delete placement_chart_;
   if (rate_label_ && !rate_label_->parent()) delete rate_label_;
 }
 
@@ -69,13 +73,37 @@ void ActivityPane::note_missed_events() {
 }
 
 void ActivityPane::set_item(const QString& item_id) {
+  if (item_id == item_id_) return;
   item_id_ = item_id;
   redraw_chart();  // now, not at the next second
+  if (placement_chart_) {
+    placement_chart_->show_placements(item_id_, {}, clock_.now_ms(), throughput_.window_s());
+  }
+  fetch_placements();
 }
 
 void ActivityPane::set_live(bool live) {
+  live_ = live;
   set_stale(log_view_, !live);
   if (chart_) chart_->set_stale(!live);
+  if (placement_chart_) placement_chart_->set_stale(!live);
+}
+
+void ActivityPane::fetch_placements() {
+  if (!live_ || item_id_.isEmpty() || placements_asked_ || !placement_chart_) return;
+  placements_asked_ = true;
+  const QString item_id = item_id_;
+  client_.get(item_path(item_id) + QStringLiteral("/placements"), this,
+              [this, item_id](const Reply& reply) {
+                placements_asked_ = false;
+                if (item_id != item_id_ || !placement_chart_) return;  // another item by now
+                QString problem = reply.error;
+                std::optional<QVector<PlacementSecond>> seconds;
+                if (reply.ok()) seconds = parse_placements(reply.body, &problem);
+                placement_chart_->show_placements(item_id,
+                                                  seconds.value_or(QVector<PlacementSecond>{}),
+                                                  clock_.now_ms(), throughput_.window_s(), problem);
+              });
 }
 
 void ActivityPane::redraw_chart() {
@@ -84,6 +112,7 @@ void ActivityPane::redraw_chart() {
 
 void ActivityPane::redraw() {
   redraw_chart();
+  fetch_placements();
   if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));
   events_this_second_ = 0;
 }

@@ -1,7 +1,8 @@
-// The activity pane: the event log with its type and item filters, the throughput chart of the
-// selected item and the events-per-second figure, redrawn once a second. It owns the EventLogModel,
-// its proxy and the Throughput counts. The chart and the rate label are made here but placed by the
-// window (the chart beside the inventory, the rate in the status bar), which then owns them.
+// The activity pane: the event log with its type and item filters, the throughput chart and the
+// placement chart of the selected item and the events-per-second figure, redrawn once a second.
+// It owns the EventLogModel, its proxy and the Throughput counts, and reads the selected item's
+// placements over REST. The charts and the rate label are made here but placed by the window
+// (the charts beside the inventory, the rate in the status bar), which then owns them.
 #pragma once
 
 #include <QLabel>
@@ -10,7 +11,9 @@
 #include <QTimer>
 #include <QWidget>
 
+#include "admin_client.hpp"
 #include "event_log_model.hpp"
+#include "placement_chart.hpp"
 #include "server_clock.hpp"
 #include "throughput.hpp"
 #include "throughput_chart.hpp"
@@ -22,7 +25,7 @@ class ActivityPane : public QWidget {
 
  public:
   // The chart shows the minutes up to `clock`'s now: events carry the server's commit times.
-  explicit ActivityPane(const ServerClock& clock, QWidget* parent = nullptr);
+  ActivityPane(AdminClient& client, const ServerClock& clock, QWidget* parent = nullptr);
   ~ActivityPane() override;
 
   void append(const QVector<Event>& batch);
@@ -34,12 +37,15 @@ class ActivityPane : public QWidget {
   void set_live(bool live);
 
   [[nodiscard]] ThroughputChart* chart() const { return chart_; }
+  [[nodiscard]] PlacementChart* placement_chart() const { return placement_chart_; }
   [[nodiscard]] QLabel* rate_label() const { return rate_label_; }
 
  private:
   void redraw();
   void redraw_chart();
+  void fetch_placements();
 
+  AdminClient& client_;
   const ServerClock& clock_;
   EventLogModel log_;
   EventFilterProxy proxy_;
@@ -47,6 +53,9 @@ class ActivityPane : public QWidget {
   QString item_id_;  // the chart's
   QTableView* log_view_;
   QPointer<ThroughputChart> chart_;
+  QPointer<PlacementChart> placement_chart_;
+  bool live_ = false;
+  bool placements_asked_ = false;  // a read is under way: the next waits for it
   QPointer<QLabel> rate_label_;
   QTimer redraw_timer_;  // the chart and the event rate, once a second
   int events_this_second_ = 0;

@@ -43,6 +43,24 @@ class Fields {
     if (!t.isValid()) fail(key, "an RFC 3339 time");
     return t;
   }
+  double number(const char* key) {
+    const QJsonValue v = object_.value(QLatin1String(key));
+    if (!v.isDouble()) fail(key, "a number");
+    return v.toDouble();
+  }
+  // {"name": whole number, ...}
+  QMap<QString, int> counts(const char* key) {
+    const QJsonValue v = object_.value(QLatin1String(key));
+    QMap<QString, int> out;
+    const QJsonObject o = v.toObject();
+    for (auto it = o.begin(); it != o.end(); ++it) {
+      const double d = it.value().toDouble(-1);
+      if (d < 0 || d != static_cast<double>(static_cast<qint64>(d))) break;
+      out.insert(it.key(), static_cast<int>(std::min<double>(d, INT_MAX)));
+    }
+    if (!v.isObject() || out.size() != o.size()) fail(key, "an object of whole numbers");
+    return out;
+  }
   QJsonArray array(const char* key) {
     const QJsonValue v = object_.value(QLatin1String(key));
     if (!v.isArray()) fail(key, "a list");
@@ -62,7 +80,7 @@ class Fields {
     }
   }
 
-  const QJsonObject& object_;
+  QJsonObject object_;  // a copy (implicitly shared): callers pass temporaries
   QString what_;
   QString error_;
 };
@@ -309,6 +327,22 @@ std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error) 
     (*jobs)[i].payload = json_text(list[i].toObject().value("payload"));
   }
   return jobs;
+}
+
+std::optional<QVector<PlacementSecond>> parse_placements(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("placement list"));
+  const QJsonArray list = f.array("seconds");
+  if (!f.ok(error)) return std::nullopt;
+  return parse_list<PlacementSecond>(
+      list, QStringLiteral("second"),
+      [](Fields& s) {
+        PlacementSecond second;
+        second.at = s.integer("at");
+        second.outcomes = s.counts("outcomes");
+        second.p99_ms = s.number("p99_ms");
+        return second;
+      },
+      error);
 }
 
 std::optional<Lease> lease_of(const Event& event) {

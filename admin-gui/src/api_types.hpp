@@ -4,6 +4,7 @@
 
 #include <QDateTime>
 #include <QJsonObject>
+#include <QMap>
 #include <QString>
 #include <QVector>
 #include <flashsale/sdk/event_types.hpp>
@@ -115,6 +116,14 @@ struct Job {
   QDateTime updated_at;
 };
 
+// One second of an item's answered placements on the replica asked
+// (GET /admin/items/{item}/placements).
+struct PlacementSecond {
+  qint64 at = 0;                // seconds since 1970
+  QMap<QString, int> outcomes;  // "accepted" or an error code: how many
+  double p99_ms = 0;            // from placement to answer
+};
+
 // The parsers return nullopt and set *error to a sentence naming what is wrong.
 std::optional<Item> parse_item(const QJsonValue& value, QString* error);
 std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
@@ -125,6 +134,7 @@ std::optional<QVector<Order>> parse_orders(const QJsonObject& body, QString* err
 std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* error);
 std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
 std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error);
+std::optional<QVector<PlacementSecond>> parse_placements(const QJsonObject& body, QString* error);
 
 // RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
 QDateTime parse_time(const QString& text);

@@ -12,7 +12,7 @@ InventoryPane::InventoryPane(AdminClient& client, const ServerClock& clock, QWid
     : QGroupBox(tr("Inventory"), parent), client_(client), clock_(clock) {
   model_.set_clock(clock_.source());
   proxy_.setSourceModel(&model_);
-  view_ = make_table("inventoryView", &proxy_, {150, 190, 80, 80, 80, 80, 90, 70, 80});
+  view_ = make_table("inventoryView", &proxy_, {150, 150, 70, 80, 80, 80, 80, 70, 180});
   view_->setSortingEnabled(true);
   view_->sortByColumn(InventoryModel::id, Qt::AscendingOrder);
   auto* filter = new QLineEdit;

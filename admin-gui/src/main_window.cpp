@@ -46,7 +46,7 @@ QUrl MainWindow::remembered_server() {
 void MainWindow::build_layout() {
   inventory_ = new InventoryPane(client_, clock_);
   item_ = new ItemPane(client_, inventory_->model(), clock_);
-  activity_ = new ActivityPane(clock_);
+  activity_ = new ActivityPane(client_, clock_);
   plugins_ = new PluginsPane(client_);
   jobs_ = new JobsPane(client_);
   line_ = new LinePane(client_);
@@ -80,7 +80,7 @@ void MainWindow::build_layout() {
 
   auto* top = new QSplitter(Qt::Horizontal);
   top->addWidget(inventory_);
-  top->addWidget(boxed(tr("Per second"), {activity_->chart()}));
+  top->addWidget(boxed(tr("Per second"), {activity_->chart(), activity_->placement_chart()}));
   top->setSizes({960, 440});
   auto* bottom = new QSplitter(Qt::Horizontal);
   bottom->addWidget(item_);
@@ -89,7 +89,7 @@ void MainWindow::build_layout() {
   auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(top);
   split->addWidget(bottom);
-  split->setSizes({330, 530});
+  split->setSizes({440, 480});
   setCentralWidget(split);
 
   connection_label_ = new QLabel;

@@ -4,6 +4,8 @@
 #include <QChart>
 #include <QDateTime>
 
+#include "widgets.hpp"
+
 namespace flashsale::admin {
 namespace {
 
@@ -23,16 +25,10 @@ const Line kLines[4] = {{"joins", QColor(0x9e, 0xca, 0xe1), 10},
 }  // namespace
 
 ThroughputChart::ThroughputChart(QWidget* parent) : QChartView(parent) {
-  auto* chart = new QChart;
-  chart->legend()->setAlignment(Qt::AlignBottom);
-  chart->setMargins(QMargins(4, 4, 4, 4));
-  time_axis_ = new QDateTimeAxis;
-  time_axis_->setFormat(QStringLiteral("HH:mm:ss"));
-  time_axis_->setTickCount(6);
+  QChart* chart = make_time_chart(&time_axis_);
   rate_axis_ = new QValueAxis;
   rate_axis_->setLabelFormat(QStringLiteral("%d"));
   rate_axis_->setMin(0);
-  chart->addAxis(time_axis_, Qt::AlignBottom);
   chart->addAxis(rate_axis_, Qt::AlignLeft);
   for (int i = 0; i < 4; ++i) {
     series_[i] = new QLineSeries;
@@ -49,9 +45,8 @@ ThroughputChart::ThroughputChart(QWidget* parent) : QChartView(parent) {
 }
 
 void ThroughputChart::set_stale(bool stale) {
-  setProperty("stale", stale);
+  admin::set_stale(this, stale);
   stale_ = stale;
-  chart()->setBackgroundBrush(stale ? QColor(0xec, 0xec, 0xec) : QColor(Qt::white));
   update_title();
 }
 

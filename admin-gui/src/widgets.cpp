@@ -2,6 +2,9 @@
 #include "widgets.hpp"
 
 #include <QAbstractButton>
+#include <QChart>
+#include <QChartView>
+#include <QDateTimeAxis>
 #include <QHeaderView>
 #include <QMessageBox>
 #include <QVBoxLayout>
@@ -89,6 +92,22 @@ void show_failure(QWidget* parent, const QString& message) {
   box->setObjectName("errorBox");
   box->setAttribute(Qt::WA_DeleteOnClose);
   box->open();
+}
+
+QChart* make_time_chart(QDateTimeAxis** time_axis) {
+  auto* chart = new QChart;
+  chart->legend()->setAlignment(Qt::AlignBottom);
+  chart->setMargins(QMargins(4, 4, 4, 4));
+  *time_axis = new QDateTimeAxis;
+  (*time_axis)->setFormat(QStringLiteral("HH:mm:ss"));
+  (*time_axis)->setTickCount(6);
+  chart->addAxis(*time_axis, Qt::AlignBottom);
+  return chart;
+}
+
+void set_stale(QChartView* view, bool stale) {
+  view->setProperty("stale", stale);
+  view->chart()->setBackgroundBrush(stale ? QColor(0xec, 0xec, 0xec) : QColor(Qt::white));
 }
 
 }  // namespace flashsale::admin

@@ -9,6 +9,10 @@
 #include <functional>
 #include <initializer_list>
 
+class QChart;
+class QChartView;
+class QDateTimeAxis;
+
 namespace flashsale::admin {
 
 // A table whose selection never moves to another row by itself. In single-selection mode
@@ -51,6 +55,13 @@ QGroupBox* boxed(const QString& title, std::initializer_list<QWidget*> widgets);
 // Greys `view` out (property "stale" true) while the data it shows may be out of date: the
 // dashboard is not connected. It stays readable and scrollable.
 void set_stale(QAbstractItemView* view, bool stale);
+
+// A chart for the per-second views: legend below, small margins, and a time axis (HH:mm:ss)
+// along the bottom, which `*time_axis` is set to.
+QChart* make_time_chart(QDateTimeAxis** time_axis);
+
+// The stale look of a chart (property "stale"): a grey background while not connected.
+void set_stale(QChartView* view, bool stale);
 
 // Asks `question` ("confirmBox"); runs `then` on Yes. Non-modal, so the live views keep
 // updating while the operator reads it.

@@ -26,6 +26,7 @@
 #include "inventory_model.hpp"
 #include "lease_model.hpp"
 #include "main_window.hpp"
+#include "placement_chart.hpp"
 #include "plugin_model.hpp"
 #include "support/fake_admin_server.hpp"
 #include "support/sale.hpp"
@@ -131,6 +132,7 @@ class ClientTest : public QObject {
   void jobs_are_listed_counted_and_retried();
   void expiring_a_lease_selects_no_other();
   void ids_and_labels_read_well();
+  void placements_of_the_selected_item_are_charted();
 };
 
 void ClientTest::initTestCase() {
@@ -1058,6 +1060,55 @@ void ClientTest::ids_and_labels_read_well() {
   QTRY_COMPARE_WITH_TIMEOUT(waitlist_label->text(), QStringLiteral("<b>hats</b>: nobody waiting"),
                             kWait);
   QCOMPARE(lease_label->text(), QStringLiteral("<b>hats</b>: no active leases"));
+}
+
+void ClientTest::placements_of_the_selected_item_are_charted() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 1, 300);
+  sale.add_item("hats", 5);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  // The service's answer: this second and the one before, with refusals and latency.
+  server.route("GET", "/admin/items/shoes/placements", [](const FakeAdminServer::Request&) {
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    const QJsonArray seconds{
+        QJsonObject{{"at", now - 2},
+                    {"outcomes", QJsonObject{{"accepted", 50}, {"limit_exceeded", 4}}},
+                    {"p99_ms", 8.2}},
+        QJsonObject{{"at", now - 1},
+                    {"outcomes", QJsonObject{{"accepted", 1}, {"sold_out", 30}}},
+                    {"p99_ms", 2.5}}};
+    return FakeAdminServer::Response{
+        200,
+        QJsonDocument(QJsonObject{{"item_id", "shoes"}, {"window_s", 300}, {"seconds", seconds}})
+            .toJson(QJsonDocument::Compact)};
+  });
+  MainWindow window;
+  window.show();
+  window.connect_to(server.url());
+  auto* chart = window.findChild<PlacementChart*>("placementChart");
+  QVERIFY(chart && chart->isVisible());
+  const auto names = [chart] {
+    QStringList out;
+    for (QAbstractSeries* s : chart->chart()->series()) out << s->name();
+    return out;
+  };
+  QTRY_VERIFY_WITH_TIMEOUT(
+      window.findChild<QLabel*>("connectionLabel")->text().contains("Connected"), kWait);
+  QCOMPARE(server.count("/admin/items/shoes/placements"), 0);  // nothing selected
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(names(), (QStringList{"p99 ms (right)", "limit_exceeded", "sold_out"}),
+                            kWait);
+  QVERIFY(chart->chart()->title().startsWith("shoes: "));
+  // Read again every second while selected and connected.
+  const int reads = server.count("/admin/items/shoes/placements");
+  QTRY_VERIFY_WITH_TIMEOUT(server.count("/admin/items/shoes/placements") >= reads + 2, kWait);
+  // An item the server has no placements route for: its answer, in words, in the title.
+  window.select_item("hats");
+  QTRY_VERIFY_WITH_TIMEOUT(chart->chart()->title().contains("404"), kWait);
+  QCOMPARE(names(), QStringList{"p99 ms (right)"});
 }
 
 QTEST_MAIN(ClientTest)

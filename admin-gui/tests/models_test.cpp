@@ -11,11 +11,13 @@
 #include <QtTest>
 
 #include "activity_pane.hpp"
+#include "admin_client.hpp"
 #include "api_types.hpp"
 #include "event_log_model.hpp"
 #include "inventory_model.hpp"
 #include "job_model.hpp"
 #include "lease_model.hpp"
+#include "placement_chart.hpp"
 #include "plugin_model.hpp"
 #include "plugins_pane.hpp"
 #include "server_clock.hpp"
@@ -111,6 +113,7 @@ class ModelsTest : public QObject {
   void throughput_counts_per_second();
   void activity_log_hides_inventory_changes();
   void chart_shows_the_selected_items_rates();
+  void placement_chart_shows_refusals_and_latency();
   void bad_answers_are_named();
   void orders_and_line_pages_are_parsed();
 };
@@ -604,7 +607,8 @@ void ModelsTest::throughput_counts_per_second() {
 
 void ModelsTest::activity_log_hides_inventory_changes() {
   ServerClock clock;
-  ActivityPane pane(clock);
+  AdminClient client;  // never connected: the pane reads nothing over REST
+  ActivityPane pane(client, clock);
   QAbstractItemModel& log = *pane.findChild<QTableView*>("logView")->model();
   QAbstractItemModelTester tester(&log, QAbstractItemModelTester::FailureReportingMode::QtTest);
   auto* show_inventory = pane.findChild<QCheckBox*>("showInventoryCheck");
@@ -637,7 +641,8 @@ void ModelsTest::activity_log_hides_inventory_changes() {
 void ModelsTest::chart_shows_the_selected_items_rates() {
   ServerClock clock;
   clock.set_local([] { return kT0.addSecs(3).toMSecsSinceEpoch(); });  // the chart ends at t0+2
-  ActivityPane pane(clock);
+  AdminClient client;
+  ActivityPane pane(client, clock);
   const QDateTime t1 = kT0.addSecs(1);
   const QDateTime later = kT0.addSecs(600);
   pane.append({reserved("a", "1", later, false, kT0), reserved("a", "2", later, false, kT0),
@@ -688,6 +693,70 @@ void ModelsTest::chart_shows_the_selected_items_rates() {
   for (QAbstractSeries* s : chart->series()) {
     QCOMPARE(static_cast<qint64>(static_cast<QLineSeries*>(s)->points().back().x()), end);
   }
+}
+
+void ModelsTest::placement_chart_shows_refusals_and_latency() {
+  const qint64 s0 = kT0.toSecsSinceEpoch();
+  const auto second = [](qint64 at, const QJsonObject& outcomes, double p99_ms) {
+    return QJsonObject{{"at", at}, {"outcomes", outcomes}, {"p99_ms", p99_ms}};
+  };
+  QString error;
+  const auto parsed = parse_placements(
+      QJsonObject{
+          {"item_id", "shoes"},
+          {"window_s", 300},
+          {"seconds", QJsonArray{second(s0 - 400, {{"sale_closed", 9}}, 900),  // too old
+                                 second(s0, {{"accepted", 40}, {"limit_exceeded", 3}}, 12.5),
+                                 second(s0 + 2, {{"accepted", 1}, {"sold_out", 7}}, 3.1)}}},
+      &error);
+  QVERIFY2(parsed, qPrintable(error));
+  QCOMPARE(parsed->size(), 3);
+  QCOMPARE((*parsed)[1].outcomes.value("limit_exceeded"), 3);
+  QCOMPARE((*parsed)[1].p99_ms, 12.5);
+
+  PlacementChart chart;
+  // The window ends at s0+2; the last three seconds are s0, s0+1 (no placement) and s0+2.
+  chart.show_placements("shoes", *parsed, (s0 + 3) * 1000, 60);
+  QCOMPARE(chart.chart()->title(), QStringLiteral("shoes: refused per second, p99 latency"));
+  const auto points = [&chart](const QString& name) {
+    for (QAbstractSeries* s : chart.chart()->series()) {
+      if (s->name() == name) return static_cast<QLineSeries*>(s)->points();
+    }
+    return QList<QPointF>{};
+  };
+  const auto last3 = [&points](const QString& name) {
+    const QList<QPointF> p = points(name);
+    QList<double> out;
+    for (qsizetype i = qMax<qsizetype>(0, p.size() - 3); i < p.size(); ++i) out << p[i].y();
+    return out;
+  };
+  QStringList names;
+  for (QAbstractSeries* s : chart.chart()->series()) names << s->name();
+  // A line per code seen in the window (not `accepted`: the joins of the other chart), and p99.
+  QCOMPARE(names, (QStringList{"p99 ms (right)", "limit_exceeded", "sold_out"}));
+  QCOMPARE(points("limit_exceeded").size(), 60);  // zeros where the code did not show
+  QCOMPARE(last3("limit_exceeded"), (QList<double>{3, 0, 0}));
+  QCOMPARE(last3("sold_out"), (QList<double>{0, 0, 7}));
+  // p99 only where there were placements.
+  QCOMPARE(points("p99 ms (right)").size(), 2);
+  QCOMPARE(last3("p99 ms (right)"), (QList<double>{12.5, 3.1}));
+  // Another item: the first item's codes go.
+  chart.show_placements("hats", {}, (s0 + 3) * 1000, 60, "HTTP 404: no item 'hats'");
+  names.clear();
+  for (QAbstractSeries* s : chart.chart()->series()) names << s->name();
+  QCOMPARE(names, QStringList{"p99 ms (right)"});
+  QVERIFY(chart.chart()->title().endsWith("HTTP 404: no item 'hats'"));
+  chart.set_stale(true);
+  QVERIFY(chart.chart()->title().endsWith("not connected"));
+
+  QVERIFY(!parse_placements(QJsonObject{{"seconds", QJsonArray{second(s0, {{"accepted", -1}}, 1)}}},
+                            &error));
+  QCOMPARE(error, QStringLiteral(
+                      "second 1: field 'outcomes' is missing or not an object of whole numbers"));
+  QVERIFY(!parse_placements(
+      QJsonObject{{"seconds", QJsonArray{QJsonObject{{"at", s0}, {"outcomes", QJsonObject{}}}}}},
+      &error));
+  QCOMPARE(error, QStringLiteral("second 1: field 'p99_ms' is missing or not a number"));
 }
 
 void ModelsTest::bad_answers_are_named() {
