@@ -1,5 +1,5 @@
 // flashsale-admin: the operators' dashboard. Usage: flashsale-admin [SERVER] [--item ID]
-// [--screenshot FILE [--screenshot-after SECONDS]].
+// [--tab NAME] [--screenshot FILE [--screenshot-after SECONDS]].
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QTimer>
@@ -13,6 +13,10 @@ namespace {
 
 struct Options {
   QCommandLineOption item{{"i", "item"}, "Select this item at start.", "id"};
+  QCommandLineOption tab{"tab",
+                         "Show this side tab at start: activity (the default), plugins, jobs, "
+                         "line or orders.",
+                         "name"};
   QCommandLineOption shot{"screenshot", "Save a PNG of the window, then quit.", "file"};
   QCommandLineOption shot_after{"screenshot-after", "Seconds before the screenshot (8).", "seconds",
                                 "8"};
@@ -23,7 +27,7 @@ void describe(QCommandLineParser& parser, const Options& options) {
   parser.addHelpOption();
   parser.addPositionalArgument(
       "server", "Admin API address, e.g. http://127.0.0.1:8081 (default: the last one used).");
-  parser.addOptions({options.item, options.shot, options.shot_after});
+  parser.addOptions({options.item, options.tab, options.shot, options.shot_after});
 }
 
 bool has_argument(int argc, char** argv, std::initializer_list<const char*> names) {
@@ -77,6 +81,12 @@ int main(int argc, char** argv) {
   window.show();
   window.connect_to(server);
   if (parser.isSet(options.item)) window.select_item(parser.value(options.item));
+  if (parser.isSet(options.tab) && !window.show_tab(parser.value(options.tab))) {
+    std::fprintf(stderr, "flashsale-admin: no tab '%s'; the tabs are %s\n",
+                 qPrintable(parser.value(options.tab)),
+                 qPrintable(flashsale::admin::MainWindow::kTabs.join(", ")));
+    return 2;
+  }
   if (parser.isSet(options.shot)) {
     const QString file = parser.value(options.shot);
     QTimer::singleShot(qRound(parser.value(options.shot_after).toDouble() * 1000), &window, [&] {

@@ -70,13 +70,13 @@ void MainWindow::build_layout() {
   connect(jobs_, &JobsPane::notice, this, notice);
   connect(orders_, &OrdersPane::notice, this, notice);
 
-  auto* tabs = new QTabWidget;
-  tabs->setObjectName("sideTabs");
-  tabs->addTab(activity_, tr("Activity"));
-  tabs->addTab(plugins_, tr("Plugins"));
-  tabs->addTab(jobs_, tr("Jobs"));
-  tabs->addTab(line_, tr("Whole line"));
-  tabs->addTab(orders_, tr("Orders"));
+  tabs_ = new QTabWidget;  // in the order of kTabs
+  tabs_->setObjectName("sideTabs");
+  tabs_->addTab(activity_, tr("Activity"));
+  tabs_->addTab(plugins_, tr("Plugins"));
+  tabs_->addTab(jobs_, tr("Jobs"));
+  tabs_->addTab(line_, tr("Whole line"));
+  tabs_->addTab(orders_, tr("Orders"));
 
   auto* top = new QSplitter(Qt::Horizontal);
   top->addWidget(inventory_);
@@ -84,7 +84,7 @@ void MainWindow::build_layout() {
   top->setSizes({960, 440});
   auto* bottom = new QSplitter(Qt::Horizontal);
   bottom->addWidget(item_);
-  bottom->addWidget(tabs);
+  bottom->addWidget(tabs_);
   bottom->setSizes({900, 500});
   auto* split = new QSplitter(Qt::Vertical);
   split->addWidget(top);
@@ -192,6 +192,15 @@ void MainWindow::on_events(const QVector<Event>& batch) {
 }
 
 void MainWindow::select_item(const QString& item_id) { inventory_->select_item(item_id); }
+
+const QStringList MainWindow::kTabs = {"activity", "plugins", "jobs", "line", "orders"};
+
+bool MainWindow::show_tab(const QString& name) {
+  const auto index = kTabs.indexOf(name);
+  if (index < 0) return false;
+  tabs_->setCurrentIndex(static_cast<int>(index));
+  return true;
+}
 
 void MainWindow::refresh() {
   inventory_->refresh();

@@ -6,6 +6,7 @@
 
 #include <QLabel>
 #include <QMainWindow>
+#include <QTabWidget>
 
 #include "activity_pane.hpp"
 #include "admin_client.hpp"
@@ -31,6 +32,10 @@ class MainWindow : public QMainWindow {
   void connect_to(const QUrl& server);
   // Shows this item's line and leases; also selects it in the inventory.
   void select_item(const QString& item_id);
+  // Brings a side tab to the front by its name (kTabs); false for a name that is none of them.
+  bool show_tab(const QString& name);
+  // The side tabs' names, in order: activity, plugins, jobs, line, orders.
+  static const QStringList kTabs;
 
   // The last server that answered (QSettings), or the default local admin listener.
   static QUrl remembered_server();
@@ -65,6 +70,7 @@ class MainWindow : public QMainWindow {
   JobsPane* jobs_ = nullptr;
   LinePane* line_ = nullptr;
   OrdersPane* orders_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
 
   QLabel* connection_label_ = nullptr;
   QString connection_text_;  // the connection state, without the clock note

@@ -20,10 +20,11 @@ PlacementChart::PlacementChart(QWidget* parent) : QChartView(parent) {
   QChart* chart = make_time_chart(&time_axis_);
   count_axis_ = new QValueAxis;
   count_axis_->setLabelFormat(QStringLiteral("%d"));
+  count_axis_->setTruncateLabels(false);
   count_axis_->setTitleText(tr("per s"));
   latency_axis_ = new QValueAxis;
   latency_axis_->setLabelFormat(QStringLiteral("%.0f"));
-  latency_axis_->setTruncateLabels(false);  // a right-hand axis is sometimes given too little room
+  latency_axis_->setTruncateLabels(false);
   latency_axis_->setTitleText(tr("ms"));
   chart->addAxis(count_axis_, Qt::AlignLeft);
   chart->addAxis(latency_axis_, Qt::AlignRight);

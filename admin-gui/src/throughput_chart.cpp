@@ -28,6 +28,7 @@ ThroughputChart::ThroughputChart(QWidget* parent) : QChartView(parent) {
   QChart* chart = make_time_chart(&time_axis_);
   rate_axis_ = new QValueAxis;
   rate_axis_->setLabelFormat(QStringLiteral("%d"));
+  rate_axis_->setTruncateLabels(false);
   rate_axis_->setMin(0);
   chart->addAxis(rate_axis_, Qt::AlignLeft);
   for (int i = 0; i < 4; ++i) {

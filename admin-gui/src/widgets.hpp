@@ -57,7 +57,8 @@ QGroupBox* boxed(const QString& title, std::initializer_list<QWidget*> widgets);
 void set_stale(QAbstractItemView* view, bool stale);
 
 // A chart for the per-second views: legend below, small margins, and a time axis (HH:mm:ss)
-// along the bottom, which `*time_axis` is set to.
+// along the bottom, which `*time_axis` is set to. (Their value axes must not truncate labels:
+// Qt Charts 6.4 sometimes keeps an axis as narrow as its first labels and then shows "...".)
 QChart* make_time_chart(QDateTimeAxis** time_axis);
 
 // The stale look of a chart (property "stale"): a grey background while not connected.

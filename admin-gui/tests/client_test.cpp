@@ -16,6 +16,7 @@
 #include <QSignalSpy>
 #include <QSpinBox>
 #include <QStandardPaths>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTableWidget>
 #include <QUrlQuery>
@@ -133,6 +134,7 @@ class ClientTest : public QObject {
   void expiring_a_lease_selects_no_other();
   void ids_and_labels_read_well();
   void placements_of_the_selected_item_are_charted();
+  void a_tab_is_shown_by_its_name();
 };
 
 void ClientTest::initTestCase() {
@@ -1109,6 +1111,20 @@ void ClientTest::placements_of_the_selected_item_are_charted() {
   window.select_item("hats");
   QTRY_VERIFY_WITH_TIMEOUT(chart->chart()->title().contains("404"), kWait);
   QCOMPARE(names(), QStringList{"p99 ms (right)"});
+}
+
+void ClientTest::a_tab_is_shown_by_its_name() {
+  MainWindow window;  // --tab NAME
+  auto* tabs = window.findChild<QTabWidget*>("sideTabs");
+  QCOMPARE(tabs->currentIndex(), 0);
+  QCOMPARE(tabs->count(), MainWindow::kTabs.size());
+  QVERIFY(window.show_tab("jobs"));
+  QCOMPARE(tabs->currentWidget()->objectName(), QStringLiteral("jobsPane"));
+  QVERIFY(window.show_tab("orders"));
+  QCOMPARE(tabs->tabText(tabs->currentIndex()), QStringLiteral("Orders"));
+  QVERIFY(!window.show_tab("Jobs"));
+  QVERIFY(!window.show_tab(""));
+  QCOMPARE(tabs->tabText(tabs->currentIndex()), QStringLiteral("Orders"));
 }
 
 QTEST_MAIN(ClientTest)
