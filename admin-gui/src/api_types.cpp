@@ -138,13 +138,13 @@ std::optional<Item> parse_item(const QJsonValue& value, QString* error) {
   item.name = f.text("name");
   item.total_stock = as_int(f.integer("total_stock"));
   item.available = as_int(f.integer("available"));
+  item.reserved = as_int(f.integer("reserved"));
   item.confirmed = as_int(f.integer("confirmed"));
   item.waiting = as_int(f.integer("waiting"));
   item.paused = f.boolean("paused");
   item.opens_at = f.time("opens_at", false);
   item.closes_at = f.time("closes_at", false);
   if (!f.ok(error)) return std::nullopt;
-  item.reserved = qMax(0, item.total_stock - item.available - item.confirmed);
   return item;
 }
 

@@ -25,7 +25,7 @@ struct Item {
   QString name;
   int total_stock = 0;
   int available = 0;
-  int reserved = 0;   // active leases: total_stock - available - confirmed
+  int reserved = 0;   // active leases, as the server counts them
   int confirmed = 0;  // consumed leases (paid)
   int waiting = 0;
   bool paused = false;

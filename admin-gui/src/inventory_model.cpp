@@ -14,12 +14,6 @@ double sold_through(const Item& item) {
   return item.total_stock > 0 ? 100.0 * item.confirmed / item.total_stock : 0.0;
 }
 
-// Recomputes the lease count from the invariant available + reserved + confirmed == total.
-void settle(Item& item) {
-  item.confirmed = qBound(0, item.confirmed, qMax(0, item.total_stock - item.available));
-  item.reserved = qMax(0, item.total_stock - item.available - item.confirmed);
-}
-
 qint64 ms(const QDateTime& t) { return t.toMSecsSinceEpoch(); }
 
 }  // namespace
@@ -152,6 +146,8 @@ void InventoryModel::apply(const QVector<Event>& batch) {
       item->total_stock = e.data.value("total_stock").toInt(item->total_stock);
       item->available = e.data.value("available").toInt(item->available);
       item->waiting = e.data.value("waiting").toInt(item->waiting);
+      item->reserved = e.data.value("reserved").toInt(item->reserved);
+      item->confirmed = e.data.value("confirmed").toInt(item->confirmed);
       item->paused = e.data.value("paused").toBool(item->paused);
       if (e.data.contains("opens_at")) {
         item->opens_at = parse_time(e.data.value("opens_at").toString());
@@ -159,12 +155,9 @@ void InventoryModel::apply(const QVector<Event>& batch) {
       if (e.data.contains("closes_at")) {
         item->closes_at = parse_time(e.data.value("closes_at").toString());
       }
-    } else if (e.type == qt_name(event_type::kOrderConfirmed)) {
-      ++item->confirmed;  // a lease became a sale; available is unchanged
     } else {
       continue;
     }
-    settle(*item);
     if (row >= 0) changed.insert(row);
   }
   for (int row : changed) emit dataChanged(index(row, 0), index(row, columns - 1));

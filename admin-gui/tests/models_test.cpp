@@ -42,10 +42,16 @@ Event ev(const QString& type, const QString& item, const QString& order = {},
                data};
 }
 
-Event counts(const QString& item, int total, int available, int waiting, bool paused = false) {
-  return ev(
-      "inventory.changed", item, {},
-      {{"total_stock", total}, {"available", available}, {"waiting", waiting}, {"paused", paused}});
+// An item's change as the server streams it: the leases held are what is neither free nor sold.
+Event counts(const QString& item, int total, int available, int waiting, int confirmed = 0,
+             bool paused = false) {
+  return ev("inventory.changed", item, {},
+            {{"total_stock", total},
+             {"available", available},
+             {"reserved", total - available - confirmed},
+             {"confirmed", confirmed},
+             {"waiting", waiting},
+             {"paused", paused}});
 }
 
 Event reserved(const QString& item, const QString& order, const QDateTime& expires,
@@ -127,17 +133,22 @@ void ModelsTest::inventory_follows_events() {
 
   QSignalSpy changed(&m, &QAbstractItemModel::dataChanged);
   // Two leases expire into the line's head; one order pays; the line shrinks.
-  m.apply(
-      {counts("shoes", 20, 0, 3), ev("order.confirmed", "shoes", "o1"), counts("shoes", 20, 0, 3)});
+  m.apply({counts("shoes", 20, 0, 3, 2), ev("order.confirmed", "shoes", "o1"),
+           counts("shoes", 20, 0, 3, 3)});
   QCOMPARE(changed.count(), 1);  // one row, one signal per batch
   QCOMPARE(m.index(0, InventoryModel::waiting).data().toInt(), 3);
   QCOMPARE(m.index(0, InventoryModel::confirmed).data().toInt(), 3);
   QCOMPARE(m.index(0, InventoryModel::reserved).data().toInt(), 17);
   QCOMPARE(cell(m, 0, InventoryModel::sold), QStringLiteral("15.0 %"));
   QCOMPARE(cell(m, 0, InventoryModel::state), QStringLiteral("sold out"));
+  // The counts come with the item's own change; an order event alone (here one seen again after
+  // a reconnect) moves none of them.
+  m.apply({ev("order.confirmed", "shoes", "o1")});
+  QCOMPARE(m.index(0, InventoryModel::confirmed).data().toInt(), 3);
+  QCOMPARE(m.index(0, InventoryModel::reserved).data().toInt(), 17);
 
   // Restock and pause: absolute values; applying the same event twice changes nothing.
-  const Event restock = counts("shoes", 30, 7, 0, true);
+  const Event restock = counts("shoes", 30, 7, 0, 3, true);
   m.apply({restock, restock});
   QCOMPARE(m.index(0, InventoryModel::total).data().toInt(), 30);
   QCOMPARE(m.index(0, InventoryModel::available).data().toInt(), 7);

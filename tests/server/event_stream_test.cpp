@@ -40,6 +40,7 @@ std::vector<json> drain(WsClient& ws) {
   auto frames =
       ws.until([&](const json& e) { return e["type"] == "item.created" && e["item_id"] == marker; },
                std::chrono::seconds(30));
+  INFO("frames read " << frames.size() << "; the stream's close reason: " << ws.close_reason());
   REQUIRE(!frames.empty());
   REQUIRE(frames.back()["item_id"] == marker);
   return frames;
@@ -107,6 +108,36 @@ TEST_CASE("the admin stream sends a snapshot, then each lifecycle change in comm
     };
     CHECK(lsn(frames[i - 1]) <= lsn(frames[i]));
   }
+}
+
+TEST_CASE("inventory.changed carries the units held and sold, as committed") {
+  const auto& svc = shared_service();
+  auto ws = admin_stream();
+  const auto item = unique_name("sold");
+  create_item(svc.admin_port, {{"id", item}, {"name", "Sold"}, {"total_stock", 3}});
+  const std::string a = place(svc.public_port, "sa", item, "k").json()["id"];
+  const std::string b = place(svc.public_port, "sb", item, "k").json()["id"];
+  const auto pay = http_request(
+      svc.public_port, "POST", "/v1/payments/webhook",
+      json{{"event_id", unique_name("pay")}, {"order_id", a}, {"outcome", "succeeded"}}.dump());
+  REQUIRE(pay.json()["result"] == "confirmed");
+  REQUIRE(cancel(svc.public_port, "sb", b).status == 200);
+
+  std::vector<std::string> counts;  // "available/reserved/confirmed" of each change, in order
+  for (const auto& f : of_item(drain(*ws), item)) {
+    if (f["type"] != "inventory.changed" && f["type"] != "item.created") continue;
+    const auto& d = f["data"];
+    CHECK(d["total_stock"] == 3);
+    counts.push_back(std::to_string(d["available"].get<int>()) + "/" +
+                     std::to_string(d["reserved"].get<int>()) + "/" +
+                     std::to_string(d["confirmed"].get<int>()));
+  }
+  // Created; a reserved; b reserved; a paid; b cancelled.
+  CHECK(counts == std::vector<std::string>{"3/0/0", "2/1/0", "1/2/0", "1/1/1", "2/0/1"});
+  // The admin API reads the same counts from the row.
+  const auto row = admin_item(svc.admin_port, item);
+  CHECK(row["reserved"] == 0);
+  CHECK(row["confirmed"] == 1);
 }
 
 TEST_CASE("every committed change appears exactly once; a rolled-back one never") {

@@ -154,22 +154,26 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
   {
     pg::Connection conn(url);
     make_old_layout_database(conn);
-    conn.exec("INSERT INTO items (id, name, total_stock, available) VALUES ('old', 'Old', 5, 4)");
+    conn.exec("INSERT INTO items (id, name, total_stock, available) VALUES ('old', 'Old', 5, 3)");
     conn.exec(
-        "INSERT INTO orders (user_id, item_id, status, waitlist_seq)"
-        " VALUES ('u', 'old', 'reserved', 1)");
+        "WITH o AS (INSERT INTO orders (user_id, item_id, status, waitlist_seq) VALUES"
+        " ('u', 'old', 'reserved', 1), ('v', 'old', 'confirmed', 2) RETURNING id, status)"
+        " INSERT INTO reservations (order_id, item_id, status, expires_at)"
+        " SELECT id, 'old', CASE status WHEN 'reserved' THEN 'active' ELSE 'consumed' END,"
+        " now() + interval '1 hour' FROM o");
   }
   for (int run = 1; run <= 2; ++run) {
     test::ServiceProcess service({"migrate"}, {"FLASHSALE_DATABASE_URL=" + url});
     REQUIRE(service.wait_exit() == 0);
     const std::string log = service.log();
     INFO(log);
-    // Only what came after that layout is applied, once: storage_postgres/0005 and
+    // Only what came after that layout is applied, once: storage_postgres/0005 and 0006 and
     // scheduler_pg_queue/0004 in the first run, nothing in the second.
     const auto applied = [&](const std::string& what) {
       return log.find("applying migration " + what) != std::string::npos;
     };
     CHECK(applied("storage_postgres/0005_operator_orders.sql") == (run == 1));
+    CHECK(applied("storage_postgres/0006_confirmed_count.sql") == (run == 1));
     CHECK(applied("scheduler_pg_queue/0004_jobs_claimer.sql") == (run == 1));
     for (const char* old : {"storage_postgres/0001", "storage_postgres/0004",
                             "event_source_pg_wal/0002", "scheduler_pg_queue/0003"}) {
@@ -184,18 +188,23 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     }
   }
   pg::Connection conn(url);
-  CHECK(count(conn, "SELECT count(*) FROM orders WHERE item_id = 'old'") == 1);
-  CHECK(count(conn, "SELECT available FROM items WHERE id = 'old'") == 4);
+  CHECK(count(conn, "SELECT count(*) FROM orders WHERE item_id = 'old'") == 2);
+  CHECK(count(conn, "SELECT available FROM items WHERE id = 'old'") == 3);
+  // 0006 counted the sale made before it.
+  CHECK(count(conn, "SELECT confirmed FROM items WHERE id = 'old'") == 1);
   const auto rows = conn.exec(
-      "SELECT component || '/' || name FROM flashsale_schema_migrations ORDER BY version");
-  // The four adopted, then scheduler_pg_queue/0004_jobs_claimer.sql and
-  // storage_postgres/0005_operator_orders.sql.
-  REQUIRE(rows.rows() == 6);
+      "SELECT component || '/' || name FROM flashsale_schema_migrations"
+      " ORDER BY version, component");
+  // The four adopted, scheduler_pg_queue/0004_jobs_claimer.sql (version 4 as well, so the
+  // component orders the two), then storage_postgres/0005 and 0006.
+  REQUIRE(rows.rows() == 7);
   CHECK(rows.get(0, 0) == "storage_postgres/0001_inventory.sql");
   CHECK(rows.get(1, 0) == "event_source_pg_wal/0002_events.sql");
   CHECK(rows.get(2, 0) == "scheduler_pg_queue/0003_jobs.sql");
-  CHECK(rows.get(3, 0) == "storage_postgres/0004_devices.sql");
+  CHECK(rows.get(3, 0) == "scheduler_pg_queue/0004_jobs_claimer.sql");
+  CHECK(rows.get(4, 0) == "storage_postgres/0004_devices.sql");
   CHECK(rows.get(5, 0) == "storage_postgres/0005_operator_orders.sql");
+  CHECK(rows.get(6, 0) == "storage_postgres/0006_confirmed_count.sql");
 }
 
 TEST_CASE("two `flashsale migrate` processes at once apply the bundled migrations once") {

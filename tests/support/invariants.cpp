@@ -17,6 +17,10 @@ const Check kChecks[] = {
      "SELECT i.id || ': available ' || i.available || ' + held ' || count(r.id) || ' != total ' "
      "|| i.total_stock FROM items i LEFT JOIN reservations r ON r.item_id = i.id AND r.status IN "
      "('active', 'consumed') GROUP BY i.id HAVING i.available + count(r.id) <> i.total_stock"},
+    {"2b. the sold counter matches the consumed leases",
+     "SELECT i.id || ': confirmed ' || i.confirmed || ' != sold ' || count(r.id) FROM items i "
+     "LEFT JOIN reservations r ON r.item_id = i.id AND r.status = 'consumed' GROUP BY i.id "
+     "HAVING i.confirmed <> count(r.id)"},
     {"3. no idle stock while people wait",
      "SELECT i.id FROM items i WHERE i.available > 0 AND EXISTS (SELECT 1 FROM orders o "
      "WHERE o.item_id = i.id AND o.status = 'waiting')"},

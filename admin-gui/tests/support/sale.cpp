@@ -49,6 +49,8 @@ QJsonObject Sale::inventory_event(const Item& item) {
   return event("inventory.changed", item.id, {}, {},
                {{"total_stock", item.total},
                 {"available", item.available},
+                {"reserved", static_cast<int>(item.leases.size())},
+                {"confirmed", item.confirmed},
                 {"waiting", static_cast<int>(item.line.size())},
                 {"paused", item.paused},
                 {"closes_at", closes_at_json(item)}});
@@ -86,6 +88,8 @@ Sale::Events Sale::add_item(const QString& id, int total, int window_s) {
                 {{"name", item.name},
                  {"total_stock", total},
                  {"available", total},
+                 {"reserved", 0},
+                 {"confirmed", 0},
                  {"waiting", 0},
                  {"paused", false},
                  {"closes_at", QJsonValue::Null}})};
@@ -130,7 +134,7 @@ Sale::Events Sale::confirm(const QString& id, QString order) {
   const QString user = lease->user;
   item.leases.erase(lease);
   ++item.confirmed;
-  return {event("order.confirmed", id, order, user)};
+  return {event("order.confirmed", id, order, user), inventory_event(item)};
 }
 
 Sale::Events Sale::restock(const QString& id, int units) {

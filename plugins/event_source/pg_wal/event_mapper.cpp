@@ -1,7 +1,7 @@
 // See event_mapper.hpp. Which row change is which event (SPEC §5):
 //   items INSERT                      -> item.created
-//   items UPDATE of stock/line/pause  -> inventory.changed (one per item and transaction: the
-//                                        last, with the counts as committed)
+//   items UPDATE of stock/sales/line/pause -> inventory.changed (one per item and transaction:
+//                                        the last, with the counts as committed)
 //   orders INSERT waiting|reserved    -> order.waiting | order.reserved (promoted: false)
 //   orders UPDATE of status           -> order.reserved (promoted: true, from waiting),
 //                                        order.confirmed, order.cancelled, order.expired
@@ -127,9 +127,20 @@ void EventMapper::add(std::string_view type, const Row& r, nlohmann::json data) 
 }
 
 void EventMapper::on_item(const Row* old_row, const Row& r) {
+  const auto total = number_or_null(col(r, "total_stock"));
+  const auto available = number_or_null(col(r, "available"));
+  const auto confirmed = number_or_null(col(r, "confirmed"));
+  // The leases held, by invariant 2 (available + held + sold = total); null from a row written
+  // before items counted its sales.
+  const auto reserved = total.is_number() && available.is_number() && confirmed.is_number()
+                            ? nlohmann::json(total.get<long long>() - available.get<long long>() -
+                                             confirmed.get<long long>())
+                            : nlohmann::json(nullptr);
   nlohmann::json stock = {
-      {"total_stock", number_or_null(col(r, "total_stock"))},
-      {"available", number_or_null(col(r, "available"))},
+      {"total_stock", total},
+      {"available", available},
+      {"reserved", reserved},
+      {"confirmed", confirmed},
       {"waiting", number_or_null(col(r, "waiting"))},
       {"paused", col(r, "paused") == std::optional<std::string>("t")},
       {"closes_at", col(r, "closes_at") ? nlohmann::json(iso_time(col(r, "closes_at")))
@@ -139,7 +150,8 @@ void EventMapper::on_item(const Row* old_row, const Row& r) {
     add(event_type::kItemCreated, r, std::move(stock));
     return;
   }
-  for (const char* column : {"total_stock", "available", "waiting", "paused", "closes_at"}) {
+  for (const char* column :
+       {"total_stock", "available", "confirmed", "waiting", "paused", "closes_at"}) {
     if (changed(*old_row, r, column)) {
       add(event_type::kInventoryChanged, r, std::move(stock));
       return;

@@ -55,7 +55,7 @@ class WebSocket : public sdk::WebSocketClient {
  public:
   /// Queues a frame many clients share (one serialization, no copy per client); never blocks
   /// and never answers `full`: past the bound the frame still queues, until the grace period
-  /// ends or a hard cap (a few times the bound) is reached, and then the client is closed.
+  /// ends or a hard cap (16 times the bound) is reached, and then the client is closed.
   /// For fan-out that must not wait for its slowest reader.
   virtual Sent send_shared(std::shared_ptr<const std::string> frame) = 0;
   /// Frames are held until release(): then `first` goes out, in order, followed by everything

@@ -41,8 +41,10 @@ class WsSession;
 // Bytes of frames a WebSocket client may have waiting; past it, send() tells senders to wait,
 // send_shared() queues on (frames it queues are shared, so a lagging client costs pointers)
 // up to the hard cap, and a client that stays full for the grace period is closed as too slow.
+// The hard cap is above a large transaction's events (20,000 new items stream about 7 MB at
+// once, faster than a reading client drains them), so only the grace period judges a reader.
 constexpr std::size_t kWebSocketQueueBytes = 1 << 20;
-constexpr std::size_t kWebSocketHardCapBytes = 4 * kWebSocketQueueBytes;
+constexpr std::size_t kWebSocketHardCapBytes = 16 * kWebSocketQueueBytes;
 constexpr auto kWebSocketFullGrace = std::chrono::seconds(2);
 // The kernel's send buffer of a WebSocket, fixed instead of autotuned (up to tcp_wmem's 4 MiB):
 // a client that stops reading then fills it within a second of events and the queue above
