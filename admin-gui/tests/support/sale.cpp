@@ -20,6 +20,17 @@ QJsonValue closes_at_json(const Sale::Item& item) {
                                   : QJsonValue(QJsonValue::Null);
 }
 
+// An item's counts as item.created and inventory.changed carry them.
+QJsonObject counts_json(const Sale::Item& item) {
+  return {{"total_stock", item.total},
+          {"available", item.available},
+          {"reserved", static_cast<int>(item.leases.size())},
+          {"confirmed", item.confirmed},
+          {"waiting", static_cast<int>(item.line.size())},
+          {"paused", item.paused},
+          {"closes_at", closes_at_json(item)}};
+}
+
 // An RFC 3339 time, or an invalid QDateTime for null or anything else.
 QDateTime parse_time(const QJsonValue& value) {
   return QDateTime::fromString(value.toString(), Qt::ISODateWithMs).toUTC();
@@ -46,14 +57,7 @@ QJsonObject Sale::event(const QString& type, const QString& item, const QString&
 }
 
 QJsonObject Sale::inventory_event(const Item& item) {
-  return event("inventory.changed", item.id, {}, {},
-               {{"total_stock", item.total},
-                {"available", item.available},
-                {"reserved", static_cast<int>(item.leases.size())},
-                {"confirmed", item.confirmed},
-                {"waiting", static_cast<int>(item.line.size())},
-                {"paused", item.paused},
-                {"closes_at", closes_at_json(item)}});
+  return event("inventory.changed", item.id, {}, {}, counts_json(item));
 }
 
 QJsonObject Sale::grant(Item& item, const QString& order, const QString& user, bool promoted) {
@@ -84,15 +88,9 @@ Sale::Events Sale::add_item(const QString& id, int total, int window_s) {
   item.window_s = window_s;
   item.opens_at = now();
   items_.insert(id, item);
-  return {event("item.created", id, {}, {},
-                {{"name", item.name},
-                 {"total_stock", total},
-                 {"available", total},
-                 {"reserved", 0},
-                 {"confirmed", 0},
-                 {"waiting", 0},
-                 {"paused", false},
-                 {"closes_at", QJsonValue::Null}})};
+  QJsonObject data = counts_json(item);
+  data.insert("name", item.name);
+  return {event("item.created", id, {}, {}, data)};
 }
 
 Sale::Events Sale::place(const QString& id, const QString& user) {

@@ -1,7 +1,7 @@
 // See event_mapper.hpp. Which row change is which event (SPEC §5):
 //   items INSERT                      -> item.created
-//   items UPDATE of stock/sales/line/pause -> inventory.changed (one per item and transaction:
-//                                        the last, with the counts as committed)
+//   items UPDATE of a count or pause  -> inventory.changed (one per item and transaction: the
+//                                        last, with the counts as committed)
 //   orders INSERT waiting|reserved    -> order.waiting | order.reserved (promoted: false)
 //   orders UPDATE of status           -> order.reserved (promoted: true, from waiting),
 //                                        order.confirmed, order.cancelled, order.expired
