@@ -167,13 +167,14 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     REQUIRE(service.wait_exit() == 0);
     const std::string log = service.log();
     INFO(log);
-    // Only what came after that layout is applied, once: storage_postgres/0005 and 0006 and
+    // Only what came after that layout is applied, once: storage_postgres/0005 to 0007 and
     // scheduler_pg_queue/0004 in the first run, nothing in the second.
     const auto applied = [&](const std::string& what) {
       return log.find("applying migration " + what) != std::string::npos;
     };
     CHECK(applied("storage_postgres/0005_operator_orders.sql") == (run == 1));
     CHECK(applied("storage_postgres/0006_confirmed_count.sql") == (run == 1));
+    CHECK(applied("storage_postgres/0007_set_based_placement.sql") == (run == 1));
     CHECK(applied("scheduler_pg_queue/0004_jobs_claimer.sql") == (run == 1));
     for (const char* old : {"storage_postgres/0001", "storage_postgres/0004",
                             "event_source_pg_wal/0002", "scheduler_pg_queue/0003"}) {
@@ -196,8 +197,8 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
       "SELECT component || '/' || name FROM flashsale_schema_migrations"
       " ORDER BY version, component");
   // The four adopted, scheduler_pg_queue/0004_jobs_claimer.sql (version 4 as well, so the
-  // component orders the two), then storage_postgres/0005 and 0006.
-  REQUIRE(rows.rows() == 7);
+  // component orders the two), then storage_postgres/0005 to 0007.
+  REQUIRE(rows.rows() == 8);
   CHECK(rows.get(0, 0) == "storage_postgres/0001_inventory.sql");
   CHECK(rows.get(1, 0) == "event_source_pg_wal/0002_events.sql");
   CHECK(rows.get(2, 0) == "scheduler_pg_queue/0003_jobs.sql");
@@ -205,6 +206,7 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
   CHECK(rows.get(4, 0) == "storage_postgres/0004_devices.sql");
   CHECK(rows.get(5, 0) == "storage_postgres/0005_operator_orders.sql");
   CHECK(rows.get(6, 0) == "storage_postgres/0006_confirmed_count.sql");
+  CHECK(rows.get(7, 0) == "storage_postgres/0007_set_based_placement.sql");
 }
 
 TEST_CASE("two `flashsale migrate` processes at once apply the bundled migrations once") {
