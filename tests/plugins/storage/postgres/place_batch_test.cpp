@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <flashsale/pg/connection.hpp>
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -147,4 +148,36 @@ TEST_CASE("set-based placement answers every batch as the request-by-request rul
   CHECK(outcomes == std::set<std::string>{"idempotency_mismatch", "limit_exceeded", "replayed",
                                           "reserved", "sale_closed", "sale_not_open", "sale_paused",
                                           "sold_out", "waiting"});
+}
+
+TEST_CASE("a key recorded meanwhile by another item's batch fails the batch for a retry") {
+  const std::string url = test::fresh_database();
+  test::migrate_plugins(url, {"flashsale_storage_postgres"});
+  pg::Connection first(url);
+  pg::Connection second(url);
+  first.exec(
+      "INSERT INTO items (id, name, total_stock, available) VALUES ('a', 'x', 1, 1), "
+      "('b', 'x', 1, 1)");
+  const std::string place = "SELECT outcome FROM fs_place_batch($1, $2::jsonb)";
+  const std::string request = R"([{"user": "ann", "key": "k"}])";
+  first.exec("BEGIN");
+  REQUIRE(first.exec(place, {"a", request}).get(0, 0) == "reserved");
+  // The second batch, for another item, waits on the first one's record of the key.
+  auto racing = std::async(std::launch::async, [&] {
+    try {
+      second.exec(place, {"b", request});
+      return std::string("no error");
+    } catch (const pg::Error& e) {
+      return std::string(e.is_retryable() ? "retryable: " : "final: ") + e.what();
+    }
+  });
+  CHECK(racing.wait_for(std::chrono::milliseconds(500)) == std::future_status::timeout);
+  first.exec("COMMIT");
+  const std::string error = racing.get();
+  CHECK_THAT(error, Catch::StartsWith("retryable: ") &&
+                        Catch::Contains("recorded meanwhile by another transaction"));
+  // Its retry sees the record: the key belongs to item a.
+  CHECK(second.exec(place, {"b", request}).get(0, 0) == "idempotency_mismatch");
+  CHECK(second.exec("SELECT count(*) FROM orders").get_int(0, 0) == 1);
+  CHECK(second.exec("SELECT available FROM items WHERE id = 'b'").get_int(0, 0) == 1);
 }
