@@ -131,7 +131,7 @@ TEST_CASE("set-based placement answers every batch as the request-by-request rul
       batch.push_back(
           {{"user", "u" + std::to_string(pick(10))}, {"key", "k" + std::to_string(pick(5))}});
     }
-    const std::string item = items[pick(static_cast<int>(items.size()))];
+    const std::string& item = items[pick(static_cast<int>(items.size()))];
     INFO("round " << round << ", " << item << ": " << batch.dump());
     const std::string place = "SELECT * FROM fs_place_batch($1, $2::jsonb)";
     const auto a = set.exec(place, {item, batch.dump()});
