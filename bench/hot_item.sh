@@ -614,10 +614,6 @@ fmt() {  # fmt DECIMALS VALUE: "-" when empty
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "-"; else if (a / b >= 10) printf "%.1fx", a / b; else printf "%.3gx", a / b }'; }
 num() { [[ -n $1 ]] && echo "$1" || echo "-"; }
-median() {
-  printf '%s\n' "$@" | awk 'NF && $1 != "-"' | sort -g |
-    awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 ROW_FMT='%-40s %9s %8s %8s %9s %9s %8s %9s %9s %9s\n'
 row() {  # row LABEL TAG [noratio]
   local t=$2 tr="-" cr="-"

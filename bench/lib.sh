@@ -8,7 +8,7 @@
 # Sets ROOT, BUILD (BUILD_DIR, default build/), PG_BIN and RESULTS_DIR (both overridable), and
 # defines (among others): log, die, as_postgres, bench_build, make_work_dir, pg_start_cluster,
 # pg_stop_cluster, psql_db, start_service, stop_pid, stop_service, results_header,
-# json_field, json_string, json_object. Each caller keeps its own cleanup trap (it knows its
+# json_field, json_string, json_object, median. Each caller keeps its own cleanup trap (it knows its
 # helpers); pg_stop_cluster and stop_pid are what such a trap calls.
 
 : "${BENCH_NAME:?set BENCH_NAME before sourcing bench/lib.sh}"
@@ -262,6 +262,10 @@ insert_marker() {  # an item whose item.created event tells eventlag the load's 
 }
 
 # --- time -------------------------------------------------------------------------------------
+median() {  # median VALUE...: of the numbers in the words given ("-" left out); nothing if none
+  printf '%s\n' "$@" | awk '{ for (i = 1; i <= NF; i++) if ($i != "-") print $i }' | sort -g |
+    awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
 now() { date +%s.%N; }
 sleep_until() { local d; d=$(awk -v t="$1" -v n="$(now)" 'BEGIN { d = t - n; printf "%.3f", (d > 0 ? d : 0) }'); sleep "$d"; }
 secs_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }

@@ -125,7 +125,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
   done
 done
 
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
 {
   echo "fs_place_batch alone, batches of $BATCH new users, $CLIENTS clients (one item each), $ROUNDS rounds alternating"
   printf '%-22s %14s %14s %14s %14s\n' "" "reserve /s" "PG us/order" "sold out /s" "PG us/refusal"

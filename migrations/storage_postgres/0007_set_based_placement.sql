@@ -108,11 +108,13 @@ BEGIN
       FROM placed p WHERE p.status = 'reserved' ORDER BY p.waitlist_seq
   ), counted AS (
     UPDATE items i
-       SET available = i.available - (SELECT count(*) FROM placed p WHERE p.status = 'reserved'),
-           waiting = i.waiting + (SELECT count(*) FROM placed p WHERE p.status = 'waiting'),
-           next_waitlist_seq = i.next_waitlist_seq + (SELECT count(*) FROM placed),
-           updated_at = now()
-     WHERE i.id = p_item AND EXISTS (SELECT 1 FROM placed)
+       SET available = i.available - c.reserved, waiting = i.waiting + c.waiting,
+           next_waitlist_seq = i.next_waitlist_seq + c.placed, updated_at = now()
+      FROM (SELECT count(*) FILTER (WHERE p.status = 'reserved') AS reserved,
+                   count(*) FILTER (WHERE p.status = 'waiting') AS waiting,
+                   count(*) AS placed
+              FROM placed p) c
+     WHERE i.id = p_item AND c.placed > 0
   )
   SELECT array_agg(j.ord), array_agg(j.outcome), array_agg(j.n), array_agg(p.id)
     INTO j_ord, j_outcome, j_n, j_order
