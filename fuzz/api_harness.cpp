@@ -203,7 +203,7 @@ Api::Api(const std::string& webhook_secret) {
       {"/v1/stream", [](const sdk::UserStreamRequest&) { return std::string(); },
        [](const sdk::UserStreamRequest&, const std::shared_ptr<sdk::WebSocketClient>&) {}}};
   api::add_user_streams(public_routes, streams, "X-User-Id");
-  api::add_admin_routes(admin_routes, storage, &scheduler, workers_, rates_);
+  api::add_admin_routes(admin_routes, storage, &scheduler, workers_, rates_, activity_);
 }
 
 http::Response Api::serve(const http::Router& router, http::Request& req, bool upgrade) {

@@ -8,6 +8,7 @@
 #include <flashsale/sdk/storage.hpp>
 #include <string>
 
+#include "api/activity_rates.hpp"
 #include "api/placement_rates.hpp"
 #include "http/router.hpp"
 #include "worker_pool.hpp"
@@ -84,6 +85,7 @@ class Api {
  private:
   WorkerPool workers_{1, 16};
   api::PlacementRates rates_;
+  api::ActivityRates activity_;
 };
 
 }  // namespace flashsale::fuzz

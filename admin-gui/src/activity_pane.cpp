@@ -80,9 +80,11 @@ void ActivityPane::set_item(const QString& item_id) {
     placement_chart_->show_placements(item_id_, {}, clock_.now_ms(), throughput_.window_s());
   }
   fetch_placements();
+  fetch_backfill();
 }
 
 void ActivityPane::set_live(bool live) {
+  if (live && !live_) throughput_.clear_backfill();  // what was missed meanwhile, asked again
   live_ = live;
   set_stale(log_view_, !live);
   if (chart_) chart_->set_stale(!live);
@@ -106,6 +108,23 @@ void ActivityPane::fetch_placements() {
               });
 }
 
+void ActivityPane::fetch_backfill() {
+  if (!live_ || backfill_asked_ || throughput_.has_backfill(item_id_) || !chart_) return;
+  backfill_asked_ = true;
+  const QString item_id = item_id_;
+  QString path = QStringLiteral("/admin/activity");
+  if (!item_id.isEmpty()) path += QStringLiteral("?item=") + path_segment(item_id);
+  client_.get(path, this, [this, item_id](const Reply& reply) {
+    backfill_asked_ = false;
+    if (item_id != item_id_ || !live_) return;  // another item, or disconnected, by now
+    std::optional<ActivityWindow> window;
+    if (reply.ok()) window = parse_activity(reply.body, nullptr);
+    // Without the server's counts the chart shows what arrived since connecting.
+    throughput_.backfill(item_id, window.value_or(ActivityWindow{}));
+    redraw_chart();
+  });
+}
+
 void ActivityPane::redraw_chart() {
   if (chart_) chart_->show_counts(throughput_, item_id_, clock_.now_ms());
 }
@@ -113,6 +132,7 @@ void ActivityPane::redraw_chart() {
 void ActivityPane::redraw() {
   redraw_chart();
   fetch_placements();
+  fetch_backfill();
   if (rate_label_) rate_label_->setText(tr("%1 events/s").arg(events_this_second_));
   events_this_second_ = 0;
 }

@@ -1,8 +1,9 @@
 // The activity pane: the event log with its type and item filters, the throughput chart and the
 // placement chart of the selected item and the events-per-second figure, redrawn once a second.
 // It owns the EventLogModel, its proxy and the Throughput counts, and reads the selected item's
-// placements over REST. The charts and the rate label are made here but placed by the window
-// (the charts beside the inventory, the rate in the status bar), which then owns them.
+// placements, and the activity from before it connected, over REST. The charts and the rate label
+// are made here but placed by the window (the charts beside the inventory, the rate in the status
+// bar), which then owns them.
 #pragma once
 
 #include <QLabel>
@@ -44,6 +45,9 @@ class ActivityPane : public QWidget {
   void redraw();
   void redraw_chart();
   void fetch_placements();
+  // The server's counts of the selected item (or of all) from before this connection, once per
+  // connection and item.
+  void fetch_backfill();
 
   AdminClient& client_;
   const ServerClock& clock_;
@@ -56,6 +60,7 @@ class ActivityPane : public QWidget {
   QPointer<PlacementChart> placement_chart_;
   bool live_ = false;
   bool placements_asked_ = false;  // a read is under way: the next waits for it
+  bool backfill_asked_ = false;    // likewise
   QPointer<QLabel> rate_label_;
   QTimer redraw_timer_;  // the chart and the event rate, once a second
   int events_this_second_ = 0;

@@ -12,8 +12,8 @@ constexpr int kAliveCheckMs = 5000;
 constexpr qint64 kPingAfterMs = 8000;     // silent this long: ping
 constexpr qint64 kGiveUpAfterMs = 20000;  // still silent: the link is dead, reconnect
 constexpr int kRecentIds = 10000;
-// How QWebSocket's errorString begins when the server answered the upgrade with no 101.
-constexpr QLatin1String kHandshakeError("QWebSocketPrivate::processHandshake");
+// The close code of a request the server refused after the upgrade (a since= it cannot read).
+constexpr auto kRefusedCloseCode = static_cast<QWebSocketProtocol::CloseCode>(4400);
 
 // Turns a finished reply into a Reply: the body, or a sentence saying what went wrong.
 Reply read_reply(QNetworkReply* reply) {
@@ -142,11 +142,10 @@ void AdminClient::on_socket_state(QAbstractSocket::SocketState socket_state) {
     why = socket_.errorString();
   }
   if (why.isEmpty()) why = QStringLiteral("the connection closed");
-  // The server refuses a since= it cannot resume from (HTTP 400 at the upgrade): start afresh,
-  // with the gap noted, rather than be refused forever. Qt 6.4 tells a refused upgrade from an
-  // unreachable server only by its words, and not the status: any upgrade refused while
-  // resuming counts (were it refused for another reason, a fresh start is refused as well).
-  if (resuming_ && !was_connected_ && last_error_.startsWith(kHandshakeError)) {
+  // The server refuses a since= it cannot resume from (closing with its own code, since Qt does
+  // not show the HTTP status of a refused upgrade): start afresh, with the gap noted, rather
+  // than be refused forever.
+  if (resuming_ && was_connected_ && socket_.closeCode() == kRefusedCloseCode) {
     last_event_id_.clear();
     emit events_missed();
   }

@@ -345,6 +345,29 @@ std::optional<QVector<PlacementSecond>> parse_placements(const QJsonObject& body
       error);
 }
 
+std::optional<ActivityWindow> parse_activity(const QJsonObject& body, QString* error) {
+  Fields f(body, QStringLiteral("activity"));
+  ActivityWindow window;
+  window.now = f.integer("now");
+  const QJsonArray list = f.array("seconds");
+  if (!f.ok(error)) return std::nullopt;
+  auto seconds = parse_list<ActivitySecond>(
+      list, QStringLiteral("second"),
+      [](Fields& s) {
+        ActivitySecond second;
+        second.at = s.integer("at");
+        second.joins = as_int(s.integer("joins"));
+        second.reservations = as_int(s.integer("reservations"));
+        second.promotions = as_int(s.integer("promotions"));
+        second.expiries = as_int(s.integer("expiries"));
+        return second;
+      },
+      error);
+  if (!seconds) return std::nullopt;
+  window.seconds = std::move(*seconds);
+  return window;
+}
+
 std::optional<Lease> lease_of(const Event& event) {
   const QJsonObject reservation = event.data.value("reservation").toObject();
   const QDateTime expires = parse_time(reservation.value("expires_at").toString());

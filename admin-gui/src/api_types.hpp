@@ -124,6 +124,22 @@ struct PlacementSecond {
   double p99_ms = 0;            // from placement to answer
 };
 
+// One second of the events counted by the server (GET /admin/activity): orders that joined
+// (granted at once or queued), reservations (a free unit granted), promotions (a unit granted to
+// the head of the line) and expiries.
+struct ActivitySecond {
+  qint64 at = 0;  // seconds since 1970
+  int joins = 0;
+  int reservations = 0;
+  int promotions = 0;
+  int expiries = 0;
+};
+// GET /admin/activity's answer: the seconds before `now` are complete.
+struct ActivityWindow {
+  qint64 now = 0;  // the server's second when it answered
+  QVector<ActivitySecond> seconds;
+};
+
 // The parsers return nullopt and set *error to a sentence naming what is wrong.
 std::optional<Item> parse_item(const QJsonValue& value, QString* error);
 std::optional<QVector<Item>> parse_items(const QJsonObject& body, QString* error);
@@ -135,6 +151,7 @@ std::optional<QVector<Lease>> parse_leases(const QJsonObject& body, QString* err
 std::optional<QVector<PluginInfo>> parse_plugins(const QJsonObject& body, QString* error);
 std::optional<QVector<Job>> parse_jobs(const QJsonObject& body, QString* error);
 std::optional<QVector<PlacementSecond>> parse_placements(const QJsonObject& body, QString* error);
+std::optional<ActivityWindow> parse_activity(const QJsonObject& body, QString* error);
 
 // RFC 3339 ("2026-11-24T10:00:00.000Z"); invalid QDateTime when it is not one.
 QDateTime parse_time(const QString& text);

@@ -27,10 +27,31 @@ void Throughput::add(const QVector<Event>& batch) {
   seconds_.erase(seconds_.begin(), seconds_.lower_bound(latest_ - window_s_ + 1));
 }
 
+void Throughput::backfill(const QString& item_id, const ActivityWindow& window) {
+  backfill_item_ = item_id;
+  backfill_before_ = window.now;
+  backfill_.clear();
+  for (const Second& s : window.seconds) {
+    if (s.at < window.now) backfill_.insert(s.at, s);
+  }
+}
+
+void Throughput::clear_backfill() {
+  backfill_item_.reset();
+  backfill_.clear();
+}
+
+bool Throughput::has_backfill(const QString& item_id) const { return backfill_item_ == item_id; }
+
 QVector<Throughput::Second> Throughput::series(qint64 end_s, const QString& item_id) const {
   QVector<Second> out;
   out.reserve(window_s_);
+  const bool backfilled = has_backfill(item_id);
   for (qint64 at = end_s - window_s_ + 1; at <= end_s; ++at) {
+    if (backfilled && at < backfill_before_) {
+      out.push_back(backfill_.value(at, Second{at}));
+      continue;
+    }
     Second sum{at};
     const auto it = seconds_.find(at);
     if (it != seconds_.end()) {

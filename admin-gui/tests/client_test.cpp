@@ -31,6 +31,7 @@
 #include "plugin_model.hpp"
 #include "support/fake_admin_server.hpp"
 #include "support/sale.hpp"
+#include "throughput_chart.hpp"
 #include "waitlist_model.hpp"
 #include "widgets.hpp"
 
@@ -134,6 +135,7 @@ class ClientTest : public QObject {
   void expiring_a_lease_selects_no_other();
   void ids_and_labels_read_well();
   void placements_of_the_selected_item_are_charted();
+  void the_activity_chart_shows_the_minutes_before_connecting();
   void a_tab_is_shown_by_its_name();
 };
 
@@ -326,7 +328,7 @@ void ClientTest::reconnects_resume_after_the_last_event() {
       log(), ids(kept) + QStringList{"gap"} + ids(live) + ids(away) + ids(before), kWait);
   QVERIFY(!log().contains(lost.front().value("event_id").toString()));
 
-  // A since= the server cannot resume from is refused (HTTP 400): the client starts afresh
+  // A since= the server cannot read is refused (close code 4400): the client starts afresh
   // rather than be refused forever, and the log notes the gap.
   const int shown = static_cast<int>(log().size());
   server.set_refuse_resume(true);
@@ -1111,6 +1113,61 @@ void ClientTest::placements_of_the_selected_item_are_charted() {
   window.select_item("hats");
   QTRY_VERIFY_WITH_TIMEOUT(chart->chart()->title().contains("404"), kWait);
   QCOMPARE(names(), QStringList{"p99 ms (right)"});
+}
+
+void ClientTest::the_activity_chart_shows_the_minutes_before_connecting() {
+  FakeAdminServer server;
+  QVERIFY(server.listen());
+  Sale sale;
+  sale.add_item("shoes", 1, 300);
+  sale.add_item("hats", 5);
+  sale.serve(server);
+  server.set_snapshot(sale.items_json());
+  // What the service counted before the dashboard connected, a minute and a half ago: joins
+  // and reservations differ by item (and for all items).
+  const qint64 then = QDateTime::currentSecsSinceEpoch() - 90;
+  server.route("GET", "/admin/activity", [then](const FakeAdminServer::Request& request) {
+    const int n = request.query == QStringLiteral("item=shoes")  ? 40
+                  : request.query == QStringLiteral("item=hats") ? 20
+                                                                 : 60;
+    const QJsonObject second{
+        {"at", then}, {"joins", n}, {"reservations", n - 10}, {"promotions", 5}, {"expiries", 7}};
+    return FakeAdminServer::Response{
+        200, QJsonDocument(QJsonObject{{"window_s", 300},
+                                       {"now", QDateTime::currentSecsSinceEpoch()},
+                                       {"seconds", QJsonArray{second}}})
+                 .toJson(QJsonDocument::Compact)};
+  });
+  MainWindow window;
+  window.show();
+  window.connect_to(server.url());
+  const QChart* chart = window.findChild<ThroughputChart*>("throughputChart")->chart();
+  // The chart's series, widest first: joins, reservations, expiries, promotions; each one's
+  // value in the second `then`.
+  const auto at_then = [chart, then] {
+    QList<int> values;
+    for (const QAbstractSeries* s : chart->series()) {
+      int value = -1;
+      for (const QPointF& p : static_cast<const QLineSeries*>(s)->points()) {
+        if (static_cast<qint64>(p.x()) == then * 1000) value = static_cast<int>(p.y());
+      }
+      values << value;
+    }
+    return values;
+  };
+  window.select_item("hats");
+  QTRY_COMPARE_WITH_TIMEOUT(at_then(), (QList<int>{20, 10, 7, 5}), kWait);
+  QCOMPARE(chart->title(), QStringLiteral("hats"));
+  window.select_item("shoes");
+  QTRY_COMPARE_WITH_TIMEOUT(at_then(), (QList<int>{40, 30, 7, 5}), kWait);
+  // Asked once per connection and item, not every second.
+  const int asked = server.count("/admin/activity");
+  QTest::qWait(2500);
+  QCOMPARE(server.count("/admin/activity"), asked);
+  // After a reconnect (events may have been missed meanwhile), asked again.
+  server.drop_clients();
+  QTRY_COMPARE_WITH_TIMEOUT(server.count("/admin/activity"), asked + 1, kWait);
+  QTRY_COMPARE_WITH_TIMEOUT(at_then(), (QList<int>{40, 30, 7, 5}), kWait);
 }
 
 void ClientTest::a_tab_is_shown_by_its_name() {

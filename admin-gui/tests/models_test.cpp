@@ -117,6 +117,7 @@ class ModelsTest : public QObject {
   void plugins_pane_names_the_node_and_the_leader();
   void jobs_are_counted_by_kind_and_state();
   void throughput_counts_per_second();
+  void throughput_backfill_stands_for_the_seconds_before_it();
   void activity_log_hides_inventory_changes();
   void chart_shows_the_selected_items_rates();
   void placement_chart_shows_refusals_and_latency();
@@ -614,6 +615,58 @@ void ModelsTest::throughput_counts_per_second() {
   int total = 0;
   for (const auto& s : series) total += s.joins + s.reservations + s.promotions + s.expiries;
   QCOMPARE(total, 1);
+}
+
+void ModelsTest::throughput_backfill_stands_for_the_seconds_before_it() {
+  Throughput t(60);
+  const qint64 s0 = kT0.toSecsSinceEpoch();
+  // Counted here since connecting: second s0 for items a and b, and s0 + 1 for a.
+  t.add({ev("order.waiting", "a", "1", {}, kT0), ev("order.waiting", "b", "2", {}, kT0),
+         ev("order.expired", "a", "3", {}, kT0.addSecs(1))});
+  QVERIFY(!t.has_backfill("a"));
+  // The server's counts for a, answered during second s0 + 1: seconds s0 - 30 and s0 (which
+  // includes this connection's event), and the incomplete s0 + 1, which is not taken.
+  t.backfill("a",
+             ActivityWindow{s0 + 1,
+                            {ActivitySecond{s0 - 30, 9, 8, 1, 2}, ActivitySecond{s0, 3, 0, 0, 0},
+                             ActivitySecond{s0 + 1, 50, 0, 0, 0}}});
+  QVERIFY(t.has_backfill("a"));
+  QVERIFY(!t.has_backfill(""));
+  auto a = t.series(s0 + 1, "a");
+  QCOMPARE(a[28].at, s0 - 30);
+  QCOMPARE(a[28].joins, 9);
+  QCOMPARE(a[28].reservations, 8);
+  QCOMPARE(a[28].promotions, 1);
+  QCOMPARE(a[28].expiries, 2);
+  QCOMPARE(a[58].joins, 3);  // the server's count, not 1 + 3
+  QCOMPARE(a[59].joins, 0);  // from here on what arrives here
+  QCOMPARE(a[59].expiries, 1);
+  // Other items, and all items, are what was counted here.
+  QCOMPARE(t.series(s0 + 1, "b")[58].joins, 1);
+  QCOMPARE(t.series(s0 + 1)[58].joins, 2);
+  QCOMPARE(t.series(s0 + 1)[28].joins, 0);
+  t.clear_backfill();
+  QVERIFY(!t.has_backfill("a"));
+  // The server's answer, read; a malformed one is named.
+  QString error;
+  const auto parsed =
+      parse_activity(QJsonObject{{"now", s0 + 1},
+                                 {"seconds", QJsonArray{QJsonObject{{"at", s0},
+                                                                    {"joins", 4},
+                                                                    {"reservations", 3},
+                                                                    {"promotions", 1},
+                                                                    {"expiries", 2}}}}},
+                     &error);
+  QVERIFY2(parsed, qPrintable(error));
+  QCOMPARE(parsed->now, s0 + 1);
+  QCOMPARE(parsed->seconds.size(), 1);
+  QCOMPARE(parsed->seconds[0].reservations, 3);
+  QCOMPARE(parsed->seconds[0].expiries, 2);
+  QVERIFY(!parse_activity(
+      QJsonObject{{"now", s0}, {"seconds", QJsonArray{QJsonObject{{"at", s0}}}}}, &error));
+  QCOMPARE(error, QStringLiteral("second 1: field 'joins' is missing or not a whole number"));
+  QCOMPARE(t.series(s0 + 1, "a")[58].joins, 1);
+  QCOMPARE(t.series(s0 + 1, "a")[28].joins, 0);
 }
 
 void ModelsTest::activity_log_hides_inventory_changes() {

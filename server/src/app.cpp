@@ -235,7 +235,8 @@ int serve(const Config& config) {
     stream->follow(streamed);
   }
   WorkerPool workers(config.worker_threads, config.worker_queue_limit);
-  api::PlacementRates placement_rates;  // per item, for the dashboard
+  api::PlacementRates placement_rates;                           // per item, for the dashboard
+  const auto activity = std::make_shared<api::ActivityRates>();  // per item, for the dashboard
   sdk::Storage& storage = plugins.storage();
   sdk::Scheduler* scheduler = plugins.scheduler();
 
@@ -277,7 +278,8 @@ int serve(const Config& config) {
   api::add_plugin_routes(admin_routes, plugins, workers, config.node_id);
   api::add_public_routes(public_routes, storage, scheduler, workers, placement_rates,
                          {config.identity_header, config.webhook_secret});
-  api::add_admin_routes(admin_routes, storage, scheduler, workers, placement_rates);
+  api::add_admin_routes(admin_routes, storage, scheduler, workers, placement_rates, *activity);
+  delivered.subscribe(api::ActivityRates::event_types(), activity);
   const auto admin_stream = std::make_shared<api::AdminStream>(storage, workers);
   delivered.subscribe({}, admin_stream);
   api::add_admin_stream_route(admin_routes, admin_stream);

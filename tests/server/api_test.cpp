@@ -274,6 +274,41 @@ TEST_CASE("each item's placements per second, by outcome, with their p99, for th
               "bad_request");
 }
 
+TEST_CASE("each item's events per second, from before the dashboard connected") {
+  const auto& svc = shared_service();
+  const auto A = svc.admin_port;
+  const auto item = unique_name("activity");
+  create_item(A, {{"id", item}, {"name", "Activity"}, {"total_stock", 1}});
+  // One reserved and one waiting; an operator's expiry of the lease promotes the waiting one.
+  const std::string held = place(svc.public_port, "aa", item, "k").json()["id"];
+  place(svc.public_port, "ab", item, "k");
+  REQUIRE(http_request(A, "POST", "/admin/orders/" + held + "/expire").status == 200);
+  const auto totals = [&](const std::string& query) {
+    std::map<std::string, int> sum;
+    const auto rates = http_request(A, "GET", "/admin/activity" + query).json();
+    for (const auto& second : rates["seconds"]) {
+      for (const char* what : {"joins", "reservations", "promotions", "expiries"}) {
+        sum[what] += second[what].get<int>();
+      }
+    }
+    return sum;
+  };
+  const std::map<std::string, int> expected = {
+      {"joins", 2}, {"reservations", 1}, {"promotions", 1}, {"expiries", 1}};
+  CHECK(eventually([&] { return totals("?item=" + item) == expected; }));
+  const auto rates = http_request(A, "GET", "/admin/activity?item=" + item).json();
+  CHECK(rates["item_id"] == item);
+  CHECK(rates["window_s"] == 300);
+  // Every item's: at least this one's.
+  CHECK(totals("")["joins"] >= 2);
+  CHECK(http_request(A, "GET", "/admin/activity").json()["item_id"].is_null());
+  CHECK(http_request(A, "GET", "/admin/activity?item=" + unique_name("never"))
+            .json()["seconds"]
+            .empty());
+  check_error(http_request(A, "GET", "/admin/activity?item=Bad!"), 400, "bad_request");
+  check_error(http_request(A, "GET", "/admin/activity?since=1"), 400, "bad_request");
+}
+
 TEST_CASE("a value the database would refuse answers 400 in our words, never the database's") {
   const auto& svc = shared_service();
   const auto A = svc.admin_port;

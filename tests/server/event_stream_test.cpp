@@ -270,12 +270,17 @@ TEST_CASE("a client that reconnects with since= gets what it missed, once, befor
   CHECK(from_start.back()["resume"]["complete"] == false);
   CHECK(from_start.back()["resume"]["replayed"] == from_start.size() - 1);
   CHECK(from_start.size() > replayed.size());
-  // A since that is not an event id is refused at the upgrade.
-  for (const char* bad :
-       {"/admin/stream?since=yesterday", "/admin/stream?since=0/0", "/admin/stream?from=0/0/0"}) {
+  // A since that is not an event id is refused after the upgrade, with a code of its own and
+  // nothing else sent; an unknown parameter at the upgrade (HTTP 400).
+  for (const char* bad : {"/admin/stream?since=yesterday", "/admin/stream?since=0/0"}) {
     INFO(bad);
-    CHECK_THROWS(WsClient(svc.admin_port, bad));
+    WsClient refused(svc.admin_port, bad);
+    CHECK(!refused.next());
+    CHECK(refused.close_code() == 4400);
+    CHECK(refused.close_reason() ==
+          "since must be an event_id as the stream sent it, like 0/16B3748/0");
   }
+  CHECK_THROWS(WsClient(svc.admin_port, "/admin/stream?from=0/0/0"));
 }
 
 TEST_CASE("an item changed many times in one transaction streams one inventory.changed") {

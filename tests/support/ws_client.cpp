@@ -20,6 +20,7 @@ struct WsClient::Impl {
   std::deque<std::string> frames;
   bool closed = false;
   std::string reason;
+  std::uint16_t code = 0;
 };
 
 WsClient::WsClient(std::uint16_t port, const std::string& target, const Headers& headers)
@@ -39,6 +40,7 @@ WsClient::WsClient(std::uint16_t port, const std::string& target, const Headers&
       if (ec) {
         impl->closed = true;
         impl->reason = std::string(impl->ws.reason().reason.c_str());
+        impl->code = impl->ws.reason().code;
         impl->arrived.notify_all();
         return;
       }
@@ -81,6 +83,11 @@ std::vector<nlohmann::json> WsClient::until(const std::function<bool(const nlohm
 std::string WsClient::close_reason() const {
   std::lock_guard lock(impl_->mutex);
   return impl_->reason;
+}
+
+std::uint16_t WsClient::close_code() const {
+  std::lock_guard lock(impl_->mutex);
+  return impl_->code;
 }
 
 }  // namespace flashsale::test

@@ -32,6 +32,8 @@ class WsClient {
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
   /// The server's close reason once it closed, else empty.
   std::string close_reason() const;
+  /// The server's close code once it closed, else 0.
+  std::uint16_t close_code() const;
 
  private:
   struct Impl;

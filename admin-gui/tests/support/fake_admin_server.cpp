@@ -119,9 +119,6 @@ void FakeAdminServer::on_http_data(QTcpSocket* socket) {
   if (upgrade) {
     stream_requests_.push_back(request);
     socket->disconnect(this);
-    if (refuse_resume_ && QUrlQuery(request.query).hasQueryItem("since")) {
-      return respond(socket, {400, R"({"error":"bad_request","message":"unknown since"})"});
-    }
     ws_.handleConnection(socket);
     return;
   }
@@ -316,6 +313,11 @@ void FakeAdminServer::on_stream_connection() {
     });
     const QString since =
         QUrlQuery(client->requestUrl()).queryItemValue("since", QUrl::FullyDecoded);
+    if (refuse_resume_ && !since.isEmpty()) {  // as the service refuses a since it cannot read
+      client->close(static_cast<QWebSocketProtocol::CloseCode>(4400),
+                    QStringLiteral("since must be an event_id as the stream sent it"));
+      continue;
+    }
     if (!since.isEmpty()) {
       for (const QJsonObject& e : std::as_const(replay_)) {
         client->sendTextMessage(QString::fromUtf8(QJsonDocument(e).toJson(QJsonDocument::Compact)));

@@ -55,8 +55,8 @@ class FakeAdminServer : public QObject {
   // A stream connection that resumes (?since=<event_id>) first gets these events, then the
   // snapshot with "resume": {"since", "complete", "replayed"}, as the service sends them.
   void set_replay(const QVector<QJsonObject>& events, bool complete);
-  // Every resume is refused at the upgrade with HTTP 400, as the service answers an event id it
-  // cannot resume from.
+  // Every resume is refused after the upgrade with close code 4400, as the service refuses a
+  // since= it cannot read.
   void set_refuse_resume(bool refuse) { refuse_resume_ = refuse; }
   // The snapshot carries "server_time": this machine's clock plus `offset_ms`, as a server
   // whose clock is that far ahead would send it; nullopt: no server_time (older servers).

@@ -109,7 +109,8 @@ std::optional<int> limit_param(const Request& req, const Reply& reply, int fallb
 }  // namespace
 
 void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Scheduler* scheduler,
-                      WorkerPool& workers, const PlacementRates& rates) {
+                      WorkerPool& workers, const PlacementRates& rates,
+                      const ActivityRates& activity) {
   router.add("POST", "/admin/items", [&storage, &workers](Request& req, const Reply& reply) {
     auto item = checked_body(req, reply, parse_new_item);
     if (!item) return;
@@ -163,6 +164,22 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
           400, "bad_request", "unknown query parameter '" + req.query.begin()->first + "'"));
     }
     reply(http::json_response(200, rates.window(item, sdk::now_unix_us() / 1'000'000)));
+  });
+
+  router.add("GET", "/admin/activity", [&activity](Request& req, const Reply& reply) {
+    std::string item;
+    for (const auto& [key, value] : req.query) {
+      if (key != "item") {
+        return reply(
+            http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
+      }
+      if (!is_item_id(value)) {
+        return reply(http::error_response(400, "bad_request",
+                                          "query parameter 'item' must match [a-z0-9-]{1,64}"));
+      }
+      item = value;
+    }
+    reply(http::json_response(200, activity.window(item, sdk::now_unix_us() / 1'000'000)));
   });
 
   router.add("GET", "/admin/items/{item}/leases",

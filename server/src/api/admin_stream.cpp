@@ -103,19 +103,20 @@ void add_admin_stream_route(http::Router& router, const std::shared_ptr<AdminStr
       "/admin/stream",
       [stream](const http::Request& req, const std::shared_ptr<http::WebSocket>& client) {
         const auto since = req.query.find("since");
-        stream->connect(client,
-                        since == req.query.end() ? std::nullopt : std::optional(since->second));
+        if (since == req.query.end()) return stream->connect(client, std::nullopt);
+        // Refused after the upgrade, so that the dashboard can tell it from any other failure
+        // and start afresh.
+        if (!sdk::parse_event_id(since->second)) {
+          return client->refuse(
+              "since must be an event_id as the stream sent it, like 0/16B3748/0");
+        }
+        stream->connect(client, since->second);
       },
       [](const http::Request& req) -> std::optional<http::Response> {
         for (const auto& [key, value] : req.query) {
           if (key != "since") {
             return http::error_response(
                 400, "bad_request", "unknown query parameter '" + key + "'; only since is known");
-          }
-          if (!sdk::parse_event_id(value)) {
-            return http::error_response(
-                400, "bad_request",
-                "since must be an event_id as the stream sent it, like 0/16B3748/0");
           }
         }
         return std::nullopt;

@@ -2,6 +2,7 @@
 // handler code compiles fast and is tested without sockets.
 #pragma once
 
+#include <cstdint>
 #include <flashsale/sdk/websocket.hpp>
 #include <functional>
 #include <map>
@@ -62,7 +63,15 @@ class WebSocket : public sdk::WebSocketClient {
   /// queued meanwhile. Lets a snapshot (and a replay) precede the live events that arrived
   /// while it was being made.
   virtual void release(std::vector<std::shared_ptr<const std::string>> first) = 0;
+  /// Closes with kRefusedCloseCode and `reason` (at most 120 bytes): a request refused after
+  /// the upgrade, because what it asks can only be judged then, and because browsers and Qt do
+  /// not show a client the HTTP status of a refused upgrade, only that it failed.
+  virtual void refuse(std::string reason) = 0;
 };
+
+/// The close code of WebSocket::refuse(), from the range kept for applications: 4000 plus the
+/// HTTP status the request would have had.
+inline constexpr std::uint16_t kRefusedCloseCode = 4400;
 
 /// Takes over an upgraded connection (the request is the upgrade request).
 using WebSocketHandler = std::function<void(const Request&, const std::shared_ptr<WebSocket>&)>;

@@ -193,6 +193,11 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     start_close_locked(std::move(reason), websocket::close_code::normal);
   }
 
+  void refuse(std::string reason) override {
+    std::lock_guard lock(mutex_);
+    start_close_locked(std::move(reason), static_cast<websocket::close_code>(kRefusedCloseCode));
+  }
+
   /// Closes for a server shutdown (1001 going away).
   void go_away() {
     std::lock_guard lock(mutex_);
