@@ -1,6 +1,8 @@
 // See flashsale/http_client.hpp.
 #include "flashsale/http_client.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -8,9 +10,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cctype>
+#include <cerrno>
 #include <ctime>
 #include <iomanip>
 #include <locale>
+#include <mutex>
 #include <regex>
 #include <sstream>
 
@@ -35,7 +39,44 @@ bool has_line_break(std::string_view text) {
 
 constexpr long long kMaxRetryAfterSeconds = 24LL * 3600;
 
+// One connection with the loop that drives it: each call runs the loop until its answer is in
+// or its deadline passes.
+struct Connection {
+  net::io_context io;
+  beast::tcp_stream stream{io};
+  beast::flat_buffer buffer;
+};
+
+// True when a kept connection still looks usable: nothing to read and not closed by the server
+// (a closed one would read end-of-file; a server that closes idle connections would otherwise
+// leave it in CLOSE-WAIT here until its next use).
+bool still_open(Connection& c) {
+  char byte = 0;
+  const auto n = ::recv(c.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
 }  // namespace
+
+struct Client::Pool {
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Connection>> idle;  // the most recently used last
+
+  std::unique_ptr<Connection> take() {
+    std::lock_guard lock(mutex);
+    while (!idle.empty()) {
+      auto c = std::move(idle.back());
+      idle.pop_back();
+      if (still_open(*c)) return c;
+    }
+    return nullptr;
+  }
+
+  void give_back(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mutex);
+    if (idle.size() < kMaxIdle) idle.push_back(std::move(c));
+  }
+};
 
 std::string Response::header(std::string_view name) const {
   const auto it = headers.find(lower(name));
@@ -59,6 +100,7 @@ Client::Client(const std::string& base_url) {
   }
   prefix_ = m[4].matched ? m[4].str() : "";
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+  pool_ = std::make_shared<Pool>();
 }
 
 std::string Client::authority() const {
@@ -75,55 +117,80 @@ Response Client::post(const std::string& path, const std::string& body, const He
       throw std::invalid_argument("HTTP header '" + name + "': empty name or a line break");
     }
   }
-  const std::string target = prefix_ + path;
-  // Declared before the loop so they outlive the handlers that refer to them, even those the
-  // loop's destructor drops unrun after a timeout.
-  bhttp::request<bhttp::string_body> req(bhttp::verb::post, target, 11);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bhttp::request<bhttp::string_body> req(bhttp::verb::post, prefix_ + path, 11);
   req.set(bhttp::field::host, authority());
   req.set(bhttp::field::user_agent, "flashsale");
   req.set(bhttp::field::content_type, "application/json");
   for (const auto& [name, value] : headers) req.set(name, value);
-  req.keep_alive(false);
+  req.keep_alive(true);
   req.body() = body;
   req.prepare_payload();
-  beast::flat_buffer buffer;
-  bhttp::response<bhttp::string_body> res;
-  beast::error_code failure;
 
-  {
-    net::io_context io;
-    beast::tcp_stream stream(io);
-    net::ip::tcp::resolver resolver(io);
-    // Everything runs on this private loop, so one deadline covers resolve, connect, write, read.
-    resolver.async_resolve(host_, std::to_string(port_), [&](beast::error_code ec, auto results) {
-      if (ec) return void(failure = ec);
-      stream.async_connect(results, [&](beast::error_code ec, auto) {
+  std::unique_ptr<Connection> conn = pool_->take();
+  bool kept = conn != nullptr;
+  for (;;) {
+    if (!conn) conn = std::make_unique<Connection>();
+    Connection& c = *conn;
+    bhttp::response<bhttp::string_body> res;
+    beast::error_code failure;
+    std::size_t answered = 0;  // bytes of the answer read
+    // Handlers left unrun by a timeout are dropped with the connection, never run later.
+    net::ip::tcp::resolver resolver(c.io);
+    const auto read = [&] {
+      bhttp::async_read(c.stream, c.buffer, res, [&](beast::error_code ec, std::size_t n) {
+        failure = ec;
+        answered = n;
+      });
+    };
+    const auto write = [&] {
+      bhttp::async_write(c.stream, req, [&](beast::error_code ec, std::size_t) {
         if (ec) return void(failure = ec);
-        bhttp::async_write(stream, req, [&](beast::error_code ec, std::size_t) {
+        read();
+      });
+    };
+    if (kept) {
+      write();
+    } else {
+      resolver.async_resolve(host_, std::to_string(port_), [&](beast::error_code ec, auto results) {
+        if (ec) return void(failure = ec);
+        c.stream.async_connect(results, [&](beast::error_code ec, auto) {
           if (ec) return void(failure = ec);
-          bhttp::async_read(stream, buffer, res,
-                            [&](beast::error_code ec, std::size_t) { failure = ec; });
+          write();
         });
       });
-    });
-    io.run_for(timeout);
-    if (!io.stopped()) {
+    }
+    c.io.restart();
+    c.io.run_until(deadline);
+    if (!c.io.stopped()) {
       throw NetworkError(
           "POST " + url() + path + ": no answer within " + std::to_string(timeout.count()) + " ms",
           true);
     }
-    if (failure) throw NetworkError("POST " + url() + path + ": " + failure.message(), false);
-    beast::error_code ignored;
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
-  }
+    if (failure) {
+      // A kept connection the server had closed: the request never reached it. Once more, new.
+      if (kept && answered == 0 && c.buffer.size() == 0) {
+        conn.reset();
+        kept = false;
+        continue;
+      }
+      throw NetworkError("POST " + url() + path + ": " + failure.message(), false);
+    }
+    if (res.keep_alive() && c.buffer.size() == 0) {
+      pool_->give_back(std::move(conn));
+    } else {
+      beast::error_code ignored;
+      c.stream.socket().shutdown(net::ip::tcp::socket::shutdown_both, ignored);
+    }
 
-  Response out;
-  out.status = static_cast<int>(res.result_int());
-  for (const auto& field : res) {
-    out.headers[lower(field.name_string())] = std::string(field.value());
+    Response out;
+    out.status = static_cast<int>(res.result_int());
+    for (const auto& field : res) {
+      out.headers[lower(field.name_string())] = std::string(field.value());
+    }
+    out.body = std::move(res.body());
+    return out;
   }
-  out.body = std::move(res.body());
-  return out;
 }
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,

@@ -1,11 +1,12 @@
 // A small blocking HTTP/1.1 client (Boost.Beast) for the calls the host and plugins make to
-// outside services: a base URL parsed once, then POSTs, each on a new connection under one
-// deadline. Not part of the plugin SDK: a static helper each user links a private copy of.
+// outside services: a base URL parsed once, then POSTs under one deadline each, over kept-alive
+// connections. Not part of the plugin SDK: a static helper each user links a private copy of.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -43,8 +44,10 @@ struct Response {
 };
 
 /// A server's base address, `http://HOST[:PORT][/PREFIX]` (port 80 by default; HOST a name, an
-/// IPv4 address or a bracketed IPv6 one). Immutable and thread-safe: post() may be called from
-/// several threads at once.
+/// IPv4 address or a bracketed IPv6 one). Thread-safe: post() may be called from several threads
+/// at once. A connection whose answer allowed it is kept for the next call (up to kMaxIdle idle
+/// ones, shared by the copies of a Client), so a steady stream of calls costs no connect, no
+/// name resolution and no closing handshake per call.
 class Client {
  public:
   /// Throws std::invalid_argument if `base_url` is not of that form (https, user info, a query
@@ -62,17 +65,25 @@ class Client {
   /// "http://" + authority() + prefix, for messages.
   [[nodiscard]] std::string url() const;
 
-  /// POSTs `body` to prefix + `path` (`path` starts with '/') on a new connection, with
-  /// `Content-Type: application/json` unless `headers` name another. Resolving, connecting,
-  /// writing and reading all share `timeout`. Throws NetworkError when there is no complete
-  /// answer, std::invalid_argument for a header name or value with a line break.
+  /// Idle connections kept for later calls; past this, a finished one is closed.
+  static constexpr std::size_t kMaxIdle = 16;
+
+  /// POSTs `body` to prefix + `path` (`path` starts with '/') on an idle kept-alive connection,
+  /// else a new one, with `Content-Type: application/json` unless `headers` name another.
+  /// Resolving, connecting, writing and reading all share `timeout`. A kept connection that the
+  /// server closed meanwhile (nothing of an answer came back) is replaced by a new one and the
+  /// request sent again, once: the server never saw it. Throws NetworkError when there is no
+  /// complete answer, std::invalid_argument for a header name or value with a line break.
   [[nodiscard]] Response post(const std::string& path, const std::string& body,
                               const Headers& headers, std::chrono::milliseconds timeout) const;
 
  private:
+  struct Pool;
+
   std::string host_;
   std::uint16_t port_ = 80;
   std::string prefix_;
+  std::shared_ptr<Pool> pool_;
 };
 
 /// The delay a `Retry-After` value asks for: delta-seconds ("120") or an HTTP-date

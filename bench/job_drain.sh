@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The slow path's drain (issue 14): how fast does one `flashsale serve` work off a backlog of
+# payment-link jobs? ORDERS placements as fast as flashsale-loadgen can send them (500
+# connections, every request a new user, stock never runs out), each one a make_payment_link job
+# (a call to the payment provider, the built-in fake on the admin listener, then the link
+# written); then, from the moment the last answer came, the time until no job is due, and the
+# jobs done meanwhile. With --ab, two builds alternate on one throwaway PostgreSQL 15, ROUNDS
+# times each, and the medians are compared.
+#
+# usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--build]
+# Every flag has an environment variable of the same name in upper case (ORDERS=20000 ...).
+# Results in build/bench-results/job_drain-<time>.txt and on stdout. See bench/README.md.
+set -Eeuo pipefail
+
+BENCH_NAME=job_drain
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ORDERS=${ORDERS:-30000}
+ROUNDS=${ROUNDS:-2}
+CONNECTIONS=${CONNECTIONS:-500}
+DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}  # seconds at most for the backlog to go
+FORCE_BUILD=${FORCE_BUILD:-0}
+SIDES=("$BUILD")
+
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --orders) need_value "$@"; ORDERS=$2; shift 2 ;;
+    --rounds) need_value "$@"; ROUNDS=$2; shift 2 ;;
+    --ab) [[ $# -ge 3 ]] || die "--ab needs two build folders"; SIDES=("$2" "$3"); shift 3 ;;
+    --build) FORCE_BUILD=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+done
+for v in ORDERS ROUNDS CONNECTIONS DRAIN_TIMEOUT; do
+  [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a whole number above 0, got '${!v}'"
+done
+bench_build "$FORCE_BUILD" flashsale flashsale-loadgen
+for side in "${SIDES[@]}"; do [[ -x $side/bin/flashsale ]] || die "no $side/bin/flashsale"; done
+
+cleanup() {
+  stop_service || true
+  pg_stop_cluster
+  [[ -n $WORK ]] && rm -rf "$WORK"
+}
+trap cleanup EXIT
+make_work_dir
+pg_start_cluster "max_connections = 200"
+mkdir -p "$RESULTS_DIR"
+RESULTS=$RESULTS_DIR/job_drain-$(date +%Y%m%d-%H%M%S).txt
+
+jobs_state() {  # "due done": jobs due now (queued or running), and done ones
+  psql_db -d "$DB" -At -F ' ' -c "SELECT count(*) FILTER (WHERE state IN ('queued', 'running') AND run_at <= now()),
+    count(*) FILTER (WHERE state = 'done') FROM jobs"
+}
+
+# run SIDE ROUND: one burst and its drain; appends "rate svc_us pg_us jobs seconds" to R_<side>.
+declare -A R
+run() {
+  local side=$1 round=$2 due done0 done1 t0 t1 s0 s1 p0 p1 jobs secs
+  DB=drain_${round}_$((++RUN))
+  psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
+  FLASHSALE=${SIDES[$side]}/bin/flashsale
+  start_service "$DB" "$WORK/service-$DB.log"
+  curl -sf -X POST "http://127.0.0.1:$ADMIN_PORT/admin/items" -H 'Content-Type: application/json' \
+    -d "{\"id\":\"drain\",\"name\":\"Drain\",\"total_stock\":$((ORDERS * 2)),\"payment_window_s\":3600}" >/dev/null
+  log "[${side}] round $round: $ORDERS placements (${SIDES[$side]})"
+  "$BUILD/bin/flashsale-loadgen" --port "$PUBLIC_PORT" --item drain --requests "$ORDERS" \
+    --connections "$CONNECTIONS" --timeout 30 >"$WORK/loadgen.json" 2>"$WORK/loadgen.err" ||
+    { cat "$WORK/loadgen.err" >&2; die "loadgen failed"; }
+  t0=$(now)
+  s0=$(proc_ticks "$SERVICE_PID")
+  p0=$(postgres_ticks)
+  read -r due done0 <<<"$(jobs_state)"
+  log "[${side}] placed ($(json_field throughput_rps "$(cat "$WORK/loadgen.json")") req/s); $due jobs due, $done0 done"
+  while ((due > 0)); do
+    (($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a > '"$DRAIN_TIMEOUT"') }'))) &&
+      die "[${side}] still $due jobs due after ${DRAIN_TIMEOUT}s"
+    sleep 0.2
+    read -r due done1 <<<"$(jobs_state)"
+  done
+  t1=$(now)
+  s1=$(proc_ticks "$SERVICE_PID")
+  p1=$(postgres_ticks)
+  read -r _ done1 <<<"$(jobs_state)"
+  jobs=$((done1 - done0))
+  secs=$(secs_between "$t0" "$t1")
+  R[$side]+="$(awk -v j="$jobs" -v s="$secs" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.0f %.0f %.0f %d %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s }');"
+  log "[${side}] drained $jobs jobs in ${secs}s"
+  stop_service || true
+  psql_db -d postgres -c "DROP DATABASE $DB" >/dev/null
+}
+
+RUN=0
+for round in $(seq 1 "$ROUNDS"); do
+  for side in "${!SIDES[@]}"; do run "$side" "$round"; done
+done
+
+{
+  results_header
+  echo "## job drain: $ORDERS placements by $CONNECTIONS connections, then the backlog of jobs worked off"
+  printf '%-8s %12s %14s %14s   %s\n' side "jobs/s" "service µs/job" "pg µs/job" "rounds (jobs/s svc_us pg_us jobs s)"
+  for side in "${!SIDES[@]}"; do
+    IFS=';' read -r -a rounds <<<"${R[$side]}"
+    rates="" svcs="" pgs=""
+    for r in "${rounds[@]}"; do
+      read -r rate svc pg _ <<<"$r"
+      rates+=" $rate" svcs+=" $svc" pgs+=" $pg"
+    done
+    printf '%-8s %12s %14s %14s   %s\n' "$([[ $side == 0 ]] && echo A || echo B)" "$(median "$rates")" \
+      "$(median "$svcs")" "$(median "$pgs")" "${R[$side]}"
+  done
+  for side in "${!SIDES[@]}"; do echo "$([[ $side == 0 ]] && echo A || echo B): ${SIDES[$side]}"; done
+} | tee -a "$RESULTS"
+log "results in $RESULTS"
