@@ -4,8 +4,9 @@
 # connections, every request a new user, stock never runs out), each one a make_payment_link job
 # (a call to the payment provider, the built-in fake on the admin listener, then the link
 # written); then, from the moment the last answer came, the time until no job is due, and the
-# jobs done meanwhile. With --ab, two builds alternate on one throwaway PostgreSQL 15, ROUNDS
-# times each, and the medians are compared.
+# jobs done meanwhile, with the CPU of the service and of PostgreSQL per job and the statements
+# that took the most database time during the drain (pg_stat_statements). With --ab, two builds
+# alternate on one throwaway PostgreSQL 15, ROUNDS times each, and the medians are compared.
 #
 # usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--build]
 # Every flag has an environment variable of the same name in upper case (ORDERS=20000 ...).
@@ -47,7 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 make_work_dir
-pg_start_cluster "max_connections = 200"
+pg_start_cluster "max_connections = 200" "wal_level = logical" "shared_buffers = 256MB" \
+  "shared_preload_libraries = 'pg_stat_statements'"
 mkdir -p "$RESULTS_DIR"
 RESULTS=$RESULTS_DIR/job_drain-$(date +%Y%m%d-%H%M%S).txt
 
@@ -62,6 +64,7 @@ run() {
   local side=$1 round=$2 due done0 done1 t0 t1 s0 s1 p0 p1 jobs secs
   DB=drain_${round}_$((++RUN))
   psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
+  psql_db -d "$DB" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
   FLASHSALE=${SIDES[$side]}/bin/flashsale
   start_service "$DB" "$WORK/service-$DB.log"
   curl -sf -X POST "http://127.0.0.1:$ADMIN_PORT/admin/items" -H 'Content-Type: application/json' \
@@ -74,6 +77,7 @@ run() {
   s0=$(proc_ticks "$SERVICE_PID")
   p0=$(postgres_ticks)
   read -r due done0 <<<"$(jobs_state)"
+  psql_db -d "$DB" -c "SELECT pg_stat_statements_reset()" >/dev/null
   log "[${side}] placed ($(json_field throughput_rps "$(cat "$WORK/loadgen.json")") req/s); $due jobs due, $done0 done"
   while ((due > 0)); do
     (($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a > '"$DRAIN_TIMEOUT"') }'))) &&
@@ -90,6 +94,13 @@ run() {
   R[$side]+="$(awk -v j="$jobs" -v s="$secs" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
     'BEGIN { printf "%.0f %.0f %.0f %d %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s }');"
   log "[${side}] drained $jobs jobs in ${secs}s"
+  {
+    echo "[$([[ $side == 0 ]] && echo A || echo B)] round $round: the statements with the most database time during the drain, per job"
+    psql_db -d "$DB" -At -F ' | ' -c "SELECT round(total_exec_time::numeric * 1000 / $jobs, 1) || ' µs',
+        round(calls::numeric / $jobs, 3) || ' calls', left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 6"
+  } >>"$WORK/statements.txt"
   stop_service || true
   psql_db -d postgres -c "DROP DATABASE $DB" >/dev/null
 }
@@ -114,5 +125,6 @@ done
       "$(median "$svcs")" "$(median "$pgs")" "${R[$side]}"
   done
   for side in "${!SIDES[@]}"; do echo "$([[ $side == 0 ]] && echo A || echo B): ${SIDES[$side]}"; done
+  cat "$WORK/statements.txt"
 } | tee -a "$RESULTS"
 log "results in $RESULTS"
