@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # variables set here are for the scripts that source it
 # bench/lib.sh: start-up code shared by the benchmark scripts (hot_item.sh, lease_expiry.sh,
-# cdc_lag.sh, ws_push.sh, cluster.sh, soak.sh). Sourced, not run:
+# cdc_lag.sh, ws_push.sh, cluster.sh, soak.sh, monitoring.sh, placement_sql.sh, job_drain.sh).
+# Sourced, not run:
 #
 #   BENCH_NAME=cdc_lag                       # log prefix and temp folder name
 #   source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
