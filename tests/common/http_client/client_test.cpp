@@ -130,6 +130,7 @@ TEST_CASE("calls from several threads at once each get an answer, on a few conne
   const Client client(server.url());
   std::atomic<int> right{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
