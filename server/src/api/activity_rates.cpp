@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <flashsale/sdk/event_types.hpp>
+#include <optional>
 
 #include "api/validation.hpp"
 
@@ -14,12 +15,18 @@ std::vector<std::string> ActivityRates::event_types() {
 }
 
 void ActivityRates::handle(const sdk::EventBatch& batch) {
+  // The events of one transaction share their commit time: it is parsed once per transaction.
+  const std::string* parsed = nullptr;
+  std::optional<std::int64_t> us;
   std::lock_guard lock(mutex_);
   for (const sdk::Event& e : batch.events) {
     const bool reserved = e.type == sdk::event_type::kOrderReserved;
     const bool waiting = e.type == sdk::event_type::kOrderWaiting;
     if (!reserved && !waiting && e.type != sdk::event_type::kOrderExpired) continue;
-    const auto us = rfc3339_unix_us(e.committed_at);
+    if (parsed == nullptr || *parsed != e.committed_at) {
+      parsed = &e.committed_at;
+      us = rfc3339_unix_us(e.committed_at);
+    }
     if (!us) continue;
     const std::int64_t at = *us / 1'000'000;
     if (at <= latest_ - kWindowSeconds) continue;  // older than anything kept
