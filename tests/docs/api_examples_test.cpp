@@ -33,6 +33,8 @@ TEST_CASE("every example of docs/api.md works, twice on the same data folder") {
     CHECK(output.find("run_examples: all ") != std::string::npos);
 
     service.signal(SIGINT);
-    CHECK(service.wait_exit() == 0);
+    const auto exit_code = service.wait_exit();
+    INFO("service log:\n" << service.log());
+    CHECK(exit_code == 0);
   }
 }

@@ -3,6 +3,10 @@
 // the phases, its stop waited on that hand-over for ever).
 #include <signal.h>
 
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <catch2/catch.hpp>
 #include <flashsale/pg/connection.hpp>
 #include <regex>
@@ -76,4 +80,31 @@ TEST_CASE("the service stops within the grace period with the database down and 
   CHECK(*code == 0);
   CHECK(took < 4000ms);
   CHECK_THAT(service.log(), Catch::Contains("INFO  host: stopped"));
+}
+
+TEST_CASE("the service stops at once with many idle keep-alive connections") {
+  // Idle sessions are closed on the listeners' threads while the shutdown still walks them; one
+  // whose last reference the walk held unregistered itself under the lock the walk held (a
+  // deadlock the watchdog ended after shutdown.grace_ms + 5 s).
+  const auto service =
+      test::start_replica(test::fresh_database(), "idle-keepalive", {"FLASHSALE_HTTP_THREADS=4"});
+  namespace net = boost::asio;
+  net::io_context io;
+  std::vector<net::ip::tcp::socket> idle;
+  for (int i = 0; i < 300; ++i) {
+    auto& s = idle.emplace_back(io);
+    s.connect({net::ip::make_address("127.0.0.1"),
+               i % 2 == 0 ? service->admin_port : service->public_port});
+    net::write(s, net::buffer(std::string("GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")));
+    net::streambuf answer;
+    net::read_until(s, answer, "\r\n\r\n");  // answered, and kept open
+  }
+  const auto asked = std::chrono::steady_clock::now();
+  service->signal(SIGTERM);
+  const auto code = service->wait_exit(20s);
+  const auto took = std::chrono::steady_clock::now() - asked;
+  INFO(service->log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  CHECK(took < 4000ms);
 }

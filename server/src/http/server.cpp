@@ -631,17 +631,21 @@ void Server::begin_shutdown() {
     beast::error_code ignored;
     state->acceptor.close(ignored);
   });
+  // Collected under the lock, acted on and released outside it: the last reference to a session
+  // may be one of these, and a session unregisters itself under the same lock when it goes.
+  std::vector<std::shared_ptr<Session>> sessions;
   std::vector<std::shared_ptr<WsSession>> websockets;
   {
     std::lock_guard lock(state_->mutex);
     for (auto& [raw, weak] : state_->sessions) {
-      if (auto session = weak.lock()) {
-        net::post(session->stream().get_executor(), [session] { session->close_if_idle(); });
-      }
+      if (auto session = weak.lock()) sessions.push_back(std::move(session));
     }
     for (auto& [raw, weak] : state_->websockets) {
       if (auto ws = weak.lock()) websockets.push_back(std::move(ws));
     }
+  }
+  for (auto& session : sessions) {
+    net::post(session->stream().get_executor(), [session] { session->close_if_idle(); });
   }
   for (auto& ws : websockets) ws->go_away();
 }
