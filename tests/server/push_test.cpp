@@ -7,6 +7,7 @@
 #include "support/api_client.hpp"
 #include "support/fake_fcm.hpp"
 #include "support/http_client.hpp"
+#include "support/scrape.hpp"
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
 #include "support/ws_client.hpp"
@@ -205,6 +206,25 @@ TEST_CASE("/v1/stream refuses an upgrade without identity or with a bad since") 
   auto ok = stream("erin");
   CHECK(ready(*ok)["user_id"] == "erin");
   CHECK_THAT(metrics(), Catch::Contains("flashsale_ws_connections{listener=\"public\"}"));
+}
+
+TEST_CASE("users who connected and left are forgotten, however many") {
+  // Each user connects once, gets no event and closes. Before the sweep, every one of them stayed
+  // in the channel's users map for the life of the process (a leak under a soak's users).
+  const auto users = [] {
+    return sample_value(scrape(service().public_port), "flashsale_ws_stream_users");
+  };
+  REQUIRE(users());
+  const auto prefix = unique_name("passer");
+  for (int i = 0; i < 1200; ++i) {
+    auto ws = stream(prefix + "-" + std::to_string(i));
+    ready(*ws);
+  }
+  // Swept once the map reaches 1,024 users (the channel's minimum sweep size).
+  CHECK(*users() < 1024);
+  auto stays = stream(prefix + "-stays");
+  ready(*stays);
+  CHECK(*users() >= 1);
 }
 
 TEST_CASE("devices: register, drop, and only one's own") {

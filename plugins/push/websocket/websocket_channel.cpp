@@ -5,6 +5,11 @@
 // client comes from another replica, or this one restarted), the rest comes from the host's
 // event stream, on a thread of its own so no listener waits for it. A client whose send queue is
 // full is closed ("too slow"); it reconnects with since= and loses nothing still kept.
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -29,6 +34,10 @@ struct Settings {
   std::size_t replay_window = 100000;
 };
 
+// The users map is swept of those who left (no client, nothing in the window) when it reaches
+// twice its size after the last sweep, and not below this: amortized O(1) per connection.
+constexpr std::size_t kMinSweep = 1024;
+
 Settings parse_settings(const sdk::HostContext& host) {
   sdk::Settings in(host);
   Settings s;
@@ -41,7 +50,15 @@ Settings parse_settings(const sdk::HostContext& host) {
 
 class WebSocketChannel final : public sdk::PushChannel {
  public:
-  explicit WebSocketChannel(sdk::HostContext& host) : host_(host), settings_(parse_settings(host)) {
+  explicit WebSocketChannel(sdk::HostContext& host)
+      : host_(host),
+        settings_(parse_settings(host)),
+        users_gauge_(prometheus::BuildGauge()
+                         .Name("flashsale_ws_stream_users")
+                         .Help("Users /v1/stream keeps state for: connected, or with events in "
+                               "the replay window")
+                         .Register(host.metrics())
+                         .Add({})) {
     host.add_user_stream(
         {"/v1/stream", [](const sdk::UserStreamRequest& r) { return check(r); },
          [this](const sdk::UserStreamRequest& r,
@@ -77,6 +94,7 @@ class WebSocketChannel final : public sdk::PushChannel {
       return !client || !send(*client, n.event_json);
     });
     if (user.clients.empty() && user.recent.empty()) users_.erase(n.user_id);
+    users_gauge_.Set(static_cast<double>(users_.size()));
     return {};
   }
 
@@ -130,7 +148,15 @@ class WebSocketChannel final : public sdk::PushChannel {
   void attach(const std::string& user_id, std::optional<sdk::EventPosition> after,
               const std::vector<const std::string*>& earlier, bool complete,
               const std::shared_ptr<sdk::WebSocketClient>& client) {
+    if (users_.size() >= sweep_at_) {
+      // A user whose clients all left and who gets no more events would stay forever.
+      for (auto it = users_.begin(); it != users_.end();) {
+        it = forget_left(it->second) ? users_.erase(it) : std::next(it);
+      }
+      sweep_at_ = std::max(kMinSweep, 2 * users_.size());
+    }
     auto& user = users_[user_id];
+    users_gauge_.Set(static_cast<double>(users_.size()));
     std::vector<const std::string*> missed = earlier;
     for (const auto& e : user.recent) {
       if (after && e.at > *after) missed.push_back(&e.frame);
@@ -143,8 +169,14 @@ class WebSocketChannel final : public sdk::PushChannel {
     for (const auto* frame : missed) {
       if (!send(*client, *frame)) return;
     }
-    std::erase_if(user.clients, [](const auto& weak) { return weak.expired(); });
+    forget_left(user);
     user.clients.push_back(client);
+  }
+
+  // Drops the user's clients that are gone; true when nothing of the user is left.
+  static bool forget_left(User& user) {
+    std::erase_if(user.clients, [](const auto& weak) { return weak.expired(); });
+    return user.clients.empty() && user.recent.empty();
   }
 
   // The replays the window could not serve, one at a time: the user's events after `since` from
@@ -203,7 +235,7 @@ class WebSocketChannel final : public sdk::PushChannel {
       if (it == users_.end() || it->second.recent.empty()) continue;
       evicted_ = std::max(evicted_.value_or(sdk::EventPosition{}), it->second.recent.front().at);
       it->second.recent.pop_front();
-      if (it->second.recent.empty() && it->second.clients.empty()) users_.erase(it);
+      if (forget_left(it->second)) users_.erase(it);
     }
   }
 
@@ -214,7 +246,9 @@ class WebSocketChannel final : public sdk::PushChannel {
   std::deque<Replay> replays_;  // clients waiting for the event stream's history
   bool stopping_ = false;
   std::thread replayer_;
+  prometheus::Gauge& users_gauge_;
   std::unordered_map<std::string, User> users_;
+  std::size_t sweep_at_ = kMinSweep;           // users_.size() that starts the next sweep
   std::deque<std::string> order_;              // user of each entry in the window, oldest first
   std::optional<sdk::EventPosition> first_;    // the first event this process delivered
   std::optional<sdk::EventPosition> evicted_;  // the newest position that left the window
