@@ -1,7 +1,10 @@
 // See admin_api.hpp.
 #include "api/admin_api.hpp"
 
+#include <algorithm>
 #include <flashsale/sdk/storage.hpp>
+#include <initializer_list>
+#include <string_view>
 
 #include "api/blocking.hpp"
 #include "api/storage_response.hpp"
@@ -91,16 +94,23 @@ std::optional<long long> number_param(const Request& req, const Reply& reply,
   return std::stoll(text);
 }
 
-// ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed or
-// when the query has a parameter outside `allowed`.
-std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max,
-                               const std::set<std::string>& allowed = {"limit"}) {
+// False (after answering 400) when the query has a parameter outside `known`.
+bool only_known_params(const Request& req, const Reply& reply,
+                       std::initializer_list<std::string_view> known) {
   for (const auto& [key, value] : req.query) {
-    if (!allowed.count(key)) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
       reply(http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
-      return std::nullopt;
+      return false;
     }
   }
+  return true;
+}
+
+// ?limit=N within 1..max, default `fallback`; nullopt (after answering 400) when malformed or
+// when the query has a parameter outside `known`.
+std::optional<int> limit_param(const Request& req, const Reply& reply, int fallback, int max,
+                               std::initializer_list<std::string_view> known = {"limit"}) {
+  if (!only_known_params(req, reply, known)) return std::nullopt;
   const auto limit = number_param(req, reply, "limit", 6, fallback, 1, max);
   if (!limit) return std::nullopt;
   return static_cast<int>(*limit);
@@ -159,25 +169,16 @@ void add_admin_routes(http::Router& router, sdk::Storage& storage, sdk::Schedule
   router.add("GET", "/admin/items/{item}/placements", [&rates](Request& req, const Reply& reply) {
     const std::string item = req.params["item"];
     if (!is_item_id(item)) return reply(http::error_response(404, "not_found", "no item " + item));
-    if (!req.query.empty()) {
-      return reply(http::error_response(
-          400, "bad_request", "unknown query parameter '" + req.query.begin()->first + "'"));
-    }
+    if (!only_known_params(req, reply, {})) return;
     reply(http::json_response(200, rates.window(item, sdk::now_unix_us() / 1'000'000)));
   });
 
   router.add("GET", "/admin/activity", [&activity](Request& req, const Reply& reply) {
-    std::string item;
-    for (const auto& [key, value] : req.query) {
-      if (key != "item") {
-        return reply(
-            http::error_response(400, "bad_request", "unknown query parameter '" + key + "'"));
-      }
-      if (!is_item_id(value)) {
-        return reply(http::error_response(400, "bad_request",
-                                          "query parameter 'item' must match [a-z0-9-]{1,64}"));
-      }
-      item = value;
+    if (!only_known_params(req, reply, {"item"})) return;
+    const std::string item = req.query.count("item") ? req.query["item"] : "";
+    if (req.query.count("item") && !is_item_id(item)) {
+      return reply(http::error_response(400, "bad_request",
+                                        "query parameter 'item' must match [a-z0-9-]{1,64}"));
     }
     reply(http::json_response(200, activity.window(item, sdk::now_unix_us() / 1'000'000)));
   });
