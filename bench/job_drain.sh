@@ -5,7 +5,9 @@
 # (a call to the payment provider, the built-in fake on the admin listener, then the link
 # written); then, from the moment the last answer came, the time until no job is due, and the
 # jobs done meanwhile, with the CPU of the service and of PostgreSQL per job and the statements
-# that took the most database time during the drain (pg_stat_statements). With --ab, two builds
+# that took the most database time during the drain (pg_stat_statements), and the time from the
+# burst's first request to the last link (a side that works jobs off during the burst leaves a
+# smaller backlog, so the drain rate alone does not compare two sides). With --ab, two builds
 # alternate on one throwaway PostgreSQL 15, ROUNDS times each, and the medians are compared.
 #
 # usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--build]
@@ -24,7 +26,7 @@ DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}  # seconds at most for the backlog to go
 FORCE_BUILD=${FORCE_BUILD:-0}
 SIDES=("$BUILD")
 
-usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --orders) need_value "$@"; ORDERS=$2; shift 2 ;;
@@ -57,11 +59,15 @@ jobs_state() {  # "due done": jobs due now (queued or running), and done ones
   psql_db -d "$DB" -At -F ' ' -c "SELECT count(*) FILTER (WHERE state IN ('queued', 'running') AND run_at <= now()),
     count(*) FILTER (WHERE state = 'done') FROM jobs"
 }
+jobs_left() {  # 1 while a job is due (queued or running), else 0: two index probes, not a count
+  psql_db -d "$DB" -At -c "SELECT (EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_at <= now())
+    OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running'))::int"
+}
 
 # run SIDE ROUND: one burst and its drain; appends "rate svc_us pg_us jobs seconds" to R_<side>.
 declare -A R
 run() {
-  local side=$1 round=$2 due done0 done1 t0 t1 s0 s1 p0 p1 jobs secs
+  local side=$1 round=$2 due done0 done1 tp t0 t1 s0 s1 p0 p1 jobs secs
   DB=drain_${round}_$((++RUN))
   psql_db -d postgres -c "CREATE DATABASE $DB" >/dev/null
   psql_db -d "$DB" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
@@ -70,6 +76,7 @@ run() {
   curl -sf -X POST "http://127.0.0.1:$ADMIN_PORT/admin/items" -H 'Content-Type: application/json' \
     -d "{\"id\":\"drain\",\"name\":\"Drain\",\"total_stock\":$((ORDERS * 2)),\"payment_window_s\":3600}" >/dev/null
   log "[${side}] round $round: $ORDERS placements (${SIDES[$side]})"
+  tp=$(now)
   "$BUILD/bin/flashsale-loadgen" --port "$PUBLIC_PORT" --item drain --requests "$ORDERS" \
     --connections "$CONNECTIONS" --timeout 30 >"$WORK/loadgen.json" 2>"$WORK/loadgen.err" ||
     { cat "$WORK/loadgen.err" >&2; die "loadgen failed"; }
@@ -83,7 +90,7 @@ run() {
     (($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a > '"$DRAIN_TIMEOUT"') }'))) &&
       die "[${side}] still $due jobs due after ${DRAIN_TIMEOUT}s"
     sleep 0.2
-    read -r due done1 <<<"$(jobs_state)"
+    due=$(jobs_left)
   done
   t1=$(now)
   s1=$(proc_ticks "$SERVICE_PID")
@@ -92,7 +99,8 @@ run() {
   jobs=$((done1 - done0))
   secs=$(secs_between "$t0" "$t1")
   R[$side]+="$(awk -v j="$jobs" -v s="$secs" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
-    'BEGIN { printf "%.0f %.0f %.0f %d %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s }');"
+    -v all="$(secs_between "$tp" "$t1")" \
+    'BEGIN { printf "%.0f %.0f %.0f %d %.2f %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s, all }');"
   log "[${side}] drained $jobs jobs in ${secs}s"
   {
     echo "[$([[ $side == 0 ]] && echo A || echo B)] round $round: the statements with the most database time during the drain, per job"
@@ -113,16 +121,17 @@ done
 {
   results_header
   echo "## job drain: $ORDERS placements by $CONNECTIONS connections, then the backlog of jobs worked off"
-  printf '%-8s %12s %14s %14s   %s\n' side "jobs/s" "service µs/job" "pg µs/job" "rounds (jobs/s svc_us pg_us jobs s)"
+  printf '%-8s %12s %14s %14s %14s   %s\n' side "jobs/s" "service µs/job" "pg µs/job" "last link s" \
+    "rounds (jobs/s svc_us pg_us jobs s last_link_s)"
   for side in "${!SIDES[@]}"; do
     IFS=';' read -r -a rounds <<<"${R[$side]}"
-    rates="" svcs="" pgs=""
+    rates="" svcs="" pgs="" lasts=""
     for r in "${rounds[@]}"; do
-      read -r rate svc pg _ <<<"$r"
-      rates+=" $rate" svcs+=" $svc" pgs+=" $pg"
+      read -r rate svc pg _ _ last <<<"$r"
+      rates+=" $rate" svcs+=" $svc" pgs+=" $pg" lasts+=" $last"
     done
-    printf '%-8s %12s %14s %14s   %s\n' "$([[ $side == 0 ]] && echo A || echo B)" "$(median "$rates")" \
-      "$(median "$svcs")" "$(median "$pgs")" "${R[$side]}"
+    printf '%-8s %12s %14s %14s %14s   %s\n' "$([[ $side == 0 ]] && echo A || echo B)" "$(median "$rates")" \
+      "$(median "$svcs")" "$(median "$pgs")" "$(median "$lasts")" "${R[$side]}"
   done
   for side in "${!SIDES[@]}"; do echo "$([[ $side == 0 ]] && echo A || echo B): ${SIDES[$side]}"; done
   cat "$WORK/statements.txt"

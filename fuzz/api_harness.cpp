@@ -131,8 +131,9 @@ sdk::StorageResult CheckingStorage::leases(const std::string& item_id, int limit
   return answer({{"item_id", item_id}, {"leases", nlohmann::json::array()}});
 }
 
-sdk::StorageResult CheckingStorage::set_payment_link(const std::string&, const std::string&) {
-  defect("set_payment_link is no API operation");
+std::vector<sdk::StorageResult> CheckingStorage::set_payment_links(
+    const std::vector<sdk::PaymentLink>&) {
+  defect("set_payment_links is no API operation");
 }
 
 sdk::StorageResult CheckingStorage::sweep_item(const std::string&) {

@@ -39,8 +39,8 @@ class CheckingStorage final : public sdk::Storage {
                                  const sdk::ItemChange& change) override;
   sdk::StorageResult waitlist(const std::string& item_id, long long offset, int limit) override;
   sdk::StorageResult leases(const std::string& item_id, int limit) override;
-  sdk::StorageResult set_payment_link(const std::string& order_id,
-                                      const std::string& link) override;
+  std::vector<sdk::StorageResult> set_payment_links(
+      const std::vector<sdk::PaymentLink>& links) override;
   sdk::StorageResult sweep_item(const std::string& item_id) override;
   sdk::StorageResult record_payment(const std::string& event_id, const std::string& order_id,
                                     bool succeeded) override;

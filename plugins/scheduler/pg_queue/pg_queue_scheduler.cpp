@@ -125,11 +125,11 @@ class PgQueueScheduler final : public sdk::Scheduler {
   PgQueueScheduler& operator=(const PgQueueScheduler&) = delete;
 
   void on(const std::string& kind, Handler handler) override {
-    if (started_) throw std::logic_error("pg_queue: on(\"" + kind + "\") after start()");
-    if (kind.empty() || !handler) {
-      throw std::invalid_argument("pg_queue: on() needs a kind and a handler");
-    }
-    handlers_[kind] = std::move(handler);
+    add_handler(kind, {std::move(handler), nullptr});
+  }
+
+  void on_batch(const std::string& kind, BatchHandler handler) override {
+    add_handler(kind, {nullptr, std::move(handler)});
   }
 
   void migrate() override {
@@ -242,6 +242,22 @@ class PgQueueScheduler final : public sdk::Scheduler {
   }
 
  private:
+  // A kind's handler: one of the two.
+  struct KindHandler {
+    Handler single;
+    BatchHandler batch;
+  };
+
+  void add_handler(const std::string& kind, KindHandler handler) {
+    if (started_) throw std::logic_error("pg_queue: a handler of \"" + kind + "\" after start()");
+    if (kind.empty() || (!handler.single && !handler.batch)) {
+      throw std::invalid_argument("pg_queue: a handler needs a kind and a function");
+    }
+    if (!handlers_.emplace(kind, std::move(handler)).second) {
+      throw std::logic_error("pg_queue: \"" + kind + "\" has a handler already");
+    }
+  }
+
   // --- Wake-ups --------------------------------------------------------------------------------
   // Each worker publishes when it will next look at the queue: `deadline` is min() while it is
   // busy (it claims again as soon as it is done), max() while it is reading the next due time
@@ -389,29 +405,55 @@ class PgQueueScheduler final : public sdk::Scheduler {
     return std::strtod(std::string(r.get(0, 0)).c_str(), nullptr);
   }
 
-  // Runs the claimed jobs in due order on this thread, then records all outcomes at once.
+  // Runs the claimed jobs in due order on this thread, then records all outcomes at once. The
+  // jobs of a kind with a batch handler run in one call, when the first of them is due to run.
   void run_batch(pg::Connection& conn, const std::vector<Claimed>& claimed, double& handler_ms) {
     const auto claimed_at = Clock::now();
     // Jobs not started by then go back to the queue rather than start close to their
     // visibility timeout (and run twice).
     const auto start_by = claimed_at + visibility() / 2;
+    std::vector<std::optional<sdk::JobOutcome>> results(claimed.size());  // empty: not run
+    std::vector<double> run_ms(claimed.size(), 0);
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+      if (results[i]) continue;  // ran with an earlier job of its kind
+      if (stopping() || Clock::now() > start_by) break;
+      const auto& kind = handlers_.at(claimed[i].job.kind);
+      std::vector<std::size_t> group{i};
+      for (std::size_t k = i + 1; kind.batch && k < claimed.size(); ++k) {
+        if (claimed[k].job.kind == claimed[i].job.kind) group.push_back(k);
+      }
+      std::vector<sdk::Job> jobs;
+      jobs.reserve(group.size());
+      const auto started = JobClock::now();
+      for (const auto k : group) {
+        lateness_by_kind_.at(claimed[k].job.kind)
+            ->Observe(std::max(
+                0.0, std::chrono::duration<double>(started - claimed[k].due_since).count()));
+        jobs.push_back(claimed[k].job);
+      }
+      auto outcomes = run_handler(kind, jobs);
+      const double ms =
+          std::chrono::duration<double, std::milli>(JobClock::now() - started).count() /
+          static_cast<double>(group.size());
+      handler_ms = 0.8 * handler_ms + 0.2 * ms;
+      for (std::size_t g = 0; g < group.size(); ++g) {
+        results[group[g]] = std::move(outcomes[g]);
+        run_ms[group[g]] = ms;
+      }
+    }
     nlohmann::json outcomes = nlohmann::json::array();
     std::vector<std::pair<std::string, const char*>> counted;  // (kind, outcome) per job
     std::string ids = "{";
-    for (const auto& c : claimed) {
+    for (std::size_t i = 0; i < claimed.size(); ++i) {
+      const auto& c = claimed[i];
       ids += (ids.size() > 1 ? "," : "") + c.job.id;
-      if (stopping() || Clock::now() > start_by) {
+      if (!results[i]) {
         outcomes.push_back({{"id", c.id}, {"attempts", c.job.attempt}, {"outcome", "release"}});
         counted.emplace_back(c.job.kind, nullptr);
         continue;
       }
-      const auto started = JobClock::now();
-      lateness_by_kind_.at(c.job.kind)
-          ->Observe(std::max(0.0, std::chrono::duration<double>(started - c.due_since).count()));
-      const auto outcome = run_handler(c.job);
-      const double ms =
-          std::chrono::duration<double, std::milli>(JobClock::now() - started).count();
-      handler_ms = 0.8 * handler_ms + 0.2 * ms;
+      const auto& outcome = *results[i];
+      const double ms = run_ms[i];
       nlohmann::json row = {{"id", c.id}, {"attempts", c.job.attempt}};
       const char* label = "done";
       if (outcome.kind == sdk::JobOutcome::Kind::done) {
@@ -453,15 +495,27 @@ class PgQueueScheduler final : public sdk::Scheduler {
     return milliseconds(static_cast<long long>(settings_.visibility_timeout_s) * 1000);
   }
 
-  sdk::JobOutcome run_handler(const sdk::Job& job) {
+  // The outcome of each job; a handler that throws, or a batch handler that answers for another
+  // number of jobs, asks for a retry.
+  static std::vector<sdk::JobOutcome> run_handler(const KindHandler& handler,
+                                                  const std::vector<sdk::Job>& jobs) {
+    const auto retry = [](std::string why) {
+      return sdk::JobOutcome{sdk::JobOutcome::Kind::retry, milliseconds(0), std::move(why)};
+    };
+    std::vector<sdk::JobOutcome> outcomes;
     try {
-      return handlers_.at(job.kind)(job);
+      if (!handler.batch) {
+        outcomes.push_back(handler.single(jobs.front()));
+        return outcomes;
+      }
+      outcomes = handler.batch(jobs);
+      if (outcomes.size() == jobs.size()) return outcomes;
+      return {jobs.size(), retry("the batch handler answered " + std::to_string(outcomes.size()) +
+                                 " outcomes for " + std::to_string(jobs.size()) + " jobs")};
     } catch (const std::exception& e) {
-      return {sdk::JobOutcome::Kind::retry, milliseconds(0),
-              std::string("handler threw: ") + e.what()};
+      return {jobs.size(), retry(std::string("handler threw: ") + e.what())};
     } catch (...) {
-      return {sdk::JobOutcome::Kind::retry, milliseconds(0),
-              "handler threw a non-standard exception"};
+      return {jobs.size(), retry("handler threw a non-standard exception")};
     }
   }
 
@@ -615,7 +669,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
   std::map<std::pair<std::string, std::string>, prometheus::Counter*> counters_;
   pg::Pool pool_;
 
-  std::map<std::string, Handler> handlers_;  // fixed once started
+  std::map<std::string, KindHandler> handlers_;  // fixed once started
   std::vector<std::string> kinds_;
   std::string kinds_param_;
   std::atomic<bool> started_{false};

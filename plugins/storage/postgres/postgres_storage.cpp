@@ -75,12 +75,21 @@ const std::map<std::string, std::string> kStatements = {
      "  WHERE r.item_id = i.id AND r.status = 'active' ORDER BY r.expires_at, r.id"
      "  LIMIT $2::int) l), '[]'::jsonb))::text FROM items i WHERE i.id = $1"},
     {"record_payment", "SELECT result, body FROM fs_record_payment($1, $2::uuid, $3)"},
-    // Also the status as this statement's snapshot saw it (before the update), to tell "not
-    // visible yet" (no row, or still waiting) from "too late".
-    {"set_payment_link",
-     "WITH u AS (UPDATE orders SET payment_link = $2, updated_at = now() WHERE id = $1::uuid"
-     " AND status = 'reserved' AND payment_link IS NULL RETURNING fs_order_json(orders)::text AS j)"
-     " SELECT (SELECT j FROM u), (SELECT status FROM orders WHERE id = $1::uuid)"},
+    // Links $2 (text[]) to orders $1 (text[]), in one statement. Per link, in order: whether it
+    // was stored, and the status this statement's snapshot saw (before the update), to tell
+    // "not visible yet" (no row, or still waiting) from "too late". An id that is no UUID
+    // matches no order rather than failing the whole batch. Orders are found by primary key
+    // (= ANY, and a subquery per link), never by a join the planner could turn into a scan of
+    // orders when its statistics are stale (a plan made while the table was small).
+    {"set_payment_links",
+     "WITH l AS (SELECT t.n, t.link, CASE WHEN t.id ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+     "[0-9a-f]{4}-[0-9a-f]{12}$' THEN t.id::uuid END AS id"
+     "  FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS t(id, link, n)),"
+     " u AS (UPDATE orders o SET payment_link = l.link, updated_at = now() FROM l"
+     "  WHERE o.id = ANY (ARRAY(SELECT id FROM l)) AND o.id = l.id AND o.status = 'reserved'"
+     "  AND o.payment_link IS NULL RETURNING o.id)"
+     " SELECT l.n, EXISTS (SELECT 1 FROM u WHERE u.id = l.id),"
+     " (SELECT o.status FROM orders o WHERE o.id = l.id) FROM l ORDER BY l.n"},
     // An update that changes nothing still locks, reclaims and promotes.
     {"sweep_item",
      "SELECT outcome, message, body FROM fs_update_item($1, NULL, NULL, false, NULL)"},
@@ -350,17 +359,34 @@ class PostgresStorage final : public sdk::Storage {
     });
   }
 
-  StorageResult set_payment_link(const std::string& order_id, const std::string& link) override {
-    return query([&](pg::Connection& c) -> StorageResult {
-      const auto r = c.exec_prepared("set_payment_link", {order_id, link});
-      if (!r.is_null(0, 0)) return {StorageError::none, "", std::string(r.get(0, 0))};
-      const std::string status(r.get(0, 1));
-      if (status.empty() || status == "waiting") {
-        return {StorageError::not_found, "no reserved order " + order_id + " is visible yet", ""};
+  std::vector<StorageResult> set_payment_links(
+      const std::vector<sdk::PaymentLink>& links) override {
+    std::vector<StorageResult> results(links.size());
+    std::vector<std::string> ids;
+    std::vector<std::string> urls;
+    ids.reserve(links.size());
+    urls.reserve(links.size());
+    for (const auto& l : links) {
+      ids.push_back(l.order_id);
+      urls.push_back(l.link);
+    }
+    const auto failed = query([&](pg::Connection& c) -> StorageResult {
+      const auto r =
+          c.exec_prepared("set_payment_links", {pg::text_array(ids), pg::text_array(urls)});
+      for (int row = 0; row < r.rows(); ++row) {
+        const auto i = static_cast<std::size_t>(r.get_int(row, 0) - 1);
+        if (i >= results.size() || r.get(row, 1) == "t") continue;
+        const std::string status(r.get(row, 2));
+        results[i] = status.empty() || status == "waiting"
+                         ? StorageResult{StorageError::not_found,
+                                         "no reserved order " + ids[i] + " is visible yet", ""}
+                         : StorageResult{StorageError::invalid_transition,
+                                         "the order is " + status + " or already has a link", ""};
       }
-      return {StorageError::invalid_transition, "the order is " + status + " or already has a link",
-              ""};
+      return {};
     });
+    if (!failed.ok()) results.assign(links.size(), failed);
+    return results;
   }
 
   StorageResult sweep_item(const std::string& item_id) override {

@@ -4,6 +4,8 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <stdexcept>
+
 #include "jobs/kinds.hpp"
 
 namespace flashsale::jobs {
@@ -49,22 +51,43 @@ void register_handlers(sdk::Scheduler& scheduler, sdk::Storage& storage,
     return done("swept");
   });
 
-  scheduler.on(kind::kMakePaymentLink, [&storage, &provider](const sdk::Job& job) {
-    std::string link;
-    try {
-      link = provider.create_link(field(job, "order_id"), field(job, "user_id"),
-                                  field(job, "item_id"));
-    } catch (const payments::ProviderError& e) {
-      return from_provider_error(e);
-    }
-    const auto r = storage.set_payment_link(field(job, "order_id"), link);
-    if (r.ok() || r.error == StorageError::invalid_transition) return done(r.message);
-    // The reservation's event can arrive a moment before its commit is visible here.
-    if (r.error == StorageError::not_found) {
-      return retry(r.message, std::chrono::milliseconds(100));
-    }
-    return retry(r.message);
-  });
+  // The provider is asked for each link (over kept-alive connections), then every link is
+  // stored in one statement.
+  scheduler.on_batch(
+      kind::kMakePaymentLink, [&storage, &provider](const std::vector<sdk::Job>& jobs) {
+        std::vector<JobOutcome> outcomes(jobs.size());
+        std::vector<sdk::PaymentLink> links;
+        std::vector<std::size_t> linked;  // the job of each link
+        for (std::size_t i = 0; i < jobs.size(); ++i) {
+          const auto order_id = field(jobs[i], "order_id");
+          try {
+            links.push_back({order_id, provider.create_link(order_id, field(jobs[i], "user_id"),
+                                                            field(jobs[i], "item_id"))});
+            linked.push_back(i);
+          } catch (const payments::ProviderError& e) {
+            outcomes[i] = from_provider_error(e);
+          }
+        }
+        if (links.empty()) return outcomes;
+        const auto stored = storage.set_payment_links(links);
+        if (stored.size() != links.size()) {
+          throw std::runtime_error("the storage answered " + std::to_string(stored.size()) +
+                                   " results for " + std::to_string(links.size()) + " links");
+        }
+        for (std::size_t k = 0; k < linked.size(); ++k) {
+          const auto& r = stored[k];
+          auto& outcome = outcomes[linked[k]];
+          if (r.ok() || r.error == StorageError::invalid_transition) {
+            outcome = done(r.message);
+          } else if (r.error == StorageError::not_found) {
+            // The reservation's event can arrive a moment before its commit is visible here.
+            outcome = retry(r.message, std::chrono::milliseconds(100));
+          } else {
+            outcome = retry(r.message);
+          }
+        }
+        return outcomes;
+      });
 
   scheduler.on(kind::kRefund, [&provider](const sdk::Job& job) {
     try {

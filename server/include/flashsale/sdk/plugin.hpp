@@ -23,7 +23,7 @@ inline namespace v1 {
 
 /// Bumped on every incompatible change to any SDK header. The host refuses a plugin whose
 /// descriptor carries another value, before it runs any of the plugin's code.
-inline constexpr std::uint32_t kAbiVersion = 5;
+inline constexpr std::uint32_t kAbiVersion = 6;
 
 /// First field of every descriptor: tells a flashsale plugin from any other exported symbol.
 inline constexpr std::uint32_t kDescriptorMagic = 0x464c5350;  // "FLSP"

@@ -55,10 +55,18 @@ class BOOST_SYMBOL_VISIBLE Scheduler : public Plugin {
  public:
   static constexpr const char* kKind = "scheduler";
   using Handler = std::function<JobOutcome(const Job&)>;
+  /// Jobs of one kind claimed together, in due order; returns one outcome per job, in order.
+  using BatchHandler = std::function<std::vector<JobOutcome>(const std::vector<Job>&)>;
 
   /// Registers the handler of `kind`. Call before start(); jobs of kinds nobody handles stay
   /// queued.
   virtual void on(const std::string& kind, Handler handler) = 0;
+  /// Registers a handler of `kind` that takes the due jobs a worker claimed together (at most
+  /// the scheduler's batch size), for work that costs less done as a set: one statement for
+  /// many rows. An answer with another number of outcomes than jobs, or a throw, counts as
+  /// `retry` for every job of the call. Call before start(); one handler per kind, of either
+  /// form.
+  virtual void on_batch(const std::string& kind, BatchHandler handler) = 0;
 
   /// Enqueues jobs in one transaction; returns how many were new (duplicates by unique_key are
   /// skipped). Wakes a sleeping worker when a job is due before its next wake-up. Thread-safe;

@@ -130,6 +130,12 @@ struct ItemChange {
   std::optional<std::string> closes_at;
 };
 
+/// A payment link the provider made for a reserved order.
+struct PaymentLink {
+  std::string order_id;
+  std::string link;
+};
+
 /// How an order ends.
 enum class EndKind {
   cancel,        ///< by its user: a WAITING or RESERVED order
@@ -176,11 +182,13 @@ class BOOST_SYMBOL_VISIBLE Storage : public Plugin {
   /// soonest expiry first, at most `limit`.
   virtual StorageResult leases(const std::string& item_id, int limit) = 0;
 
-  /// Stores the payment link of a RESERVED order that has none yet (the link then surfaces as
-  /// the payment_link.ready event); invalid_transition when the order is past reserved or
-  /// already has a link; not_found when no reserved order is visible yet (PostgreSQL may stream
-  /// a commit a moment before other sessions see it: the caller retries shortly).
-  virtual StorageResult set_payment_link(const std::string& order_id, const std::string& link) = 0;
+  /// Stores the payment links of RESERVED orders that have none yet, in one transaction (each
+  /// link then surfaces as a payment_link.ready event). One result per link, in order: none
+  /// when stored; invalid_transition when the order is past reserved or already has a link;
+  /// not_found when no reserved order is visible yet (PostgreSQL may stream a commit a moment
+  /// before other sessions see it: the caller retries shortly) or the id is no order id;
+  /// unavailable for every link when the database fails.
+  virtual std::vector<StorageResult> set_payment_links(const std::vector<PaymentLink>& links) = 0;
   /// Touches an item as a placement would: reclaims lapsed leases, promotes the line, or ends it
   /// once the sale has closed. Body: the item with its counts.
   virtual StorageResult sweep_item(const std::string& item_id) = 0;

@@ -443,6 +443,67 @@ TEST_CASE("a throwing handler counts as a retry; a failed outcome dead-letters a
   CHECK_THAT(metrics, Catch::Contains(R"(flashsale_jobs_total{kind="fails",outcome="retry"} 0)"));
 }
 
+TEST_CASE("a batch handler takes the claimed jobs of its kind together, one outcome each") {
+  const std::string url = migrated_database();
+  Instance scheduler(url, {{"threads", 1}, {"backoff_base_ms", 20}, {"backoff_max_ms", 50}});
+  std::mutex mutex;
+  std::vector<std::size_t> calls;  // jobs per call of "set"
+  std::multiset<std::string> seen;
+  scheduler->on_batch("set", [&](const std::vector<Job>& jobs) {
+    std::lock_guard lock(mutex);
+    calls.push_back(jobs.size());
+    std::vector<JobOutcome> outcomes;
+    for (const auto& j : jobs) {
+      seen.insert(j.payload.value("tag", ""));
+      outcomes.push_back(j.payload.value("tag", "") == "set-7"
+                             ? JobOutcome{JobOutcome::Kind::failed, 0ms, "declined"}
+                             : JobOutcome{});
+    }
+    return outcomes;
+  });
+  // Answers for no job on the first attempt: every job of the call is retried.
+  scheduler->on_batch("short", [](const std::vector<Job>& jobs) {
+    return jobs.front().attempt == 1 ? std::vector<JobOutcome>{}
+                                     : std::vector<JobOutcome>(jobs.size());
+  });
+  Recorder recorder;
+  scheduler->on("single", recorder.handler());
+  CHECK_THROWS_WITH(scheduler->on("set", recorder.handler()),
+                    Catch::Contains("has a handler already"));
+  std::vector<NewJob> jobs;
+  for (int i = 0; i < 20; ++i) jobs.push_back(job("set", "set-" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i) jobs.push_back(job("single", "single-" + std::to_string(i)));
+  for (int i = 0; i < 2; ++i) jobs.push_back(job("short", "short-" + std::to_string(i)));
+  REQUIRE(scheduler->enqueue(jobs) == jobs.size());
+  scheduler.start();
+  pg::Connection conn(url);
+  REQUIRE(test::eventually(
+      [&] {
+        return scalar(conn, "SELECT count(*) FROM jobs WHERE state IN ('done', 'dead')") == 25;
+      },
+      10s));
+  {
+    std::lock_guard lock(mutex);
+    CHECK(seen.size() == 20);  // each once
+    CHECK(std::set<std::string>(seen.begin(), seen.end()).size() == 20);
+    CHECK(calls.size() < 20);
+    CHECK(*std::max_element(calls.begin(), calls.end()) >= 2);
+  }
+  CHECK(recorder.size() == 3);
+  CHECK(scalar(conn, "SELECT count(*) FROM jobs WHERE state = 'dead'") == 1);
+  CHECK(conn.exec("SELECT payload->>'tag', last_error FROM jobs WHERE state = 'dead'").get(0, 0) ==
+        "set-7");
+  const auto shorts =
+      conn.exec("SELECT state, attempts, last_error FROM jobs WHERE kind = 'short' ORDER BY id");
+  REQUIRE(shorts.rows() == 2);
+  for (int i = 0; i < 2; ++i) {
+    CHECK(shorts.get(i, 0) == "done");
+    CHECK(shorts.get_int(i, 1) == 2);
+    CHECK_THAT(std::string(shorts.get(i, 2)), Catch::Contains("answered 0 outcomes for"));
+  }
+  CHECK(scheduler.metrics_show(R"(flashsale_jobs_total{kind="set",outcome="done"} 19)"));
+}
+
 TEST_CASE("a job of a kind nobody handles stays queued, and nobody polls for it in a loop") {
   const std::string url = migrated_database();
   Instance scheduler(url, nlohmann::json::object());

@@ -1,5 +1,5 @@
 // The storage plugin called directly, as the host's job handlers and push routing call it: the
-// answers of set_payment_link (which tell "not visible yet" from "too late") and the device
+// answers of set_payment_links (which tell "not visible yet" from "too late") and the device
 // registry.
 #include <catch2/catch.hpp>
 #include <flashsale/pg/connection.hpp>
@@ -50,38 +50,57 @@ class Instance {
 
 }  // namespace
 
-TEST_CASE("set_payment_link: stored once; not visible yet and too late answer differently") {
+TEST_CASE("set_payment_links: stored once; not visible yet and too late answer differently") {
   Instance storage;
   sdk::NewItem item;
   item.id = "links";
   item.name = "Links";
-  item.total_stock = 1;
+  item.total_stock = 2;
   REQUIRE(storage->create_item(item).ok());
   const json reserved = storage.place("ann", "links");
+  const json other = storage.place("cat", "links");
   const json waiting = storage.place("ben", "links");
   REQUIRE(reserved["status"] == "reserved");
+  REQUIRE(other["status"] == "reserved");
   REQUIRE(waiting["status"] == "waiting");
+  const auto link_of = [&](const std::string& user, const json& order) {
+    const auto r = storage->get_order({.user_id = user, .order_id = order["id"]});
+    REQUIRE(r.ok());
+    return json::parse(r.body).value("payment_link", "");
+  };
 
-  const auto stored = storage->set_payment_link(reserved["id"], "https://pay/1");
-  REQUIRE(stored.ok());
-  CHECK(json::parse(stored.body)["payment_link"] == "https://pay/1");
+  // One call, each link its own answer, in order. No such order, one still waiting, or an id
+  // that is no UUID: what a job sees when the reservation's commit is not visible to it yet.
+  // It retries. The others in the call are stored all the same.
+  const auto first = storage->set_payment_links({{reserved["id"], "https://pay/1"},
+                                                 {"6f1c2b3a-0000-4000-8000-000000000000", "x"},
+                                                 {waiting["id"], "https://pay/x"},
+                                                 {"not-a-uuid", "x"},
+                                                 {other["id"], "https://pay/2"}});
+  REQUIRE(first.size() == 5);
+  CHECK(first[0].ok());
+  CHECK(first[1].error == sdk::StorageError::not_found);
+  CHECK(first[2].error == sdk::StorageError::not_found);
+  CHECK(first[3].error == sdk::StorageError::not_found);
+  CHECK(first[4].ok());
+  CHECK(link_of("ann", reserved) == "https://pay/1");
+  CHECK(link_of("cat", other) == "https://pay/2");
+  CHECK(link_of("ben", waiting).empty());
+
   // Once only.
-  const auto again = storage->set_payment_link(reserved["id"], "https://pay/2");
-  CHECK(again.error == sdk::StorageError::invalid_transition);
-
-  // No such order, or one still waiting: what a job sees when the reservation's commit is not
-  // visible to it yet. It retries.
-  CHECK(storage->set_payment_link("6f1c2b3a-0000-4000-8000-000000000000", "https://pay/x").error ==
-        sdk::StorageError::not_found);
-  CHECK(storage->set_payment_link(waiting["id"], "https://pay/x").error ==
-        sdk::StorageError::not_found);
+  const auto again = storage->set_payment_links({{reserved["id"], "https://pay/3"}});
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].error == sdk::StorageError::invalid_transition);
+  CHECK(link_of("ann", reserved) == "https://pay/1");
 
   // Past reserved: too late, for good.
   REQUIRE(
       storage->end_order({.user_id = "ben", .order_id = waiting["id"]}, sdk::EndKind::cancel).ok());
-  const auto late = storage->set_payment_link(waiting["id"], "https://pay/x");
-  CHECK(late.error == sdk::StorageError::invalid_transition);
-  CHECK_THAT(late.message, Catch::Contains("cancelled"));
+  const auto late = storage->set_payment_links({{waiting["id"], "https://pay/x"}});
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].error == sdk::StorageError::invalid_transition);
+  CHECK_THAT(late[0].message, Catch::Contains("cancelled"));
+  CHECK(storage->set_payment_links({}).empty());
 }
 
 TEST_CASE("the device registry: register, move, drop, look up, forget") {
