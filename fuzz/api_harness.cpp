@@ -180,6 +180,8 @@ void CheckingStorage::forget_devices(const std::vector<std::string>&) {
 
 void RecordingScheduler::on(const std::string&, Handler) {}
 
+void RecordingScheduler::on_batch(const std::string&, BatchHandler) {}
+
 std::size_t RecordingScheduler::enqueue(const std::vector<sdk::NewJob>& jobs) {
   enqueued.insert(enqueued.end(), jobs.begin(), jobs.end());
   return jobs.size();

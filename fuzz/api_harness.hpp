@@ -60,6 +60,7 @@ class RecordingScheduler final : public sdk::Scheduler {
   std::vector<sdk::NewJob> enqueued;  ///< read after the answer
 
   void on(const std::string& kind, Handler handler) override;
+  void on_batch(const std::string& kind, BatchHandler handler) override;
   std::size_t enqueue(const std::vector<sdk::NewJob>& jobs) override;
   nlohmann::json list_jobs(const std::string& state, int limit) override;
   bool retry_job(const std::string& id) override;
