@@ -453,6 +453,7 @@ TEST_CASE("a batch handler takes the claimed jobs of its kind together, one outc
     std::lock_guard lock(mutex);
     calls.push_back(jobs.size());
     std::vector<JobOutcome> outcomes;
+    outcomes.reserve(jobs.size());
     for (const auto& j : jobs) {
       seen.insert(j.payload.value("tag", ""));
       outcomes.push_back(j.payload.value("tag", "") == "set-7"
@@ -471,6 +472,7 @@ TEST_CASE("a batch handler takes the claimed jobs of its kind together, one outc
   CHECK_THROWS_WITH(scheduler->on("set", recorder.handler()),
                     Catch::Contains("has a handler already"));
   std::vector<NewJob> jobs;
+  jobs.reserve(25);
   for (int i = 0; i < 20; ++i) jobs.push_back(job("set", "set-" + std::to_string(i)));
   for (int i = 0; i < 3; ++i) jobs.push_back(job("single", "single-" + std::to_string(i)));
   for (int i = 0; i < 2; ++i) jobs.push_back(job("short", "short-" + std::to_string(i)));
