@@ -193,6 +193,59 @@ TEST_CASE("a reconnecting client gets what it missed with since=") {
   CHECK(stale["replayed"] >= 1);
 }
 
+TEST_CASE("the replay window keeps to its size in bytes; a resume from before it is incomplete") {
+  // A service of its own with a 4 KiB window: a dozen notifications, at a few hundred bytes each.
+  const json plugins = json::array({{{"file", "flashsale_storage_postgres"}},
+                                    {{"file", "flashsale_event_source_pg_wal"}},
+                                    {{"file", "flashsale_scheduler_pg_queue"}},
+                                    {{"file", "flashsale_push_websocket"}}});
+  ServiceProcess svc({"serve"}, {"FLASHSALE_DATABASE_URL=" + fresh_database(),
+                                 "FLASHSALE_PLUGINS_LOAD=" + plugins.dump(),
+                                 "FLASHSALE_PLUGIN_WEBSOCKET_REPLAY_WINDOW_KIB=4"});
+  REQUIRE(svc.wait_listening());
+  const auto item = unique_name("window");
+  create_item(svc.admin_port,
+              {{"id", item}, {"name", "Window"}, {"total_stock", 100}, {"per_user_limit", 100}});
+  const auto frank = unique_name("frank");
+  WsClient ws(svc.public_port, "/v1/stream", Headers{{"X-User-Id", frank}});
+  REQUIRE(ws.next());  // stream.ready
+  constexpr int kOrders = 20;
+  for (int i = 0; i < kOrders; ++i) {
+    const auto ok = place(svc.public_port, frank, item, "k" + std::to_string(i));
+    REQUIRE(ok.status == 202);
+  }
+  // Each order: order.reserved, then payment_link.ready.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2 * kOrders; ++i) {
+    const auto frame = ws.next();
+    REQUIRE(frame);
+    ids.push_back((*frame)["event_id"]);
+  }
+  const auto held = sample_value(scrape(svc.public_port), "flashsale_ws_replay_window_bytes");
+  REQUIRE(held);
+  CHECK(*held > 0);
+  CHECK(*held <= 4096);
+
+  // The oldest events left the window: a resume from the first is not complete (no event
+  // stream here to fill the gap), though what the window still holds comes.
+  WsClient early(svc.public_port, "/v1/stream?since=" + ids.front(), Headers{{"X-User-Id", frank}});
+  const auto stale = early.next();
+  REQUIRE(stale);
+  CHECK((*stale)["complete"] == false);
+  CHECK((*stale)["replayed"] > 0);
+  CHECK((*stale)["replayed"] < 2 * kOrders - 1);
+  // The newest are still in it.
+  WsClient late(svc.public_port, "/v1/stream?since=" + ids[ids.size() - 3],
+                Headers{{"X-User-Id", frank}});
+  const auto fresh = late.next();
+  REQUIRE(fresh);
+  CHECK((*fresh)["complete"] == true);
+  CHECK((*fresh)["replayed"] == 2);
+  const auto missed = late.next();
+  REQUIRE(missed);
+  CHECK((*missed)["event_id"] == ids[ids.size() - 2]);
+}
+
 TEST_CASE("/v1/stream refuses an upgrade without identity or with a bad since") {
   const auto anonymous = raw_upgrade("/v1/stream", "");
   CHECK_THAT(anonymous, Catch::StartsWith("HTTP/1.1 401") && Catch::Contains("missing_identity"));

@@ -1,10 +1,11 @@
 // push/websocket: GET /v1/stream on the public listener (SPEC §3). Each identified user may hold
 // several connections; each receives only that user's order events, as SPEC §5 envelopes, one a
-// frame. The channel keeps the last `replay_window` notifications, so a client reconnecting with
-// ?since=<event_id> gets what it missed. When the window does not reach back to since= (the
-// client comes from another replica, or this one restarted), the rest comes from the host's
-// event stream, on a thread of its own so no listener waits for it. A client whose send queue is
-// full is closed ("too slow"); it reconnects with since= and loses nothing still kept.
+// frame. The channel keeps the last `replay_window` notifications (no more than
+// `replay_window_kib` of them), so a client reconnecting with ?since=<event_id> gets what it
+// missed. When the window does not reach back to since= (the client comes from another replica, or
+// this one restarted), the rest comes from the host's event stream, on a thread of its own so no
+// listener waits for it. A client whose send queue is full is closed ("too slow"); it reconnects
+// with since= and loses nothing still kept.
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
@@ -32,6 +33,7 @@ namespace {
 
 struct Settings {
   std::size_t replay_window = 100000;
+  std::size_t replay_window_bytes = 32 << 20;
 };
 
 // The users map is swept of those who left (no client, nothing in the window) when it reaches
@@ -42,6 +44,8 @@ Settings parse_settings(const sdk::HostContext& host) {
   sdk::Settings in(host);
   Settings s;
   s.replay_window = static_cast<std::size_t>(in.integer("replay_window", 100000, 0, 10000000));
+  s.replay_window_bytes =
+      static_cast<std::size_t>(in.integer("replay_window_kib", 32768, 0, 1 << 30)) << 10;
   in.done();
   return s;
 }
@@ -58,7 +62,13 @@ class WebSocketChannel final : public sdk::PushChannel {
                          .Help("Users /v1/stream keeps state for: connected, or with events in "
                                "the replay window")
                          .Register(host.metrics())
-                         .Add({})) {
+                         .Add({})),
+        window_gauge_(prometheus::BuildGauge()
+                          .Name("flashsale_ws_replay_window_bytes")
+                          .Help("Memory the replay window holds: its frames, user ids and "
+                                "their bookkeeping")
+                          .Register(host.metrics())
+                          .Add({})) {
     host.add_user_stream(
         {"/v1/stream", [](const sdk::UserStreamRequest& r) { return check(r); },
          [this](const sdk::UserStreamRequest& r,
@@ -223,20 +233,32 @@ class WebSocketChannel final : public sdk::PushChannel {
     return false;
   }
 
+  // What an entry of the window costs: its frame and its user's id, each with a string's
+  // bookkeeping, and the entry itself.
+  static std::size_t cost(const std::string& user_id, const std::string& frame) {
+    return sizeof(Entry) + frame.size() + sizeof(std::string) + user_id.size();
+  }
+
   void remember(const std::string& user_id, User& user, sdk::EventPosition at,
                 const std::string& frame) {
-    if (settings_.replay_window == 0) return;
+    if (settings_.replay_window == 0 || settings_.replay_window_bytes == 0) return;
     user.recent.push_back({at, frame});
     order_.push_back(user_id);
-    while (order_.size() > settings_.replay_window) {
+    window_bytes_ += cost(user_id, frame);
+    // The newest entry stays, whatever its size: it is `user`'s, whom the caller still uses.
+    while (order_.size() > settings_.replay_window ||
+           (order_.size() > 1 && window_bytes_ > settings_.replay_window_bytes)) {
       // The oldest entry overall is the front of its user's deque.
       auto it = users_.find(order_.front());
       order_.pop_front();
       if (it == users_.end() || it->second.recent.empty()) continue;
-      evicted_ = std::max(evicted_.value_or(sdk::EventPosition{}), it->second.recent.front().at);
+      auto& oldest = it->second.recent.front();
+      window_bytes_ -= cost(it->first, oldest.frame);
+      evicted_ = std::max(evicted_.value_or(sdk::EventPosition{}), oldest.at);
       it->second.recent.pop_front();
       if (forget_left(it->second)) users_.erase(it);
     }
+    window_gauge_.Set(static_cast<double>(window_bytes_));
   }
 
   sdk::HostContext& host_;
@@ -247,9 +269,11 @@ class WebSocketChannel final : public sdk::PushChannel {
   bool stopping_ = false;
   std::thread replayer_;
   prometheus::Gauge& users_gauge_;
+  prometheus::Gauge& window_gauge_;
   std::unordered_map<std::string, User> users_;
   std::size_t sweep_at_ = kMinSweep;           // users_.size() that starts the next sweep
   std::deque<std::string> order_;              // user of each entry in the window, oldest first
+  std::size_t window_bytes_ = 0;               // the entries' cost()
   std::optional<sdk::EventPosition> first_;    // the first event this process delivered
   std::optional<sdk::EventPosition> evicted_;  // the newest position that left the window
 };
