@@ -7,8 +7,11 @@
 # jobs done meanwhile, with the CPU of the service and of PostgreSQL per job and the statements
 # that took the most database time during the drain (pg_stat_statements), and the time from the
 # burst's first request to the last link (a side that works jobs off during the burst leaves a
-# smaller backlog, so the drain rate alone does not compare two sides). With --ab, two builds
-# alternate on one throwaway PostgreSQL 15, ROUNDS times each, and the medians are compared.
+# smaller backlog, so the drain rate alone does not compare two sides). Then the capacity: the
+# service is stopped, every link is taken back and its job queued again (the WAL of that is
+# skipped), and a fresh start works off the whole backlog of ORDERS jobs with nothing else to do.
+# With --ab, two builds alternate on one throwaway PostgreSQL 15, ROUNDS times each, and the
+# medians are compared.
 #
 # usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--build]
 # Every flag has an environment variable of the same name in upper case (ORDERS=20000 ...).
@@ -64,8 +67,32 @@ jobs_left() {  # 1 while a job is due (queued or running), else 0: two index pro
     OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running'))::int"
 }
 
-# run SIDE ROUND: one burst and its drain; appends "rate svc_us pg_us jobs seconds" to R_<side>.
-declare -A R
+# The statements with the most database time since the last reset, per job: "TITLE" JOBS.
+top_statements() {
+  {
+    echo "$1"
+    psql_db -d "$DB" -At -F ' | ' -c "SELECT round(total_exec_time::numeric * 1000 / $2, 1) || ' µs',
+        round(calls::numeric / $2, 3) || ' calls', left(regexp_replace(query, '\s+', ' ', 'g'), 110)
+      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+      ORDER BY total_exec_time DESC LIMIT 6"
+  } >>"$WORK/statements.txt"
+}
+
+# With the service stopped: every link taken back, its job queued again as new (done jobs
+# gone, vacuumed: as after a burst nobody worked off), and the slot moved past these changes,
+# so the next start has nothing to do but the backlog.
+requeue_links() {
+  psql_db -d "$DB" -q -c "UPDATE orders SET payment_link = NULL WHERE payment_link IS NOT NULL" \
+    -c "WITH old AS (DELETE FROM jobs WHERE kind = 'make_payment_link' RETURNING payload, unique_key)
+        INSERT INTO jobs (kind, payload, unique_key) SELECT 'make_payment_link', payload, unique_key FROM old" \
+    -c "DELETE FROM jobs WHERE state = 'done'" -c "VACUUM ANALYZE jobs" -c "VACUUM ANALYZE orders" \
+    -c "SELECT pg_replication_slot_advance(slot_name, pg_current_wal_lsn()) FROM pg_replication_slots
+        WHERE database = current_database()" >/dev/null
+}
+
+# run SIDE ROUND: one burst and its drain, then the backlog; appends "rate svc_us pg_us jobs
+# seconds last_link_s" to R[side] and "rate svc_us pg_us jobs seconds" to K[side].
+declare -A R K
 run() {
   local side=$1 round=$2 due done0 done1 tp t0 t1 s0 s1 p0 p1 jobs secs
   DB=drain_${round}_$((++RUN))
@@ -100,18 +127,36 @@ run() {
   secs=$(secs_between "$t0" "$t1")
   R[$side]+="$(awk -v j="$jobs" -v s="$secs" -v sv=$((s1 - s0)) -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
     -v all="$(secs_between "$tp" "$t1")" \
-    'BEGIN { printf "%.0f %.0f %.0f %d %.2f %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s, all }');"
+    'BEGIN { if (j == 0) printf "- - - 0 %.2f %.2f", s, all  # it kept up: nothing left after the burst
+             else printf "%.0f %.0f %.0f %d %.2f %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s, all }');"
   log "[${side}] drained $jobs jobs in ${secs}s"
-  {
-    echo "[$([[ $side == 0 ]] && echo A || echo B)] round $round: the statements with the most database time during the drain, per job"
-    psql_db -d "$DB" -At -F ' | ' -c "SELECT round(total_exec_time::numeric * 1000 / $jobs, 1) || ' µs',
-        round(calls::numeric / $jobs, 3) || ' calls', left(regexp_replace(query, '\s+', ' ', 'g'), 110)
-      FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-      ORDER BY total_exec_time DESC LIMIT 6"
-  } >>"$WORK/statements.txt"
+  ((jobs == 0)) || top_statements "[$(side_name "$side")] round $round: the statements with the most database time during the drain, per job" "$jobs"
+
+  stop_service || true
+  requeue_links
+  read -r due _ <<<"$(jobs_state)"
+  psql_db -d "$DB" -c "SELECT pg_stat_statements_reset()" >/dev/null
+  t0=$(now)
+  p0=$(postgres_ticks)
+  start_service "$DB" "$WORK/service-$DB-backlog.log"
+  while (($(jobs_left) > 0)); do
+    (($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a > '"$DRAIN_TIMEOUT"') }'))) &&
+      die "[${side}] the backlog still had jobs due after ${DRAIN_TIMEOUT}s"
+    sleep 0.2
+  done
+  t1=$(now)
+  s1=$(proc_ticks "$SERVICE_PID")  # from the process's start: its start-up is in it
+  p1=$(postgres_ticks)
+  secs=$(secs_between "$t0" "$t1")
+  K[$side]+="$(awk -v j="$due" -v s="$secs" -v sv="$s1" -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.0f %.0f %.0f %d %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s }');"
+  log "[${side}] a fresh start worked off a backlog of $due jobs in ${secs}s"
+  top_statements "[$(side_name "$side")] round $round: the statements with the most database time during the backlog, per job" "$due"
   stop_service || true
   psql_db -d postgres -c "DROP DATABASE $DB" >/dev/null
 }
+
+side_name() { [[ $1 == 0 ]] && echo A || echo B; }
 
 RUN=0
 for round in $(seq 1 "$ROUNDS"); do
@@ -130,10 +175,22 @@ done
       read -r rate svc pg _ _ last <<<"$r"
       rates+=" $rate" svcs+=" $svc" pgs+=" $pg" lasts+=" $last"
     done
-    printf '%-8s %12s %14s %14s %14s   %s\n' "$([[ $side == 0 ]] && echo A || echo B)" "$(median "$rates")" \
+    printf '%-8s %12s %14s %14s %14s   %s\n' "$(side_name "$side")" "$(median "$rates")" \
       "$(median "$svcs")" "$(median "$pgs")" "$(median "$lasts")" "${R[$side]}"
   done
-  for side in "${!SIDES[@]}"; do echo "$([[ $side == 0 ]] && echo A || echo B): ${SIDES[$side]}"; done
+  echo "## the backlog: $ORDERS jobs queued, worked off by a fresh start (from its start, start-up included)"
+  printf '%-8s %12s %14s %14s   %s\n' side "jobs/s" "service µs/job" "pg µs/job" "rounds (jobs/s svc_us pg_us jobs s)"
+  for side in "${!SIDES[@]}"; do
+    IFS=';' read -r -a rounds <<<"${K[$side]}"
+    rates="" svcs="" pgs=""
+    for r in "${rounds[@]}"; do
+      read -r rate svc pg _ _ <<<"$r"
+      rates+=" $rate" svcs+=" $svc" pgs+=" $pg"
+    done
+    printf '%-8s %12s %14s %14s   %s\n' "$(side_name "$side")" "$(median "$rates")" "$(median "$svcs")" \
+      "$(median "$pgs")" "${K[$side]}"
+  done
+  for side in "${!SIDES[@]}"; do echo "$(side_name "$side"): ${SIDES[$side]}"; done
   cat "$WORK/statements.txt"
 } | tee -a "$RESULTS"
 log "results in $RESULTS"

@@ -53,6 +53,7 @@ constexpr milliseconds kAcquireTimeout{5000};        // waiting for a free API c
 constexpr int kStatementTimeoutMs = 10000;           // no statement of ours takes near this
 constexpr milliseconds kBatchBudget{50};             // aim: a claimed batch runs within this
 constexpr milliseconds kContendedPause{5};           // due jobs exist but others hold them
+constexpr milliseconds kClaimFromHead{1000};         // at least this often a claim starts afresh
 constexpr milliseconds kHousekeepingInterval{1000};  // cleanup and per-kind gauges
 constexpr int kCleanupBatch = 1000;                  // rows per DELETE
 constexpr int kCleanupBatchesPerPass = 10;           // DELETEs per housekeeping pass
@@ -78,10 +79,51 @@ void prepare(pg::Connection& conn, bool worker) {
 
 struct Claimed {
   long long id = 0;
+  long long run_at_us = 0;  // as the database has it, for the worker's ClaimCursor
   sdk::Job job;
   // The later of run_at and the enqueue: lateness counts from here, so a job enqueued with a
   // run_at in the past (a sale closed by a closes_at years ago) is not years late.
   JobClock::time_point due_since;
+};
+
+// Where a worker's next claim starts in jobs_due, per kind (the order of the claim's kinds):
+// after the last job it claimed of that kind, so it does not walk again what its earlier claims
+// left behind. Jobs that become due behind that point (a job put back unstarted, rescued from a
+// lost worker, or enqueued with a run_at in the past) wait for the next claim from the head:
+// after kClaimFromHead, or at once when a claim finds nothing.
+class ClaimCursor {
+ public:
+  explicit ClaimCursor(std::size_t kinds) : after_(kinds) {}
+
+  // The claim's $4 and $5 (NULLs: from the head).
+  std::pair<std::string, std::string> params(Clock::time_point now) {
+    if (now >= head_at_) {
+      std::fill(after_.begin(), after_.end(), std::nullopt);
+      head_at_ = now + kClaimFromHead;
+    }
+    std::string us = "{", ids = "{";
+    for (const auto& a : after_) {
+      if (us.size() > 1) {
+        us += ',';
+        ids += ',';
+      }
+      us += a ? std::to_string(a->first) : "NULL";
+      ids += a ? std::to_string(a->second) : "NULL";
+    }
+    return {us + "}", ids + "}"};
+  }
+
+  // A claim got `claimed`, of kind number `kind`.
+  void advance(std::size_t kind, const Claimed& claimed) {
+    const std::pair at{claimed.run_at_us, claimed.id};
+    if (!after_[kind] || *after_[kind] < at) after_[kind] = at;
+  }
+  // A claim got nothing: the next starts from the head.
+  void restart() { head_at_ = Clock::time_point::min(); }
+
+ private:
+  std::vector<std::optional<std::pair<long long, long long>>> after_;
+  Clock::time_point head_at_ = Clock::time_point::min();
 };
 
 }  // namespace
@@ -319,7 +361,8 @@ class PgQueueScheduler final : public sdk::Scheduler {
     sdk::name_this_thread("pgq-worker-" + std::to_string(w));
     std::unique_ptr<pg::Connection> conn;
     double handler_ms = 10;  // moving average of handler run time; sizes the claims
-    int contended = 0;       // claims in a row that found nothing while a job was due
+    ClaimCursor cursor(kinds_.size());
+    int contended = 0;  // claims in a row that found nothing while a job was due
     bool failing = false;
     while (!stopping()) {
       try {
@@ -336,7 +379,7 @@ class PgQueueScheduler final : public sdk::Scheduler {
         const int limit =
             std::clamp(static_cast<int>(kBatchBudget.count() / std::max(handler_ms, 0.05)), 1,
                        settings_.batch_size);
-        auto claimed = claim(*conn, limit);
+        auto claimed = claim(*conn, limit, cursor);
         if (failing) host_.log(sdk::LogLevel::info, "worker " + std::to_string(w) + " reconnected");
         failing = false;
         if (!claimed.empty()) {
@@ -374,25 +417,31 @@ class PgQueueScheduler final : public sdk::Scheduler {
     }
   }
 
-  std::vector<Claimed> claim(pg::Connection& conn, int limit) {
-    const auto r = conn.exec_prepared(
-        std::string(kClaim.name),
-        {kinds_param_, std::to_string(limit), std::to_string(visibility().count())});
+  std::vector<Claimed> claim(pg::Connection& conn, int limit, ClaimCursor& cursor) {
+    auto [after_us, after_id] = cursor.params(Clock::now());
+    const auto r =
+        conn.exec_prepared(std::string(kClaim.name), {kinds_param_, std::to_string(limit),
+                                                      std::to_string(visibility().count()),
+                                                      std::move(after_us), std::move(after_id)});
     std::vector<Claimed> claimed;
     claimed.reserve(static_cast<std::size_t>(r.rows()));
     for (int i = 0; i < r.rows(); ++i) {
       Claimed c;
       c.id = r.get_int(i, 0);
+      c.run_at_us = r.get_int(i, 4);
       c.job.id = std::string(r.get(i, 0));
       c.job.kind = std::string(r.get(i, 1));
       c.job.payload = nlohmann::json::parse(r.get(i, 2));
       c.job.attempt = static_cast<int>(r.get_int(i, 3));
-      c.job.run_at = JobClock::time_point(std::chrono::duration_cast<JobClock::duration>(
-          std::chrono::microseconds(r.get_int(i, 4))));
+      c.job.run_at = JobClock::time_point(
+          std::chrono::duration_cast<JobClock::duration>(std::chrono::microseconds(c.run_at_us)));
       c.due_since = JobClock::time_point(std::chrono::duration_cast<JobClock::duration>(
           std::chrono::microseconds(r.get_int(i, 5))));
+      const auto kind = std::find(kinds_.begin(), kinds_.end(), c.job.kind) - kinds_.begin();
+      cursor.advance(static_cast<std::size_t>(kind), c);
       claimed.push_back(std::move(c));
     }
+    if (claimed.empty()) cursor.restart();
     std::sort(claimed.begin(), claimed.end(), [](const Claimed& a, const Claimed& b) {
       return a.job.run_at != b.job.run_at ? a.job.run_at < b.job.run_at : a.id < b.id;
     });
