@@ -11,9 +11,10 @@
 # service is stopped, every link is taken back and its job queued again (the WAL of that is
 # skipped), and a fresh start works off the whole backlog of ORDERS jobs with nothing else to do.
 # With --ab, two builds alternate on one throwaway PostgreSQL 15, ROUNDS times each, and the
-# medians are compared.
+# medians are compared. With --profile, perf samples the service during the first round's
+# backlog (each side), and bench/flamegraph.py draws it: an SVG per side next to the results.
 #
-# usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--build]
+# usage: bench/job_drain.sh [--orders N] [--rounds R] [--ab BUILD_A BUILD_B] [--profile] [--build]
 # Every flag has an environment variable of the same name in upper case (ORDERS=20000 ...).
 # Results in build/bench-results/job_drain-<time>.txt and on stdout. See bench/README.md.
 set -Eeuo pipefail
@@ -27,6 +28,7 @@ ROUNDS=${ROUNDS:-2}
 CONNECTIONS=${CONNECTIONS:-500}
 DRAIN_TIMEOUT=${DRAIN_TIMEOUT:-300}  # seconds at most for the backlog to go
 FORCE_BUILD=${FORCE_BUILD:-0}
+PROFILE=${PROFILE:-0}
 SIDES=("$BUILD")
 
 usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
@@ -36,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --rounds) need_value "$@"; ROUNDS=$2; shift 2 ;;
     --ab) [[ $# -ge 3 ]] || die "--ab needs two build folders"; SIDES=("$2" "$3"); shift 3 ;;
     --build) FORCE_BUILD=1; shift ;;
+    --profile) PROFILE=1; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument '$1'" ;;
   esac
@@ -44,6 +47,9 @@ for v in ORDERS ROUNDS CONNECTIONS DRAIN_TIMEOUT; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a whole number above 0, got '${!v}'"
 done
 bench_build "$FORCE_BUILD" flashsale flashsale-loadgen
+if ((PROFILE)); then
+  command -v perf >/dev/null || die "--profile needs perf (apt-get install linux-perf)"
+fi
 for side in "${SIDES[@]}"; do [[ -x $side/bin/flashsale ]] || die "no $side/bin/flashsale"; done
 
 cleanup() {
@@ -65,6 +71,12 @@ jobs_state() {  # "due done": jobs due now (queued or running), and done ones
 jobs_left() {  # 1 while a job is due (queued or running), else 0: two index probes, not a count
   psql_db -d "$DB" -At -c "SELECT (EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND run_at <= now())
     OR EXISTS (SELECT 1 FROM jobs WHERE state = 'running'))::int"
+}
+
+# Payment-link jobs this service process has done (its counter: polling costs the database nothing).
+links_done() {
+  curl -sf "http://127.0.0.1:$PUBLIC_PORT/metrics" |
+    awk '/^flashsale_jobs_total\{kind="make_payment_link",outcome="done"\}/ { n = $2 } END { printf "%d", n }'
 }
 
 # The statements with the most database time since the last reset, per job: "TITLE" JOBS.
@@ -139,7 +151,12 @@ run() {
   t0=$(now)
   p0=$(postgres_ticks)
   start_service "$DB" "$WORK/service-$DB-backlog.log"
-  while (($(jobs_left) > 0)); do
+  local perf_pid="" perf_data=$WORK/perf-$side.data
+  if ((PROFILE && round == 1)); then
+    perf record -q -F 199 --call-graph dwarf,8192 -p "$SERVICE_PID" -o "$perf_data" 2>"$WORK/perf-$side.err" &
+    perf_pid=$!
+  fi
+  while (($(links_done) < due)); do
     (($(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a > '"$DRAIN_TIMEOUT"') }'))) &&
       die "[${side}] the backlog still had jobs due after ${DRAIN_TIMEOUT}s"
     sleep 0.2
@@ -151,6 +168,16 @@ run() {
   K[$side]+="$(awk -v j="$due" -v s="$secs" -v sv="$s1" -v pg=$((p1 - p0)) -v hz="$CLK_TCK" \
     'BEGIN { printf "%.0f %.0f %.0f %d %.2f", j / s, sv / hz / j * 1e6, pg / hz / j * 1e6, j, s }');"
   log "[${side}] a fresh start worked off a backlog of $due jobs in ${secs}s"
+  if [[ -n $perf_pid ]]; then
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" || true
+    log "[${side}] drawing the profile (perf script takes a minute or two)"
+    perf script -i "$perf_data" 2>/dev/null |
+      "$ROOT/bench/flamegraph.py" --svg "${RESULTS%.txt}-$(side_name "$side").svg" \
+        --title "the service working off a backlog of payment-link jobs: $(side_name "$side") ${SIDES[$side]}" \
+        >"$WORK/profile-$side.txt"
+    { echo "[$(side_name "$side")] the profile of round 1's backlog (perf attached: its rate is lower)"; cat "$WORK/profile-$side.txt"; } >>"$WORK/statements.txt"
+  fi
   top_statements "[$(side_name "$side")] round $round: the statements with the most database time during the backlog, per job" "$due"
   stop_service || true
   psql_db -d postgres -c "DROP DATABASE $DB" >/dev/null
