@@ -90,11 +90,12 @@ class PublicApi {
     const auto started = std::chrono::steady_clock::now();
     storage_.place({user, item, key}, [&rates = rates_, reply, item,
                                        started](const sdk::StorageResult& result) {
-      reply(storage_response(result, 202));
+      // Counted before the answer leaves, so a client that reads the rates next sees its own.
       rates.record(
           item, result.ok() ? "accepted" : sdk::code(result.error),
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(),
           sdk::now_unix_us() / 1'000'000);
+      reply(storage_response(result, 202));
     });
   }
 
