@@ -6,7 +6,8 @@ usage: perf script -i perf.data | bench/flamegraph.py --title TITLE --svg OUT.sv
 
 Each sample's stack becomes one path from the root (the thread's entry) to the function that was
 running; a frame's width is its share of the samples. C++ names lose their argument lists, and
-an unknown symbol shows as its library. Hover a frame for its full name and figures."""
+an unknown symbol shows as its library. Hover a frame for its name and figures. Frames narrower
+than a pixel are left out."""
 import argparse
 import collections
 import html
@@ -15,6 +16,7 @@ import sys
 import zlib
 
 WIDTH, FRAME_H, FONT = 1200, 16, 11
+MAX_LABEL = 240  # characters of a name in a frame's hover text (Boost's run to thousands)
 
 
 def short_name(symbol, dso):
@@ -98,11 +100,12 @@ def svg(root, title):
 
     def draw(node, x, d):
         w = node.count * scale
-        if w < 0.5:
+        if w < 1.0:  # narrower than a pixel: not drawn (it would only make the file larger)
             return
         y = height - (d + 1) * FRAME_H - 5
         share = 100.0 * node.count / max(root.count, 1)
-        label = html.escape(f"{node.name} ({node.count} samples, {share:.2f}%)")
+        name = node.name if len(node.name) <= MAX_LABEL else node.name[: MAX_LABEL - 2] + ".."
+        label = html.escape(f"{name} ({node.count} samples, {share:.2f}%)")
         out.append(f'<g><title>{label}</title><rect x="{x:.1f}" y="{y}" width="{w:.1f}" '
                    f'height="{FRAME_H - 1}" fill="{colour(node.name)}" rx="2"/>')
         chars = int(w / (FONT * 0.6))

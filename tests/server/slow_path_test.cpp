@@ -4,6 +4,9 @@
 #include <catch2/catch.hpp>
 #include <ctime>
 #include <set>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
@@ -75,6 +78,33 @@ TEST_CASE("a reserved order gets its payment link, announced as payment_link.rea
       [&](const json& e) { return e["type"] == "payment_link.ready" && e["order_id"] == id; });
   REQUIRE(!frames.empty());
   CHECK(frames.back()["data"]["payment_link"] == "https://payments.invalid/checkout/" + id);
+}
+
+TEST_CASE("orders placed at once each get their own payment link, their jobs claimed together") {
+  const auto& svc = shared_service();
+  const auto item = unique_name("links");
+  constexpr int kOrders = 160;
+  create_item(svc.admin_port, {{"id", item}, {"name", "Links"}, {"total_stock", kOrders}});
+  // From 8 threads at once, so the jobs queue faster than one at a time and workers claim
+  // several together (batches of up to 8 in a trial run): each link must reach its own order.
+  std::vector<std::string> ids(kOrders);
+  {
+    constexpr int kSenders = 8;
+    std::vector<std::jthread> senders;
+    senders.reserve(kSenders);
+    for (int t = 0; t < kSenders; ++t) {
+      senders.emplace_back([&, t] {
+        for (int i = t; i < kOrders; i += kSenders) {
+          ids[i] = place(svc.public_port, "lk" + std::to_string(i), item, "k").json()["id"];
+        }
+      });
+    }
+  }
+  for (int i = 0; i < kOrders; ++i) {
+    const auto user = "lk" + std::to_string(i);
+    REQUIRE(eventually([&] { return order(user, ids[i]).contains("payment_link"); }));
+    CHECK(order(user, ids[i])["payment_link"] == "https://payments.invalid/checkout/" + ids[i]);
+  }
 }
 
 TEST_CASE("a payment after the lease ended is refunded once through the provider") {
