@@ -5,11 +5,11 @@
 #include <ctime>
 #include <set>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "support/api_client.hpp"
 #include "support/invariants.hpp"
+#include "support/parallel.hpp"
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
 #include "support/ws_client.hpp"
@@ -88,18 +88,9 @@ TEST_CASE("orders placed at once each get their own payment link, their jobs cla
   // From 8 threads at once, so the jobs queue faster than one at a time and workers claim
   // several together (batches of up to 8 in a trial run): each link must reach its own order.
   std::vector<std::string> ids(kOrders);
-  {
-    constexpr int kSenders = 8;
-    std::vector<std::jthread> senders;
-    senders.reserve(kSenders);
-    for (int t = 0; t < kSenders; ++t) {
-      senders.emplace_back([&, t] {
-        for (int i = t; i < kOrders; i += kSenders) {
-          ids[i] = place(svc.public_port, "lk" + std::to_string(i), item, "k").json()["id"];
-        }
-      });
-    }
-  }
+  parallel_for(8, kOrders, [&](int i) {
+    ids[i] = place(svc.public_port, "lk" + std::to_string(i), item, "k").json()["id"];
+  });
   for (int i = 0; i < kOrders; ++i) {
     const auto user = "lk" + std::to_string(i);
     REQUIRE(eventually([&] { return order(user, ids[i]).contains("payment_link"); }));
