@@ -2,7 +2,10 @@
 // keeps a slow, hanging or throwing channel from holding up its caller for more than a timeout.
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "push/channel_feed.hpp"
 #include "push/notifications.hpp"
@@ -30,6 +33,7 @@ class ScriptedChannel final : public sdk::PushChannel {
  public:
   sdk::Delivery deliver(const sdk::Notification& n) override {
     if (n.event_type == "throw") throw std::runtime_error("kaput");
+    if (n.event_type == "slow") std::this_thread::sleep_for(100ms);
     if (n.event_type == "hang") {
       std::unique_lock lock(mutex_);
       cv_.wait(lock, [&] { return open_; });
@@ -57,6 +61,16 @@ sdk::Notification note(const std::string& type, const std::string& id = "1") {
   n.event_type = type;
   n.event_id = id;
   return n;
+}
+
+push::Lane::Batch batch(std::vector<sdk::Notification> notifications) {
+  return std::make_shared<const std::vector<sdk::Notification>>(std::move(notifications));
+}
+
+// A batch of one, and its one result.
+push::Lane::Result run_one(push::Lane& lane, const sdk::Notification& n,
+                           std::chrono::milliseconds timeout) {
+  return lane.run(batch({n}), timeout).front();
 }
 
 }  // namespace
@@ -127,19 +141,19 @@ TEST_CASE("the delivery lane answers, times out, skips a stuck channel, and surv
   ScriptedChannel channel;
   push::Lane lane("scripted", channel);
 
-  const auto answered = lane.run(note("order.reserved", "a"), 2s);
+  const auto answered = run_one(lane, note("order.reserved", "a"), 2s);
   REQUIRE(answered.answer);
   CHECK(answered.answer->outcome == sdk::Delivery::Outcome::retry);
   CHECK(answered.answer->retry_after == 7s);
   CHECK(answered.answer->detail == "busy: a");
 
-  const auto thrown = lane.run(note("throw"), 2s);
+  const auto thrown = run_one(lane, note("throw"), 2s);
   REQUIRE(thrown.answer);
   CHECK(thrown.answer->outcome == sdk::Delivery::Outcome::failed);
   CHECK_THAT(thrown.answer->detail, Catch::Contains("kaput"));
 
   const auto started = std::chrono::steady_clock::now();
-  const auto hung = lane.run(note("hang"), 200ms);
+  const auto hung = run_one(lane, note("hang"), 200ms);
   const auto waited = std::chrono::steady_clock::now() - started;
   CHECK_FALSE(hung.answer);
   CHECK_FALSE(hung.was_stuck);
@@ -148,7 +162,7 @@ TEST_CASE("the delivery lane answers, times out, skips a stuck channel, and surv
 
   // While the call hangs, the lane does not wait again: it says so at once.
   const auto skipped_at = std::chrono::steady_clock::now();
-  const auto skipped = lane.run(note("order.reserved", "b"), 2s);
+  const auto skipped = run_one(lane, note("order.reserved", "b"), 2s);
   CHECK_FALSE(skipped.answer);
   CHECK(skipped.was_stuck);
   CHECK(std::chrono::steady_clock::now() - skipped_at < 1s);
@@ -157,7 +171,7 @@ TEST_CASE("the delivery lane answers, times out, skips a stuck channel, and surv
   channel.open_gate();
   bool recovered = false;
   for (int i = 0; i < 200 && !recovered; ++i) {
-    const auto r = lane.run(note("order.reserved", "c"), 2s);
+    const auto r = run_one(lane, note("order.reserved", "c"), 2s);
     recovered = r.answer.has_value();
     if (recovered) {
       CHECK(r.answer->detail == "busy: c");
@@ -182,4 +196,53 @@ TEST_CASE("event ids name positions in commit order; anything else is refused") 
     INFO(bad);
     CHECK_FALSE(sdk::parse_event_id(bad));
   }
+}
+
+TEST_CASE("the delivery lane takes a batch: each call in order with its own timeout") {
+  ScriptedChannel channel;
+  push::Lane lane("scripted", channel);
+
+  // Twelve calls of 100 ms with a 1 s timeout: 1.2 s in all, yet none of them is late.
+  std::vector<sdk::Notification> slow_ones;
+  for (int i = 1; i <= 12; ++i) slow_ones.push_back(note("slow", "s" + std::to_string(i)));
+  const auto slow = lane.run(batch(slow_ones), 1s);
+  REQUIRE(slow.size() == 12);
+  for (std::size_t i = 0; i < slow.size(); ++i) {
+    INFO(i);
+    REQUIRE(slow[i].answer);
+    CHECK(slow[i].answer->detail == "busy: s" + std::to_string(i + 1));
+  }
+  CHECK(channel.calls == 12);
+
+  // A call that hangs in the middle: those before it answered, it timed out, and those after it
+  // were never started.
+  const auto started = std::chrono::steady_clock::now();
+  const auto hung = lane.run(batch({note("order.reserved", "a"), note("hang", "h"),
+                                    note("order.reserved", "b"), note("order.reserved", "c")}),
+                             300ms);
+  const auto waited = std::chrono::steady_clock::now() - started;
+  CHECK(waited >= 300ms);
+  CHECK(waited < 2s);
+  REQUIRE(hung.size() == 4);
+  REQUIRE(hung[0].answer);
+  CHECK(hung[0].answer->detail == "busy: a");
+  CHECK_FALSE(hung[1].answer);
+  CHECK_FALSE(hung[1].was_stuck);
+  for (std::size_t i : {2U, 3U}) {
+    INFO(i);
+    CHECK_FALSE(hung[i].answer);
+    CHECK(hung[i].was_stuck);
+  }
+  CHECK(channel.calls == 13);
+
+  // Once the hanging call returns, the rest of its batch stays unsent: the caller gave up on it.
+  channel.open_gate();
+  bool recovered = false;
+  for (int i = 0; i < 200 && !recovered; ++i) {
+    recovered = run_one(lane, note("order.reserved", "d"), 2s).answer.has_value();
+    if (!recovered) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(recovered);
+  CHECK(channel.calls == 15);  // the hanging call, then d; never b or c
+  CHECK(lane.run(batch({}), 1s).empty());
 }

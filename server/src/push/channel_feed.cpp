@@ -49,49 +49,69 @@ Lane::~Lane() {
   }
 }
 
-Lane::Result Lane::run(const sdk::Notification& n, std::chrono::milliseconds timeout) {
-  if (stuck_) return {std::nullopt, true};  // no waiting behind a call that hangs
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+std::vector<Lane::Result> Lane::run(const Batch& batch, std::chrono::milliseconds timeout) {
+  const std::size_t size = batch->size();
+  std::vector<Result> results(size);
+  const auto none_tried = [&] {
+    for (auto& r : results) r.was_stuck = true;
+    return results;
+  };
+  if (size == 0) return results;
+  if (stuck_) return none_tried();  // no waiting behind a call that hangs
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock turn(turn_, deadline);
-  if (!turn.owns_lock()) return {std::nullopt, true};
+  if (!turn.owns_lock()) return none_tried();
   std::unique_lock lock(mutex_);
-  if (busy_) return {std::nullopt, true};  // an abandoned call still hangs
-  work_ = n;
-  answer_.reset();
+  if (busy_) return none_tried();  // an abandoned call still hangs
+  work_ = batch;
+  answers_.clear();
   ++ticket_;
   cv_.notify_all();
-  cv_.wait_until(lock, deadline, [&] { return answer_.has_value(); });
-  if (!answer_) {
-    work_.reset();  // not started yet: never start it
-    ++ticket_;      // started: its answer, when it comes, is for nobody
-    stuck_ = busy_;
-    return {std::nullopt, false};
+  // The thread signals once, when the batch is done; a wait that runs out while it still makes
+  // progress gives the call under way its own timeout, counted from the answer before it.
+  std::size_t seen = 0;
+  while (!cv_.wait_until(lock, deadline, [&] { return answers_.size() == size; }) &&
+         answers_.size() > seen) {
+    seen = answers_.size();
+    deadline = last_answer_at_ + timeout;
   }
-  return {std::exchange(answer_, std::nullopt), false};
+  for (std::size_t i = 0; i < answers_.size(); ++i) results[i].answer = std::move(answers_[i]);
+  if (answers_.size() < size) {
+    work_.reset();  // not taken yet: never start it
+    ++ticket_;      // taken: the call under way answers nobody, and the rest never start
+    stuck_ = busy_;
+    for (std::size_t i = answers_.size() + 1; i < size; ++i) results[i].was_stuck = true;
+  }
+  return results;
 }
 
 void Lane::loop() {
   std::unique_lock lock(mutex_);
   for (;;) {
-    cv_.wait(lock, [&] { return stopping_ || work_.has_value(); });
+    cv_.wait(lock, [&] { return stopping_ || work_ != nullptr; });
     if (stopping_) return;
-    const sdk::Notification n = std::move(*work_);
-    work_.reset();
+    const Batch batch = std::exchange(work_, nullptr);
     const std::uint64_t ticket = ticket_;
-    busy_ = true;
-    lock.unlock();
-    sdk::Delivery answer;
-    try {
-      answer = channel_.deliver(n);
-    } catch (const std::exception& e) {
-      answer = sdk::Delivery::failure(std::string("the channel threw: ") + e.what());
-    } catch (...) {
-      answer = sdk::Delivery::failure("the channel threw");
+    for (const auto& n : *batch) {
+      if (stopping_ || ticket != ticket_) break;  // its caller gave up waiting
+      busy_ = true;
+      lock.unlock();
+      sdk::Delivery answer;
+      try {
+        answer = channel_.deliver(n);
+      } catch (const std::exception& e) {
+        answer = sdk::Delivery::failure(std::string("the channel threw: ") + e.what());
+      } catch (...) {
+        answer = sdk::Delivery::failure("the channel threw");
+      }
+      lock.lock();
+      busy_ = false;
+      stuck_ = false;
+      if (ticket == ticket_) {
+        answers_.push_back(std::move(answer));
+        last_answer_at_ = std::chrono::steady_clock::now();
+      }
     }
-    lock.lock();
-    busy_ = false;
-    stuck_ = false;
-    if (ticket == ticket_) answer_ = std::move(answer);
     cv_.notify_all();
   }
 }
@@ -124,25 +144,28 @@ ChannelFeed::ChannelFeed(std::string channel_name, sdk::PushChannel& channel, sd
 }
 
 void ChannelFeed::handle(const sdk::EventBatch& batch) {
-  std::vector<sdk::Notification> notifications;
+  auto notifications = std::make_shared<std::vector<sdk::Notification>>();
   for (const auto& event : batch.events) {
-    if (auto n = notification_for(event)) notifications.push_back(std::move(*n));
+    if (auto n = notification_for(event)) notifications->push_back(std::move(*n));
   }
-  if (notifications.empty()) return;
+  if (notifications->empty()) return;
   if (channel_.wants_device_tokens()) {
     std::set<std::string> users;
-    for (const auto& n : notifications) users.insert(n.user_id);
+    for (const auto& n : *notifications) users.insert(n.user_id);
     // A database error throws: the bus hands the batch over again after a pause.
     auto tokens = storage_.device_tokens({users.begin(), users.end()});
-    for (auto& n : notifications) {
+    for (auto& n : *notifications) {
       if (auto it = tokens.find(n.user_id); it != tokens.end()) n.device_tokens = it->second;
     }
   }
+  const double since_commit = static_cast<double>(now_unix_us() - batch.commit_unix_us) / 1e6;
+  for (std::size_t i = 0; i < notifications->size(); ++i) latency_.Observe(since_commit);
+  auto results = lane_.run(notifications, timeout_);
   std::vector<sdk::NewJob> retries;
-  for (const auto& n : notifications) {
-    latency_.Observe(static_cast<double>(now_unix_us() - batch.commit_unix_us) / 1e6);
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& n = (*notifications)[i];
     sdk::Delivery answer;
-    const std::string outcome = deliver(n, 1, answer);
+    const std::string outcome = settle(n, std::move(results[i]), 1, answer);
     if (outcome == "retry" || outcome == "timeout") {
       if (scheduler_) {
         retries.push_back(retry_job(n, answer));
@@ -156,8 +179,8 @@ void ChannelFeed::handle(const sdk::EventBatch& batch) {
   if (!retries.empty()) scheduler_->enqueue(retries);
 }
 
-std::string ChannelFeed::deliver(const sdk::Notification& n, int attempt, sdk::Delivery& answer) {
-  auto result = lane_.run(n, timeout_);
+std::string ChannelFeed::settle(const sdk::Notification& n, Lane::Result result, int attempt,
+                                sdk::Delivery& answer) {
   std::string outcome;
   if (!result.answer) {
     outcome = "timeout";
@@ -203,14 +226,15 @@ sdk::NewJob ChannelFeed::retry_job(const sdk::Notification& n, const sdk::Delive
 }
 
 sdk::JobOutcome ChannelFeed::retry(const sdk::Job& job) {
-  sdk::Notification n;
+  auto one = std::make_shared<std::vector<sdk::Notification>>();
   try {
-    n = notification_from_json(job.payload.at("notification"));
+    one->push_back(notification_from_json(job.payload.at("notification")));
   } catch (const nlohmann::json::exception& e) {
     return {sdk::JobOutcome::Kind::failed, {}, std::string("bad push payload: ") + e.what()};
   }
   sdk::Delivery answer;
-  const std::string outcome = deliver(n, job.attempt + 1, answer);
+  const std::string outcome =
+      settle(one->front(), std::move(lane_.run(one, timeout_).front()), job.attempt + 1, answer);
   if (outcome == "delivered") return {};
   if (outcome == "failed") return {sdk::JobOutcome::Kind::failed, {}, answer.detail};
   // Later attempts resend to the same tokens; the scheduler's backoff and dead letters apply.

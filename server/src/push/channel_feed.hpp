@@ -33,8 +33,10 @@ class EventBus;
 namespace flashsale::push {
 
 /// Runs a channel's deliver() calls on one thread, one at a time, each waited for at most a
-/// timeout. A call still running past it is abandoned (its answer ignored) and the lane is
-/// stuck until the call returns; a stuck lane takes no new work. Callers take turns.
+/// timeout. A caller hands over a whole batch at once, so the two threads meet once per batch,
+/// not once per notification. A call still running past its timeout is abandoned (its answer
+/// ignored, the rest of its batch never started) and the lane is stuck until the call returns;
+/// a stuck lane takes no new work. Callers take turns.
 class Lane {
  public:
   Lane(const std::string& name, sdk::PushChannel& channel);
@@ -45,7 +47,10 @@ class Lane {
     std::optional<sdk::Delivery> answer;  ///< nullopt: no answer in time
     bool was_stuck = false;               ///< not even tried: an earlier call still hangs
   };
-  Result run(const sdk::Notification& n, std::chrono::milliseconds timeout);
+  using Batch = std::shared_ptr<const std::vector<sdk::Notification>>;
+  /// One result per notification, in order. Each call gets `timeout` from the moment the one
+  /// before it answered (the first, from now).
+  std::vector<Result> run(const Batch& batch, std::chrono::milliseconds timeout);
 
  private:
   void loop();
@@ -54,9 +59,10 @@ class Lane {
   std::timed_mutex turn_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::optional<sdk::Notification> work_;
-  std::optional<sdk::Delivery> answer_;
-  std::uint64_t ticket_ = 0;  // the call whose answer is awaited
+  Batch work_;                          // handed over, not yet taken by the thread
+  std::vector<sdk::Delivery> answers_;  // the current batch's answers so far
+  std::chrono::steady_clock::time_point last_answer_at_;
+  std::uint64_t ticket_ = 0;  // the batch whose answers are awaited
   bool busy_ = false;
   std::atomic<bool> stuck_{false};  // busy in a call its caller gave up on
   bool stopping_ = false;
@@ -75,8 +81,10 @@ class ChannelFeed final : public sdk::EventConsumer {
   sdk::JobOutcome retry(const sdk::Job& job);
 
  private:
-  // Hands one notification over and acts on the answer; returns what happened.
-  std::string deliver(const sdk::Notification& n, int attempt, sdk::Delivery& answer);
+  // Acts on the lane's result for one notification: counts it, logs it, forgets the tokens
+  // the provider reports gone; returns what happened, with the answer to act on in `answer`.
+  std::string settle(const sdk::Notification& n, Lane::Result result, int attempt,
+                     sdk::Delivery& answer);
   sdk::NewJob retry_job(const sdk::Notification& n, const sdk::Delivery& answer) const;
 
   std::string channel_name_;
