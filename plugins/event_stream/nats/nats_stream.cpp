@@ -108,16 +108,14 @@ class NatsStream final : public sdk::EventStream {
       return {true, "stream " + settings_.stream + " (R" + std::to_string(settings_.replicas) +
                         ") on " + conn_->server()};
     }
-    std::string why = problem();
-    if (why.empty()) why = "NATS unreachable at " + settings_.servers + " (reconnecting)";
-    return {false,
-            "no event stream: " + why + "; events wait, the log is not acknowledged past them"};
+    return {false, "no event stream: " + not_ready_reason() +
+                       "; events wait, the log is not acknowledged past them"};
   }
 
   void follow(sdk::EventSink& sink) override { sink_ = &sink; }
 
   void append(const sdk::EventBatch& batch) override {
-    if (!ready_) throw std::runtime_error("the event stream is not set up: " + problem());
+    if (!ready_) throw std::runtime_error("the event stream is not set up: " + not_ready_reason());
     std::map<std::string, int> per_transaction;
     for (const auto& e : batch.events) ++per_transaction[e.lsn];
     std::string ignored;
@@ -325,6 +323,14 @@ class NatsStream final : public sdk::EventStream {
     sdk::EventBatch batch = std::move(pending_);
     pending_ = {};
     if (sink_ != nullptr) sink_->publish(std::move(batch));  // blocks while a consumer is behind
+  }
+
+  // Why the stream cannot be used now: the last failure, or that the connection is not there.
+  std::string not_ready_reason() const {
+    std::string why = problem();
+    if (!why.empty()) return why;
+    if (ready_) return "NATS unreachable at " + settings_.servers + " (reconnecting)";
+    return "not yet connected to NATS at " + settings_.servers;
   }
 
   void set_problem(std::string text) {
