@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <flashsale/sdk/threads.hpp>
+#include <iterator>
 
 #include "log.hpp"
 
@@ -62,12 +63,21 @@ void EventBus::publish(sdk::EventBatch batch) {
                                   [this](const auto& s) { return s->queue.size() < limit_; });
   });
   if (closed_) return;
-  for (auto& s : subscribers_) {
-    sdk::EventBatch copy{batch.end_lsn, batch.commit_unix_us, {}};
-    for (const auto& e : batch.events) {
-      if (s->types.empty() || s->types.count(e.type)) copy.events.push_back(e);
+  // Each consumer gets its own events (the last one those of the batch itself, moved): one copy
+  // per event and consumer after the first, and none later (run() moves them on).
+  for (std::size_t k = 0; k < subscribers_.size(); ++k) {
+    Subscriber& s = *subscribers_[k];
+    const bool last = k + 1 == subscribers_.size();
+    sdk::EventBatch mine{batch.end_lsn, batch.commit_unix_us, {}};
+    for (auto& e : batch.events) {
+      if (!s.types.empty() && s.types.count(e.type) == 0) continue;
+      if (last) {
+        mine.events.push_back(std::move(e));
+      } else {
+        mine.events.push_back(e);
+      }
     }
-    s->queue.push_back(std::move(copy));
+    s.queue.push_back(std::move(mine));
   }
   published_ = std::max(published_, batch.end_lsn);
   changed_.notify_all();
@@ -89,18 +99,28 @@ bool EventBus::idle() const {
 void EventBus::run(Subscriber& s) {
   sdk::name_this_thread("bus:" + s.consumer->name());
   auto pause = std::chrono::milliseconds(100);
+  std::size_t taken = 0;  // queued batches whose events are in `merged`, not handled yet
+  sdk::EventBatch merged;
   std::unique_lock lock(mutex_);
   for (;;) {
     changed_.wait(lock, [&] { return stopping_ || !s.queue.empty(); });
     if (stopping_) return;
     // Everything queued goes in one call, so a consumer that does one round trip per call (the
-    // job planner) keeps up with thousands of small transactions per second. The queued batches
-    // stay put until handled.
-    const std::size_t taken = std::min(s.queue.size(), kMergeLimit);
-    sdk::EventBatch merged{0, s.queue[taken - 1].commit_unix_us, {}};
-    for (std::size_t i = 0; i < taken; ++i) {
-      merged.end_lsn = std::max(merged.end_lsn, s.queue[i].end_lsn);  // a late part may be last
-      merged.events.insert(merged.events.end(), s.queue[i].events.begin(), s.queue[i].events.end());
+    // job planner) keeps up with thousands of small transactions per second. The events move
+    // into the call's batch; the queued batches stay put (so idle() and stop() see them) until
+    // the call succeeds, and a failed call is made again with the same batch.
+    if (taken == 0) {
+      taken = std::min(s.queue.size(), kMergeLimit);
+      merged = {0, s.queue[taken - 1].commit_unix_us, {}};
+      std::size_t events = 0;
+      for (std::size_t i = 0; i < taken; ++i) events += s.queue[i].events.size();
+      merged.events.reserve(events);
+      for (std::size_t i = 0; i < taken; ++i) {
+        auto& queued = s.queue[i];
+        merged.end_lsn = std::max(merged.end_lsn, queued.end_lsn);  // a late part may be last
+        std::move(queued.events.begin(), queued.events.end(), std::back_inserter(merged.events));
+        queued.events.clear();
+      }
     }
     lock.unlock();
     bool done = true;
@@ -115,10 +135,12 @@ void EventBus::run(Subscriber& s) {
         done = false;
       }
     }
+    if (done) merged.events.clear();  // freed now, not when the next call's batch is made
     lock.lock();
     if (done) {
       s.handled = std::max(s.handled, merged.end_lsn);
       s.queue.erase(s.queue.begin(), s.queue.begin() + static_cast<std::ptrdiff_t>(taken));
+      taken = 0;
       changed_.notify_all();
     } else {
       changed_.wait_for(lock, pause, [this] { return stopping_; });
