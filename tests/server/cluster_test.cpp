@@ -22,6 +22,7 @@
 #include "support/invariants.hpp"
 #include "support/nats_cluster.hpp"
 #include "support/parallel.hpp"
+#include "support/scrape.hpp"
 #include "support/service.hpp"
 #include "support/test_cluster.hpp"
 #include "support/ws_client.hpp"
@@ -177,6 +178,36 @@ TEST_CASE("with every NATS node down orders go on, and once NATS is back every e
       },
       30s);
   CHECK(reserved == orders);
+}
+
+TEST_CASE(
+    "a leader started with events waiting in the log appends them once the stream is set "
+    "up, with no error on the way") {
+  const std::string url = test::fresh_database();
+  {  // one node without the stream first: the log's slot is made
+    auto single = test::start_replica(url, "node-a");
+    REQUIRE(test::eventually([&] { return ready(*single); }, 30s));
+    single->signal(SIGTERM);
+    REQUIRE(single->wait_exit() == 0);
+  }
+  // Written while no replica runs: the next leader reads it from the log at once, while it is
+  // still setting up the stream (a new R3 stream takes a while).
+  const std::string item = test::unique_name("waiting");
+  pg::Connection db(url);
+  db.exec("INSERT INTO items (id, name, total_stock, available) VALUES ($1, 'waiting', 5, 5)",
+          {item});
+  test::NatsCluster nats(3);
+  auto a = replica(url, nats, "node-a");
+  REQUIRE(test::eventually(
+      [&] {
+        return test::sample_value(test::scrape(a->admin_port),
+                                  "flashsale_event_stream_appended_total")
+                   .value_or(0) >= 1;
+      },
+      30s));
+  const std::string log = a->log();
+  INFO(log);
+  CHECK(log.find("consumer 'event_stream' failed") == std::string::npos);
 }
 
 TEST_CASE("on a 3-node JetStream cluster, one NATS node down stops neither appends nor delivery") {

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <flashsale/nats/client.hpp>
 #include <flashsale/sdk/event_stream.hpp>
 #include <flashsale/sdk/settings.hpp>
@@ -98,7 +99,11 @@ class NatsStream final : public sdk::EventStream {
   }
 
   void stop() override {
-    stopping_ = true;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    set_up_.notify_all();
     if (follower_.joinable()) follower_.join();
     conn_.reset();
   }
@@ -115,6 +120,13 @@ class NatsStream final : public sdk::EventStream {
   void follow(sdk::EventSink& sink) override { sink_ = &sink; }
 
   void append(const sdk::EventBatch& batch) override {
+    if (!ready_) {
+      // Right after start the follower is still connecting: wait for its first outcome, as for
+      // an acknowledgement, rather than fail at once (an error in the log at every start).
+      std::unique_lock lock(mutex_);
+      set_up_.wait_for(lock, milliseconds(settings_.publish_timeout_ms),
+                       [this] { return ready_ || stopping_ || !problem_.empty(); });
+    }
     if (!ready_) throw std::runtime_error("the event stream is not set up: " + not_ready_reason());
     std::map<std::string, int> per_transaction;
     for (const auto& e : batch.events) ++per_transaction[e.lsn];
@@ -256,7 +268,11 @@ class NatsStream final : public sdk::EventStream {
           ensure_stream();
           sub = subscribe(last_seq == 0 ? 0 : last_seq + 1);
           set_problem({});
-          ready_ = true;
+          {
+            std::lock_guard lock(mutex_);
+            ready_ = true;
+          }
+          set_up_.notify_all();
           connected_.Set(1);
           host_.log(sdk::LogLevel::info,
                     "following stream " + settings_.stream + " on " + conn_->server());
@@ -334,8 +350,11 @@ class NatsStream final : public sdk::EventStream {
   }
 
   void set_problem(std::string text) {
-    std::lock_guard lock(mutex_);
-    problem_ = std::move(text);
+    {
+      std::lock_guard lock(mutex_);
+      problem_ = std::move(text);
+    }
+    set_up_.notify_all();
   }
   std::string problem() const {
     std::lock_guard lock(mutex_);
@@ -354,7 +373,8 @@ class NatsStream final : public sdk::EventStream {
   std::atomic<bool> stopping_{false};
   std::thread follower_;
   mutable std::mutex mutex_;
-  std::string problem_;  // why the stream is not set up, for health()
+  std::condition_variable set_up_;  // ready_, stopping_ or problem_ changed
+  std::string problem_;             // why the stream is not set up, for health()
 };
 
 }  // namespace flashsale::plugins::nats
