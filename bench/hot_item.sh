@@ -235,9 +235,11 @@ fs_window() {
   local tag=$1 count=$2 rc=0 line s0 s1 p0 p1 t0 t1 j0 j1 d0 d1 orders svc pg secs
   shift 2
   read -r d0 j0 <<<"$(jobs_state)"
+  postgres_role_ticks >"$WORK/$tag.roles0"
   t0=$(now); s0=$(proc_ticks "$SERVICE_PID"); p0=$(postgres_ticks)
   run_live "$WORK/$tag.json" "$WORK/$tag.err" "$LOADGEN" "${LG_COMMON[@]}" "$@" || rc=$?
   s1=$(proc_ticks "$SERVICE_PID"); p1=$(postgres_ticks); t1=$(now)
+  postgres_role_ticks >"$WORK/$tag.roles1"
   read -r d1 j1 <<<"$(jobs_state)"
   line=$(tail -1 "$WORK/$tag.json")
   {
@@ -266,10 +268,11 @@ fs_window() {
     R[$tag.pg_us]=$(us_per "$pg" "$orders")
     R[$tag.tot_us]=$(add "${R[$tag.svc_us]}" "${R[$tag.pg_us]}")
     R[$tag.cores]="service $(cores "$svc" "$secs") cores, PostgreSQL $(cores "$pg" "$secs") cores over ${secs}s"
+    R[$tag.pg_roles]="PostgreSQL µs per order by session: $(role_split "$WORK/$tag.roles0" "$WORK/$tag.roles1" "$pg" "$orders")"
   fi
   R[$tag.jobs]="jobs due at the start $d0, done in the window $(awk -v a="$j0" -v b="$j1" 'BEGIN { if (a == "-" || b == "-") print "-"; else print b - a }'), due at the end $d1"
   R[$tag.load]=$(cut -d' ' -f1 /proc/loadavg)
-  echo "$tag: $orders orders ($count); ${R[$tag.cores]:-service gone}; µs/order service ${R[$tag.svc_us]:--} PostgreSQL ${R[$tag.pg_us]:--}; ${R[$tag.jobs]}; load average $(cut -d' ' -f1-3 /proc/loadavg); compilers running: $(compilers_running)" >>"$RESULTS"
+  echo "$tag: $orders orders ($count); ${R[$tag.cores]:-service gone}; µs/order service ${R[$tag.svc_us]:--} PostgreSQL ${R[$tag.pg_us]:--}; ${R[$tag.jobs]}; load average $(cut -d' ' -f1-3 /proc/loadavg); compilers running: $(compilers_running)${R[$tag.pg_roles]:+; ${R[$tag.pg_roles]}}" >>"$RESULTS"
 }
 
 # fs_measure TAG DB: `flashsale serve` ($FLASHSALE) on database DB: warm-up, the measured run
@@ -698,6 +701,7 @@ if ((AB)); then
     for i in $(seq 1 "$ROUNDS"); do
       for side in A B; do
         echo "$i $side: ${R[$i$side.cores]:-no CPU figures}; ${R[$i$side.jobs]:-}"
+        [[ -z ${R[$i$side.pg_roles]:-} ]] || echo "$i $side: ${R[$i$side.pg_roles]}"
       done
     done
     echo "oversell check: $( ((AB_FAIL)) && echo FAIL || echo PASS); load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -760,6 +764,7 @@ table=$(
   echo "fs/row: flashsale's throughput / the row's, flashsale's CPU per order / the row's."
   if [[ $SKIP_SERVICE != 1 ]]; then
     echo "flashsale: ${R[fs.cores]:-no CPU figures}; ${R[fs.jobs]:-}"
+    [[ -z ${R[fs.pg_roles]:-} ]] || echo "flashsale: ${R[fs.pg_roles]}"
     echo "flashsale outcomes: $(json_object outcomes "$(r fs.line)"), transport errors: $(json_field errors "$(r fs.line)"), load generator used $(json_field loadgen_cpu_s "$(r fs.line)") CPU-s"
     [[ -z $(r fs_so.line) ]] ||
       echo "sell-out outcomes: $(json_object outcomes "$(r fs_so.line)"), transport errors: $(json_field errors "$(r fs_so.line)"); ${R[fs_so.cores]:-}; CPU divided by all answers"

@@ -298,6 +298,30 @@ tree_ticks() {
     } END { print t + 0 }'
 }
 postgres_ticks() { tree_ticks "$PM_PID"; }  # the postmaster, its live and reaped children
+# postgres_role_ticks: "pid role ticks" of every PostgreSQL process in pg_stat_activity now, its
+# role being the plugin of a flashsale session's application_name ("flashsale/<node>/<plugin>":
+# postgres, the storage; pg_queue, the job queue; pg_wal, the event source's queries),
+# walsender (the CDC decoding), or the backend_type of the rest (autovacuum_worker, walwriter,
+# client_backend: another client). Sampled at both ends of a window, role_split turns two of
+# these into CPU per role.
+postgres_role_ticks() {
+  local pid role
+  psql_db -d "$DB" -At -F ' ' -c "SELECT pid, CASE WHEN backend_type = 'walsender' THEN 'walsender'
+      WHEN application_name LIKE 'flashsale/%/%' THEN split_part(application_name, '/', 3)
+      ELSE replace(backend_type, ' ', '_') END FROM pg_stat_activity" 2>/dev/null |
+    while read -r pid role; do echo "$pid $role $(proc_ticks "$pid")"; done
+}
+# role_split BEFORE AFTER TOTAL_TICKS ORDERS: "role µs, ..." per order, busiest first, from two
+# postgres_role_ticks files; what no role accounts for (processes that ended in the window) is
+# "exited". A process that came in the window counts from 0.
+role_split() {
+  awk -v total="$3" -v n="$4" -v hz="$CLK_TCK" 'NR == FNR { t[$1] = $3; next }
+    { d = $3 - ($1 in t ? t[$1] : 0); if (d > 0) { sum[$2] += d; seen += d } }
+    END { if (n + 0 <= 0) exit
+          if (total - seen > 0) sum["exited"] = total - seen
+          for (r in sum) printf "%.0f %s\n", sum[r] / hz * 1e6 / n, r }' "$1" "$2" |
+    sort -rn | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }'
+}
 machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }  # busy idle
 proc_dump() {  # "pid ticks comm" of every process
   { cat /proc/[0-9]*/stat 2>/dev/null || true; } | awk '{

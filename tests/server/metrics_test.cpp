@@ -232,6 +232,34 @@ TEST_CASE("the job queue shows due jobs, the oldest one's age and dead jobs, per
                          [](double v) { return v == 2; }) == 2);
 }
 
+TEST_CASE("the item gauges show the units free, the waiting line and the leases held") {
+  ServiceProcess service({"serve"}, {"FLASHSALE_DATABASE_URL=" + fresh_database()});
+  REQUIRE(service.wait_listening());
+  REQUIRE(eventually([&] { return ready(service); }, std::chrono::seconds(30)));
+  const auto P = service.public_port;
+  const auto A = service.admin_port;
+  create_item(A, {{"id", "gauged"}, {"name", "Gauged"}, {"total_stock", 3}});
+  std::vector<std::string> orders;  // three reserved, then two waiting
+  for (int i = 0; i < 5; ++i) {
+    const auto placed = place(P, "g" + std::to_string(i), "gauged", "k");
+    REQUIRE(placed.status == 202);
+    orders.push_back(placed.json()["id"]);
+  }
+  // One unit is sold (no longer held); one comes back and goes to the head of the line.
+  REQUIRE(http_request(
+              P, "POST", "/v1/payments/webhook",
+              nlohmann::json{
+                  {"event_id", "gauged-pay"}, {"order_id", orders[0]}, {"outcome", "succeeded"}}
+                  .dump())
+              .status == 200);
+  REQUIRE(cancel(P, "g1", orders[1]).status == 200);
+  const std::map<std::string, std::string> item = {{"item", "gauged"}};
+  CHECK(eventually_value(A, "flashsale_item_waiting", item, [](double v) { return v == 1; }) == 1);
+  const auto samples = scrape(A);
+  CHECK(sample_value(samples, "flashsale_item_available", item) == 0);
+  CHECK(sample_value(samples, "flashsale_item_leases", item) == 2);
+}
+
 TEST_CASE("every database session of the service names its node and component") {
   const std::string url = fresh_database();
   ServiceProcess service({"serve"},

@@ -101,9 +101,11 @@ const std::map<std::string, std::string> kStatements = {
     {"device_tokens",
      "SELECT user_id, token FROM devices WHERE user_id = ANY($1::text[]) ORDER BY user_id, token"},
     {"forget_devices", "DELETE FROM devices WHERE token = ANY($1::text[])"},
+    // The leases held, from the item row (invariant 2, migration 0006): counting the active
+    // reservations walked every lease each second, 23 ms with 100,000 of them.
     {"item_gauges",
-     "SELECT i.id, i.available, i.waiting, (SELECT count(*) FROM reservations r"
-     " WHERE r.item_id = i.id AND r.status = 'active') FROM items i ORDER BY i.id LIMIT $1::int"},
+     "SELECT i.id, i.available, i.waiting, i.total_stock - i.available - i.confirmed"
+     " FROM items i ORDER BY i.id LIMIT $1::int"},
 };
 
 // Every outcome a placement can have: the label values of flashsale_orders_total.

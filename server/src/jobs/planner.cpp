@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <ctime>
 #include <flashsale/sdk/event_types.hpp>
+#include <unordered_set>
 
 #include "jobs/kinds.hpp"
 
@@ -42,6 +43,7 @@ const std::vector<std::string>& planned_event_types() {
 
 void Planner::handle(const sdk::EventBatch& batch) {
   std::vector<sdk::NewJob> jobs;
+  std::unordered_set<std::string> sweeps;  // the sweeps' keys planned by this call
   for (const auto& e : batch.events) {
     if (e.type == event_type::kOrderReserved) {
       const auto expires = parse_time(e.data.value("reservation", nlohmann::json::object())
@@ -49,14 +51,18 @@ void Planner::handle(const sdk::EventBatch& batch) {
       if (expires) {
         // One sweep per item per bucket: every lease of the item lapsing in the bucket comes
         // back in one transaction. Due at the bucket's end, so never before a lease's expiry.
+        // The reservations of a hot item share a few buckets: each key goes to the queue once.
         const auto since_epoch =
             std::chrono::duration_cast<std::chrono::milliseconds>(expires->time_since_epoch());
         const auto bucket_end = (since_epoch / kExpiryBucket + 1) * kExpiryBucket;
-        jobs.push_back(
-            {kind::kExpireLeases,
-             {{"item_id", e.item_id}, {"bucket_start_ms", (bucket_end - kExpiryBucket).count()}},
-             JobClock::time_point(bucket_end),
-             "expire_leases:" + e.item_id + ":" + std::to_string(bucket_end.count())});
+        auto key = "expire_leases:" + e.item_id + ":" + std::to_string(bucket_end.count());
+        if (sweeps.insert(key).second) {
+          jobs.push_back(
+              {kind::kExpireLeases,
+               {{"item_id", e.item_id}, {"bucket_start_ms", (bucket_end - kExpiryBucket).count()}},
+               JobClock::time_point(bucket_end),
+               std::move(key)});
+        }
       }
       jobs.push_back({kind::kMakePaymentLink,
                       {{"order_id", e.order_id}, {"user_id", e.user_id}, {"item_id", e.item_id}},
