@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "support/http_client.hpp"
@@ -31,19 +33,41 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+// The last 1,000 bytes of a node's log.
+std::string log_end(const std::filesystem::path& store) {
+  std::ifstream in(store.string() + ".log", std::ios::binary);
+  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  return text.size() > 1000 ? text.substr(text.size() - 1000) : text;
+}
+
 }  // namespace
 
 NatsCluster::NatsCluster(int nodes) : dir_(temp_dir()) {
   nodes_.resize(static_cast<std::size_t>(nodes));
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    auto& n = nodes_[i];
-    n.client_port = free_port();
-    n.cluster_port = free_port();
-    n.monitor_port = free_port();
-    n.store = dir_ / ("n" + std::to_string(i));
+  // A port picked free can be taken by another test before its server binds it (tests run in
+  // parallel): then the cluster starts afresh on new ports and stores, a few times. A failed
+  // attempt leaves no process behind: a throwing constructor runs no destructor.
+  constexpr int kAttempts = 3;
+  for (int attempt = 1;; ++attempt) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      auto& n = nodes_[i];
+      n.client_port = free_port();
+      n.cluster_port = free_port();
+      n.monitor_port = free_port();
+      n.store = dir_ / ("n" + std::to_string(i) + "-" + std::to_string(attempt));
+    }
+    for (std::size_t i = 0; i < nodes_.size(); ++i) start(static_cast<int>(i));
+    if (healthy()) return;
+    std::string logs;
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      kill(static_cast<int>(i));
+      logs += "\n" + nodes_[i].store.string() + ".log ends with:\n" + log_end(nodes_[i].store);
+    }
+    if (attempt == kAttempts) {
+      throw std::runtime_error("nats-server: JetStream did not come up within 30 s, " +
+                               std::to_string(kAttempts) + " times" + logs);
+    }
   }
-  for (std::size_t i = 0; i < nodes_.size(); ++i) start(static_cast<int>(i));
-  if (!healthy()) throw std::runtime_error("nats-server: JetStream did not come up within 30 s");
 }
 
 NatsCluster::~NatsCluster() {
@@ -93,7 +117,7 @@ void NatsCluster::start(int i) {
                 {"--cluster_name", "flashsale-test", "--cluster",
                  "nats://127.0.0.1:" + std::to_string(n.cluster_port), "--routes", routes});
   }
-  n.child = process::spawn(argv, dir_ / ("n" + std::to_string(i) + ".log"));
+  n.child = process::spawn(argv, n.store.string() + ".log");
   n.running = true;
 }
 
