@@ -211,6 +211,10 @@ jobs_state() {
   psql_db -d "$DB" -At -F ' ' -c "SELECT count(*) FILTER (WHERE state IN ('queued', 'running') AND run_at <= now()),
     count(*) FILTER (WHERE state = 'done') FROM jobs" 2>/dev/null || echo "- -"
 }
+# The WAL's insert position now; wal_per LSN0 LSN1 UNITS: the WAL bytes between them per unit,
+# what the walsender reads and decodes (every record, whatever table it changes).
+wal_lsn() { psql_db -d "$DB" -At -c "SELECT pg_current_wal_insert_lsn()"; }
+wal_per() { psql_db -d "$DB" -At -c "SELECT round(pg_wal_lsn_diff('$2', '$1') / nullif($3, 0))"; }
 # settle: waits at most SETTLE s for the slow path to drain, so that a window does not start
 # with the previous run's backlog (its CPU would be charged to this run's orders).
 settle() {
@@ -232,14 +236,16 @@ settle() {
 # and PostgreSQL's CPU sampled right before it starts and right after it exits. COUNT: reserved
 # (divide by "reserved" answers) or requests (by all answers). Sets R[TAG.*].
 fs_window() {
-  local tag=$1 count=$2 rc=0 line s0 s1 p0 p1 t0 t1 j0 j1 d0 d1 orders svc pg secs
+  local tag=$1 count=$2 rc=0 line s0 s1 p0 p1 t0 t1 j0 j1 d0 d1 w0 w1 orders svc pg secs
   shift 2
   read -r d0 j0 <<<"$(jobs_state)"
+  w0=$(wal_lsn)
   postgres_role_ticks >"$WORK/$tag.roles0"
   t0=$(now); s0=$(proc_ticks "$SERVICE_PID"); p0=$(postgres_ticks)
   run_live "$WORK/$tag.json" "$WORK/$tag.err" "$LOADGEN" "${LG_COMMON[@]}" "$@" || rc=$?
   s1=$(proc_ticks "$SERVICE_PID"); p1=$(postgres_ticks); t1=$(now)
   postgres_role_ticks >"$WORK/$tag.roles1"
+  w1=$(wal_lsn)
   read -r d1 j1 <<<"$(jobs_state)"
   line=$(tail -1 "$WORK/$tag.json")
   {
@@ -268,10 +274,14 @@ fs_window() {
     R[$tag.pg_us]=$(us_per "$pg" "$orders")
     R[$tag.tot_us]=$(add "${R[$tag.svc_us]}" "${R[$tag.pg_us]}")
     R[$tag.cores]="service $(cores "$svc" "$secs") cores, PostgreSQL $(cores "$pg" "$secs") cores over ${secs}s"
-    R[$tag.pg_roles]="PostgreSQL µs per order by session: $(role_split "$WORK/$tag.roles0" "$WORK/$tag.roles1" "$pg" "$orders")"
+    R[$tag.pg_roles]="PostgreSQL µs per order by session: $(role_split "$WORK/$tag.roles0" "$WORK/$tag.roles1" "$pg" "$orders"); WAL bytes per order: $(wal_per "$w0" "$w1" "$orders")"
   fi
   R[$tag.jobs]="jobs due at the start $d0, done in the window $(awk -v a="$j0" -v b="$j1" 'BEGIN { if (a == "-" || b == "-") print "-"; else print b - a }'), due at the end $d1"
   R[$tag.load]=$(cut -d' ' -f1 /proc/loadavg)
+  {
+    echo "$tag: the window's WAL by record type (pg_waldump --stats=record; what the walsender read):"
+    "$PG_BIN/pg_waldump" -p "$PGDATA/pg_wal" -s "$w0" -e "$w1" --stats=record 2>&1 || true
+  } >>"$RESULTS"
   echo "$tag: $orders orders ($count); ${R[$tag.cores]:-service gone}; µs/order service ${R[$tag.svc_us]:--} PostgreSQL ${R[$tag.pg_us]:--}; ${R[$tag.jobs]}; load average $(cut -d' ' -f1-3 /proc/loadavg); compilers running: $(compilers_running)${R[$tag.pg_roles]:+; ${R[$tag.pg_roles]}}" >>"$RESULTS"
 }
 

@@ -167,7 +167,7 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     REQUIRE(service.wait_exit() == 0);
     const std::string log = service.log();
     INFO(log);
-    // Only what came after that layout is applied, once: storage_postgres/0005 to 0009 and
+    // Only what came after that layout is applied, once: storage_postgres/0005 to 0010 and
     // scheduler_pg_queue/0004 in the first run, nothing in the second.
     const auto applied = [&](const std::string& what) {
       return log.find("applying migration " + what) != std::string::npos;
@@ -177,6 +177,7 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
     CHECK(applied("storage_postgres/0007_set_based_placement.sql") == (run == 1));
     CHECK(applied("storage_postgres/0008_generic_placement_plans.sql") == (run == 1));
     CHECK(applied("storage_postgres/0009_order_json_plan_cached.sql") == (run == 1));
+    CHECK(applied("storage_postgres/0010_orders_room_for_updates.sql") == (run == 1));
     CHECK(applied("scheduler_pg_queue/0004_jobs_claimer.sql") == (run == 1));
     for (const char* old : {"storage_postgres/0001", "storage_postgres/0004",
                             "event_source_pg_wal/0002", "scheduler_pg_queue/0003"}) {
@@ -199,8 +200,8 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
       "SELECT component || '/' || name FROM flashsale_schema_migrations"
       " ORDER BY version, component");
   // The four adopted, scheduler_pg_queue/0004_jobs_claimer.sql (version 4 as well, so the
-  // component orders the two), then storage_postgres/0005 to 0009.
-  REQUIRE(rows.rows() == 10);
+  // component orders the two), then storage_postgres/0005 to 0010.
+  REQUIRE(rows.rows() == 11);
   CHECK(rows.get(0, 0) == "storage_postgres/0001_inventory.sql");
   CHECK(rows.get(1, 0) == "event_source_pg_wal/0002_events.sql");
   CHECK(rows.get(2, 0) == "scheduler_pg_queue/0003_jobs.sql");
@@ -211,6 +212,7 @@ TEST_CASE("a database made before components upgrades: nothing re-applied, nothi
   CHECK(rows.get(7, 0) == "storage_postgres/0007_set_based_placement.sql");
   CHECK(rows.get(8, 0) == "storage_postgres/0008_generic_placement_plans.sql");
   CHECK(rows.get(9, 0) == "storage_postgres/0009_order_json_plan_cached.sql");
+  CHECK(rows.get(10, 0) == "storage_postgres/0010_orders_room_for_updates.sql");
 }
 
 TEST_CASE("two `flashsale migrate` processes at once apply the bundled migrations once") {

@@ -33,9 +33,12 @@ std::uint16_t free_port() {
   return ntohs(addr.sin_port);
 }
 
+// The log of the node whose JetStream store is `store`.
+std::string log_path(const std::filesystem::path& store) { return store.string() + ".log"; }
+
 // The last 1,000 bytes of a node's log.
 std::string log_end(const std::filesystem::path& store) {
-  std::ifstream in(store.string() + ".log", std::ios::binary);
+  std::ifstream in(log_path(store), std::ios::binary);
   const std::string text{std::istreambuf_iterator<char>(in), {}};
   return text.size() > 1000 ? text.substr(text.size() - 1000) : text;
 }
@@ -61,7 +64,7 @@ NatsCluster::NatsCluster(int nodes) : dir_(temp_dir()) {
     std::string logs;
     for (std::size_t i = 0; i < nodes_.size(); ++i) {
       kill(static_cast<int>(i));
-      logs += "\n" + nodes_[i].store.string() + ".log ends with:\n" + log_end(nodes_[i].store);
+      logs += "\n" + log_path(nodes_[i].store) + " ends with:\n" + log_end(nodes_[i].store);
     }
     if (attempt == kAttempts) {
       throw std::runtime_error("nats-server: JetStream did not come up within 30 s, " +
@@ -117,7 +120,7 @@ void NatsCluster::start(int i) {
                 {"--cluster_name", "flashsale-test", "--cluster",
                  "nats://127.0.0.1:" + std::to_string(n.cluster_port), "--routes", routes});
   }
-  n.child = process::spawn(argv, n.store.string() + ".log");
+  n.child = process::spawn(argv, log_path(n.store));
   n.running = true;
 }
 

@@ -1,9 +1,12 @@
 // The storage plugin called directly, as the host's job handlers and push routing call it: the
-// answers of set_payment_links (which tell "not visible yet" from "too late") and the device
-// registry.
+// answers of set_payment_links (which tell "not visible yet" from "too late"), links written in
+// place (HOT updates), and the device registry.
 #include <catch2/catch.hpp>
 #include <flashsale/pg/connection.hpp>
 #include <future>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "event_bus.hpp"
 #include "metrics.hpp"
@@ -30,6 +33,14 @@ class Instance {
   sdk::Storage* operator->() const { return storage_; }
   [[nodiscard]] const std::string& url() const { return url_; }
 
+  void create_item(const std::string& id, int total_stock) {
+    sdk::NewItem item;
+    item.id = id;
+    item.name = id;
+    item.total_stock = total_stock;
+    REQUIRE(storage_->create_item(item).ok());
+  }
+
   json place(const std::string& user, const std::string& item) {
     std::promise<sdk::StorageResult> done;
     storage_->place({user, item, "k-" + user},
@@ -52,11 +63,7 @@ class Instance {
 
 TEST_CASE("set_payment_links: stored once; not visible yet and too late answer differently") {
   Instance storage;
-  sdk::NewItem item;
-  item.id = "links";
-  item.name = "Links";
-  item.total_stock = 2;
-  REQUIRE(storage->create_item(item).ok());
+  storage.create_item("links", 2);
   const json reserved = storage.place("ann", "links");
   const json other = storage.place("cat", "links");
   const json waiting = storage.place("ben", "links");
@@ -101,6 +108,45 @@ TEST_CASE("set_payment_links: stored once; not visible yet and too late answer d
   CHECK(late[0].error == sdk::StorageError::invalid_transition);
   CHECK_THAT(late[0].message, Catch::Contains("cancelled"));
   CHECK(storage->set_payment_links({}).empty());
+}
+
+TEST_CASE("payment links are stored in place: the orders' pages have room for them") {
+  // As in a sale: orders are placed, and their links follow a moment later, a worker's batch of
+  // 32 consecutive orders per call. A link changes no indexed column, so with room on the page
+  // it is a HOT update: the order stays on its page and no index gets an entry.
+  Instance storage;
+  storage.create_item("in-place", 1000);
+  constexpr int kOrders = 640;
+  constexpr int kBatch = 32;
+  std::vector<std::string> ids;
+  std::map<std::string, std::string> page;  // order id -> its page before the link
+  pg::Connection conn(storage.url());
+  const auto pages = [&] {
+    std::map<std::string, std::string> out;
+    const auto r = conn.exec("SELECT id::text, (ctid::text::point)[0]::text FROM orders");
+    for (int i = 0; i < r.rows(); ++i) out[std::string(r.get(i, 0))] = r.get(i, 1);
+    return out;
+  };
+  const auto link = [&](std::size_t from) {
+    std::vector<sdk::PaymentLink> links;
+    for (std::size_t i = from; i < from + kBatch; ++i) {
+      links.push_back({ids[i], "https://payments.invalid/checkout/" + ids[i]});
+    }
+    for (const auto& r : storage->set_payment_links(links)) REQUIRE(r.ok());
+  };
+  for (int i = 0; i < kOrders; ++i) {
+    ids.push_back(storage.place("u" + std::to_string(i), "in-place")["id"]);
+    if ((i + 1) % kBatch == 0) {
+      for (const auto& [id, at] : pages()) page.emplace(id, at);
+      // The links run two batches behind the placements.
+      if (i + 1 >= 3 * kBatch) link(static_cast<std::size_t>(i + 1 - 3 * kBatch));
+    }
+  }
+  for (std::size_t from = kOrders - 2 * kBatch; from < kOrders; from += kBatch) link(from);
+  int moved = 0;
+  for (const auto& [id, at] : pages()) moved += page.at(id) != at;
+  INFO(moved << " of " << kOrders << " orders moved to another page for their link");
+  CHECK(moved * 20 <= kOrders);  // at most 5 %
 }
 
 TEST_CASE("the device registry: register, move, drop, look up, forget") {
