@@ -12,6 +12,7 @@
 
 #include "support/api_client.hpp"
 #include "support/parallel.hpp"
+#include "support/scrape.hpp"
 #include "support/service.hpp"
 #include "support/ws_client.hpp"
 
@@ -326,7 +327,14 @@ TEST_CASE("a plain GET on the stream route asks for an upgrade") {
 
 TEST_CASE("a client that does not read is closed as too slow; the others keep receiving") {
   const auto& svc = shared_service();
-  // A client that completes the handshake and then never reads, with a tiny receive buffer.
+  const auto slow_closes = [&] {
+    return sample_value(scrape(svc.admin_port), "flashsale_ws_slow_closes_total",
+                        {{"listener", "admin"}})
+        .value_or(0);
+  };
+  const double closed_before = slow_closes();
+  // A client that completes the handshake and then reads nothing until it has been closed, with
+  // a tiny receive buffer.
   boost::asio::io_context io;
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> slow(io);
   slow.next_layer().open(boost::asio::ip::tcp::v4());
@@ -335,20 +343,33 @@ TEST_CASE("a client that does not read is closed as too slow; the others keep re
   slow.handshake("127.0.0.1", "/admin/stream");
   auto fast = admin_stream();
   const auto prefix = unique_name("flood") + "-";
-  // One transaction, 20,000 new items: 20,000 events at once. (They go again afterwards, which
-  // streams nothing: the snapshots of later tests stay small.)
+  // One transaction, 20,000 new items: 20,000 events (about 7 MB) at once, more than a client's
+  // queue holds (1 MiB). The reading client lags for half a second from the first of them, so
+  // the burst is queued for it over the bound, and then catches up within the grace period.
+  // (The items go again afterwards, which streams nothing: later tests' snapshots stay small.)
   flashsale::pg::Connection conn(svc.database_url);
   conn.exec(
       "INSERT INTO items (id, name, total_stock, available) "
       "SELECT $1 || i, 'Flood', 1, 1 FROM generate_series(1, 20000) i",
       {prefix});
   int flood = 0;
-  for (const auto& f : drain(*fast)) {
-    flood += f.value("item_id", "").rfind(prefix, 0) == 0 && f["type"] == "item.created";
-  }
+  const auto count_until = [&](int n) {
+    fast->until(
+        [&](const json& f) {
+          flood += f.value("item_id", "").rfind(prefix, 0) == 0 && f["type"] == "item.created";
+          return flood == n;
+        },
+        std::chrono::seconds(30));
+  };
+  count_until(1);
+  fast->pause_reading(std::chrono::milliseconds(500));
+  count_until(20000);
+  const auto caught_up = std::chrono::steady_clock::now();
   conn.exec("DELETE FROM items WHERE starts_with(id, $1)", {prefix});
-  CHECK(flood == 20000);  // a burst bigger than the queue reaches a client that reads
-  // The slow one gets what fit in the buffers, then the close frame with its reason.
+  REQUIRE(flood == 20000);  // a burst bigger than the queue reaches a client that reads
+  // The slow one stays full for the grace period (2 s) and is closed. It then gets what fit in
+  // the buffers, and the close frame with its reason.
+  REQUIRE(eventually([&] { return slow_closes() > closed_before; }, std::chrono::seconds(10)));
   boost::beast::error_code ec;
   boost::beast::flat_buffer buffer;
   while (!ec) {
@@ -358,4 +379,9 @@ TEST_CASE("a client that does not read is closed as too slow; the others keep re
   CHECK(ec == boost::beast::websocket::error::closed);
   CHECK(slow.reason().code == boost::beast::websocket::close_code::policy_error);
   CHECK(std::string(slow.reason().reason.c_str()) == "too slow: the client does not keep up");
+  // The reading client caught up with the burst, and no event has come since: past the end of
+  // its grace period, it is still open and still receiving, and it was not counted as slow.
+  std::this_thread::sleep_until(caught_up + std::chrono::seconds(3));
+  drain(*fast);
+  CHECK(slow_closes() == closed_before + 1);
 }

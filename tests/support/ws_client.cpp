@@ -1,6 +1,7 @@
 // See ws_client.hpp.
 #include "support/ws_client.hpp"
 
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -21,6 +22,7 @@ struct WsClient::Impl {
   bool closed = false;
   std::string reason;
   std::uint16_t code = 0;
+  std::atomic<std::chrono::steady_clock::time_point> resume_at{};
 };
 
 WsClient::WsClient(std::uint16_t port, const std::string& target, const Headers& headers)
@@ -33,6 +35,7 @@ WsClient::WsClient(std::uint16_t port, const std::string& target, const Headers&
   ws.handshake("127.0.0.1", target);
   impl_->reader = std::thread([impl = impl_.get()] {
     for (;;) {
+      std::this_thread::sleep_until(impl->resume_at.load());
       beast::flat_buffer buffer;
       beast::error_code ec;
       impl->ws.read(buffer, ec);
@@ -78,6 +81,10 @@ std::vector<nlohmann::json> WsClient::until(const std::function<bool(const nlohm
     if (done(out.back())) break;
   }
   return out;
+}
+
+void WsClient::pause_reading(std::chrono::milliseconds pause) {
+  impl_->resume_at = std::chrono::steady_clock::now() + pause;
 }
 
 std::string WsClient::close_reason() const {

@@ -30,6 +30,9 @@ class WsClient {
   /// Frames until one satisfies `done` (included) or `timeout` passes.
   std::vector<nlohmann::json> until(const std::function<bool(const nlohmann::json&)>& done,
                                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  /// Reads nothing for `pause` from now on (after the frame being read, if one arrives): a
+  /// client that lags behind for a while.
+  void pause_reading(std::chrono::milliseconds pause);
   /// The server's close reason once it closed, else empty.
   std::string close_reason() const;
   /// The server's close code once it closed, else 0.

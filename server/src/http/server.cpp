@@ -159,7 +159,6 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     std::lock_guard lock(mutex_);
     if (closing_) return Sent::closed;
     if (queued_bytes_ >= kWebSocketQueueBytes) return full_locked();
-    full_since_.reset();
     push_locked(std::make_shared<const std::string>(std::move(text)));
     return Sent::queued;
   }
@@ -171,11 +170,7 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
       close_slow_locked();
       return Sent::closed;
     }
-    if (queued_bytes_ < kWebSocketQueueBytes) {
-      full_since_.reset();
-    } else if (full_locked() == Sent::closed) {
-      return Sent::closed;
-    }
+    if (queued_bytes_ >= kWebSocketQueueBytes && full_locked() == Sent::closed) return Sent::closed;
     push_locked(std::move(frame));
     return Sent::queued;
   }
@@ -224,7 +219,8 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     kick_locked();
   }
 
-  // The queue is over its bound: `full` during the grace period, then closed as too slow.
+  // The queue is over its bound: `full` during the grace period, then closed as too slow. The
+  // period runs from when the queue went over and ends when writing takes it back under.
   Sent full_locked() {
     const auto now = std::chrono::steady_clock::now();
     if (!full_since_) {
@@ -298,6 +294,8 @@ class WsSession : public WebSocket, public std::enable_shared_from_this<WsSessio
     auto frame = std::move(queue_.front());
     queue_.pop_front();
     queued_bytes_ -= frame->size();
+    // The client took the queue back under its bound: a burst it caught up with is forgiven.
+    if (queued_bytes_ < kWebSocketQueueBytes) full_since_.reset();
     const bool more = !queue_.empty();
     lock.unlock();
     if (more) cork(true);
