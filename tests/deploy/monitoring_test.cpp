@@ -28,14 +28,6 @@ namespace {
 
 const std::string kSource = FLASHSALE_SOURCE_DIR;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  REQUIRE(in);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // A metric an expression selects, and the label values it matches exactly (`label="value"`).
 struct Selector {
   std::string metric;

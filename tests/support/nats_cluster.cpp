@@ -6,8 +6,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 
 #include "support/http_client.hpp"
@@ -38,8 +36,7 @@ std::string log_path(const std::filesystem::path& store) { return store.string()
 
 // The last 1,000 bytes of a node's log.
 std::string log_end(const std::filesystem::path& store) {
-  std::ifstream in(log_path(store), std::ios::binary);
-  const std::string text{std::istreambuf_iterator<char>(in), {}};
+  const std::string text = read_file(log_path(store));
   return text.size() > 1000 ? text.substr(text.size() - 1000) : text;
 }
 

@@ -4,10 +4,8 @@
 #include <signal.h>
 
 #include <atomic>
-#include <fstream>
 #include <memory>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "support/http_client.hpp"
@@ -66,12 +64,7 @@ std::optional<int> ServiceProcess::wait_exit(std::chrono::milliseconds timeout) 
 
 void ServiceProcess::signal(int signo) const { ::kill(child_.pid, signo); }
 
-std::string ServiceProcess::log() const {
-  std::ifstream in(log_file_);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string ServiceProcess::log() const { return read_file(log_file_); }
 
 std::unique_ptr<ServiceProcess> start_replica(const std::string& database_url,
                                               const std::string& node,

@@ -5,6 +5,8 @@
 
 #include <atomic>
 #include <flashsale/pg/connection.hpp>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -53,6 +55,11 @@ std::filesystem::path temp_dir() {
   std::lock_guard lock(f.mutex);
   f.paths.emplace_back(pattern);
   return f.paths.back();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
 }
 
 std::string fresh_database() {

@@ -18,4 +18,7 @@ void migrate_plugins(const std::string& url, const std::vector<std::string>& fil
 /// A new empty folder, removed when the test binary exits.
 std::filesystem::path temp_dir();
 
+/// The whole of a file (a log, a config), or empty if it cannot be opened.
+std::string read_file(const std::filesystem::path& path);
+
 }  // namespace flashsale::test
