@@ -1,16 +1,19 @@
 // The storage plugin called directly, as the host's job handlers and push routing call it: the
 // answers of set_payment_links (which tell "not visible yet" from "too late"), links written in
-// place (HOT updates), and the device registry.
+// place (HOT updates) and found by key however small `orders` was when linking began, and the
+// device registry.
 #include <catch2/catch.hpp>
 #include <flashsale/pg/connection.hpp>
 #include <future>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "event_bus.hpp"
 #include "metrics.hpp"
 #include "plugin_host.hpp"
+#include "support/service.hpp"
 #include "support/test_cluster.hpp"
 
 using namespace flashsale;
@@ -147,6 +150,59 @@ TEST_CASE("payment links are stored in place: the orders' pages have room for th
   for (const auto& [id, at] : pages()) moved += page.at(id) != at;
   INFO(moved << " of " << kOrders << " orders moved to another page for their link");
   CHECK(moved * 20 <= kOrders);  // at most 5 %
+}
+
+TEST_CASE("payment links find their orders by key, however small orders was when linking began") {
+  // A sale on a new database: the first links are stored while `orders` holds a few dozen rows,
+  // when scanning it is the cheapest plan. That must not stay the plan once it holds thousands.
+  const auto url = [] {
+    Instance storage;
+    pg::Connection conn(storage.url());
+    // No analyze during the test: it would make every connection plan afresh.
+    conn.exec("ALTER TABLE orders SET (autovacuum_enabled = false)");
+    storage.create_item("small-first", 1000);
+    const auto new_orders = [&](int count, const std::string& users) {  // their links to store
+      std::vector<sdk::PaymentLink> links;
+      for (int i = 0; i < count; ++i) {
+        const std::string id = storage.place(users + std::to_string(i), "small-first")["id"];
+        links.push_back({id, "https://payments.invalid/checkout/" + id});
+      }
+      return links;
+    };
+    // 20 links while the table is small, their batch sent 80 times (after the first, each
+    // answer is "already has a link"), so every pooled connection runs the statement many times.
+    const auto first = new_orders(20, "early-");
+    for (const auto& r : storage->set_payment_links(first)) REQUIRE(r.ok());
+    for (int i = 1; i < 80; ++i) storage->set_payment_links(first);
+    // The table grows: 20,000 orders of another item.
+    storage.create_item("bulk", 1);
+    conn.exec(
+        "INSERT INTO orders (user_id, item_id, status, waitlist_seq) "
+        "SELECT 'bulk-' || g, 'bulk', 'cancelled', g FROM generate_series(1, 20000) g");
+    // The sale goes on: 5 batches of 20 links.
+    for (int b = 0; b < 5; ++b) {
+      for (const auto& r :
+           storage->set_payment_links(new_orders(20, "late-" + std::to_string(b) + "-"))) {
+        REQUIRE(r.ok());
+      }
+    }
+    return storage.url();
+  }();
+  // The plugin's connections are closed. A session reports its statistics as it ends, just
+  // after it leaves pg_stat_activity.
+  pg::Connection conn(url);
+  REQUIRE(test::eventually([&] {
+    return conn.exec(
+                   "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                   " AND pid <> pg_backend_pid()")
+               .get_int(0, 0) == 0;
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const auto read =
+      conn.exec("SELECT seq_tup_read FROM pg_stat_user_tables WHERE relname = 'orders'")
+          .get_int(0, 0);
+  INFO(read << " rows of orders read by sequential scans");
+  CHECK(read < 20000);  // not one scan of the grown table (each of the 5 batches scanned it)
 }
 
 TEST_CASE("the device registry: register, move, drop, look up, forget") {
